@@ -1,0 +1,65 @@
+"""The layer-type contract: what a building block accepts and how it builds.
+
+A layer type declares its parameters (so spaces validate before anything trains), the tensor
+kind it accepts, and a ``build`` function. The builder converts between kinds by a fixed rule
+(see :mod:`automl.builder.build`), so every architecture a valid space produces builds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from typing import Literal
+
+from automl.space.params import Param
+
+TensorKind = Literal["vector", "sequence", "image", "any"]
+TENSOR_KINDS: tuple[str, ...] = ("vector", "sequence", "image", "any")
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a layer's build function may need to know beyond its own parameters.
+
+    Attributes:
+        index: Position of the layer in the architecture (0-based).
+        next_accepts: The kind the next shape-changing consumer wants: the next layer that is not
+            ``any``, or ``"vector"`` for the task's head. Recurrent layers return sequences only
+            when this is ``"sequence"``.
+        seed: Seed of the child, for layers with their own randomness.
+    """
+
+    index: int
+    next_accepts: str
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class LayerType:
+    """A registered building block.
+
+    Args:
+        name: Name used in spaces (``layers.types.<name>``).
+        params: Declared parameters, with allowed values and defaults.
+        accepts: Tensor kind the layer takes: ``vector`` (batch, features), ``sequence``
+            (batch, time, features), ``image`` (batch, height, width, channels) or ``any``.
+        build: ``build(x, params, context) -> y`` on Keras tensors (functional API).
+        label: ``label(params) -> str`` for one-line summaries, e.g. ``GRU(120,tanh)``.
+        doc: One line for listings.
+    """
+
+    name: str
+    build: Callable[[Any, Mapping[str, Any], BuildContext], Any]
+    params: Mapping[str, Param] = field(default_factory=dict)
+    accepts: str = "any"
+    label: Callable[[Mapping[str, Any]], str] | None = None
+    doc: str = ""
+
+    def describe(self, params: Mapping[str, Any]) -> str:
+        if self.label is not None:
+            return self.label(params)
+        inner = ",".join(str(params[k]) for k in self.params if k in params)
+        return f"{self.name}({inner})" if inner else self.name

@@ -1,0 +1,70 @@
+"""One exception root for everything the project raises on purpose.
+
+The CLI turns every :class:`UserInputError` into one line on stderr and exit code 2; anything else
+is a bug and keeps its traceback (in the run's log file).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class AutomlError(Exception):
+    """Root of the project's exceptions."""
+
+
+class UserInputError(AutomlError):
+    """Bad input from the user (YAML, CLI flag, data file, plugin): exit code 2, one line.
+
+    Args:
+        message: What is wrong and what is allowed.
+        source: The file (or flag, or plugin) the problem is in.
+        key: Where in that source (a dotted YAML path, a column, a field).
+    """
+
+    def __init__(self, message: str, *, source: str | None = None, key: str | None = None):
+        self.message = message
+        self.source = source
+        self.key = key
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        where = ": ".join(part for part in (self.source, self.key) if part)
+        text = f"{where}: {self.message}" if where else self.message
+        return " ".join(text.split())
+
+
+class SpaceError(UserInputError):
+    """A search-space YAML file is invalid."""
+
+
+class DataError(UserInputError):
+    """A data file (arrays, CSV, WAV folder, benchmark table) is missing or malformed."""
+
+
+class PluginError(UserInputError):
+    """A plugin failed to import, registered a name twice or broke its contract."""
+
+
+class RunError(UserInputError):
+    """A run folder cannot be created, found or resumed as asked."""
+
+
+class TrialFailedError(AutomlError):
+    """A child failed on its own (NaN loss, bad shapes): stored as failed, never retried."""
+
+
+class SearchAbortedError(AutomlError):
+    """The search stopped on purpose (too many consecutive failures); the run can be resumed."""
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """Return ' (did you mean 'x'?)' for the closest candidate, or '' when none is close."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def allowed(names: Iterable[object]) -> str:
+    """Format a list of allowed values for an error message."""
+    return ", ".join(repr(n) if isinstance(n, str) else str(n) for n in names)

@@ -1,0 +1,47 @@
+"""Plugin registries: layer types, tasks, rewards and strategies, looked up by name.
+
+Only this package knows how extensions are found. ``ensure_builtins()`` registers the built-in
+layer types, tasks, rewards and strategies through the same door plugins use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from automl.registry._registry import Entry
+from automl.registry._registry import Registry
+
+LAYERS: Registry[Any] = Registry("layer")
+TASKS: Registry[Any] = Registry("task")
+REWARDS: Registry[Any] = Registry("reward")
+STRATEGIES: Registry[Any] = Registry("strategy")
+
+REGISTRIES: dict[str, Registry[Any]] = {
+    "layer": LAYERS,
+    "task": TASKS,
+    "reward": REWARDS,
+    "strategy": STRATEGIES,
+}
+
+_BUILTIN_MODULES = (
+    "automl.builder.layers",
+    "automl.tasks.builtin",
+    "automl.training.rewards",
+    "automl.strategies.builtin",
+)
+_builtins_loaded = False
+
+
+def ensure_builtins() -> None:
+    """Register the built-ins once (cheap: no TensorFlow import happens here)."""
+    global _builtins_loaded
+    if _builtins_loaded:
+        return
+    _builtins_loaded = True
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(module)
+
+
+__all__ = ["Entry", "Registry", "LAYERS", "TASKS", "REWARDS", "STRATEGIES", "REGISTRIES",
+           "ensure_builtins"]

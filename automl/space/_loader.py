@@ -1,0 +1,354 @@
+"""YAML -> validated SearchSpace, with one-line errors that name the file, the key and what is
+allowed. Files are read with ``yaml.safe_load`` only.
+
+A value in the YAML is *fixed* when scalar, *searched* when a list, and a numeric grid when a
+mapping ``{min, max, step}``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from automl.errors import SpaceError
+from automl.errors import UserInputError
+from automl.errors import allowed
+from automl.errors import did_you_mean
+from automl.space._space import RewardSetting
+from automl.space._space import SearchSpace
+from automl.space._space import TaskSetting
+from automl.space.params import Param
+
+TOP_KEYS = ("name", "description", "task", "reward", "trials", "seed", "layers", "train",
+            "decisions", "strategy", "plugins")
+LAYER_KEYS = ("min", "max", "types")
+TRAIN_PARAMS: dict[str, Param] = {
+    "optimizer": Param(str, choices=("adam", "adamw", "sgd", "rmsprop", "nadam"),
+                       default="adam", doc="Keras optimizer"),
+    "learning_rate": Param(float, min=1e-7, max=10.0, default=1e-3, doc="learning rate"),
+    "batch_size": Param(int, min=1, max=1 << 16, default=32, doc="minibatch size"),
+    "epochs": Param(int, min=1, max=100_000, default=10, doc="training epochs"),
+}
+MAX_CHOICES = 10_000
+RESERVED_DECISIONS = ("num_layers", "layers", "train", "task")
+
+
+def load_space(source: str | Path | Mapping[str, Any]) -> SearchSpace:
+    """Read and validate a search space from a YAML file (or an already-parsed mapping).
+
+    Raises:
+        SpaceError: with the file, the YAML key and what is allowed.
+    """
+    if isinstance(source, Mapping):
+        return parse_space(source, source_name="<dict>", base_dir=Path.cwd())
+    path = Path(source)
+    name = str(source)
+    if not path.exists():
+        raise SpaceError("file not found", source=name)
+    if not path.is_file():
+        raise SpaceError("is not a file", source=name)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpaceError(f"cannot be read ({exc.__class__.__name__})", source=name) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise SpaceError(f"YAML syntax error: {problem}", source=name, key=where) from None
+    except RecursionError:
+        raise SpaceError("YAML nesting too deep", source=name) from None
+    if data is None:
+        raise SpaceError("the file is empty; expected a mapping with 'layers' and 'task'",
+                         source=name)
+    return parse_space(data, source_name=name, base_dir=path.resolve().parent)
+
+
+def parse_space(data: Any, *, source_name: str, base_dir: Path) -> SearchSpace:
+    """Validate a parsed YAML document into a SearchSpace."""
+    from automl.registry import REWARDS
+    from automl.registry import TASKS
+    from automl.registry import ensure_builtins
+
+    ensure_builtins()
+    v = _Validator(source_name)
+    top = v.mapping(data, "", TOP_KEYS)
+    name = v.scalar(top.get("name", Path(source_name).stem), "name", str)
+    if "description" in top:
+        v.scalar(top["description"], "description", str)
+    trials = v.scalar(top.get("trials", 20), "trials", int, minimum=1)
+    seed = v.scalar(top["seed"], "seed", int, minimum=0) if "seed" in top else None
+
+    # layers
+    min_layers = max_layers = 0
+    layer_types: dict[str, dict[str, tuple[Any, ...]]] = {}
+    if "layers" in top:
+        layers = v.mapping(top["layers"], "layers", LAYER_KEYS, required=("types",))
+        min_layers = v.scalar(layers.get("min", 1), "layers.min", int, minimum=1, maximum=64)
+        max_layers = v.scalar(layers.get("max", min_layers), "layers.max", int, minimum=1,
+                              maximum=64)
+        if min_layers > max_layers:
+            raise SpaceError(f"min ({min_layers}) is greater than max ({max_layers})",
+                             source=source_name, key="layers.min")
+        layer_types = _layer_types(v, layers["types"])
+
+    # training settings
+    train: dict[str, tuple[Any, ...]] = {}
+    if "layers" in top or "train" in top:
+        train_block = v.mapping(top.get("train", {}) or {}, "train", tuple(TRAIN_PARAMS))
+        for key, param in TRAIN_PARAMS.items():
+            train[key] = v.values(train_block.get(key, param.default), f"train.{key}", param)
+
+    # task
+    task_setting: TaskSetting | None = None
+    if "task" in top:
+        task_block = top["task"]
+        if isinstance(task_block, str):
+            task_block = {"name": task_block}
+        task_block = v.mapping(task_block, "task", None, required=("name",))
+        task_name = v.scalar(task_block["name"], "task.name", str)
+        task = _lookup(TASKS, task_name, source_name, "task.name")
+        params = {k: val for k, val in task_block.items() if k != "name"}
+        fixed: dict[str, Any] = {}
+        searched: dict[str, tuple[Any, ...]] = {}
+        for key in params:
+            if key not in task.params:
+                raise SpaceError(
+                    f"unknown parameter {key!r} of task {task_name!r}"
+                    f"{did_you_mean(key, task.params)}; allowed: {allowed(task.params)}",
+                    source=source_name, key=f"task.{key}")
+        for key, param in task.params.items():
+            values = v.values(params.get(key, param.default), f"task.{key}", param,
+                              allow_none=key not in params and param.default is None)
+            if len(values) > 1:
+                searched[key] = values
+            else:
+                fixed[key] = values[0]
+        task_setting = TaskSetting(task_name, fixed, searched)
+    elif "layers" in top:
+        raise SpaceError("missing key 'task' (a space with layers needs a task to train on); "
+                         f"allowed: {allowed(TASKS.names())}", source=source_name, key="task")
+
+    # reward
+    reward_setting: RewardSetting | None = None
+    if "reward" in top:
+        reward_block = top["reward"]
+        if isinstance(reward_block, str):
+            reward_block = {"name": reward_block}
+        reward_block = v.mapping(reward_block, "reward", None, required=("name",))
+        reward_name = v.scalar(reward_block["name"], "reward.name", str)
+        reward = _lookup(REWARDS, reward_name, source_name, "reward.name")
+        reward_params: dict[str, Any] = {}
+        for key, value in reward_block.items():
+            if key == "name":
+                continue
+            if key not in reward.params:
+                raise SpaceError(
+                    f"unknown parameter {key!r} of reward {reward_name!r}"
+                    f"{did_you_mean(key, reward.params)}; allowed: {allowed(reward.params)}",
+                    source=source_name, key=f"reward.{key}")
+            reward_params[key] = v.scalar(value, f"reward.{key}", reward.params[key])
+        for key, param in reward.params.items():
+            reward_params.setdefault(key, param.default)
+        reward_setting = RewardSetting(reward_name, reward_params)
+
+    # plain decisions
+    decisions: dict[str, tuple[Any, ...]] = {}
+    if "decisions" in top:
+        block = v.mapping(top["decisions"], "decisions", None)
+        for key, values in block.items():
+            where = f"decisions.{key}"
+            if not isinstance(key, str) or not key.isidentifier() or key in RESERVED_DECISIONS:
+                raise SpaceError(f"decision names must be identifiers other than "
+                                 f"{allowed(RESERVED_DECISIONS)}", source=source_name, key=where)
+            if not isinstance(values, list):
+                raise SpaceError("expected a list of choices", source=source_name, key=where)
+            decisions[key] = v.values(values, where, None)
+    if not layer_types and not decisions and not (task_setting and task_setting.searched):
+        raise SpaceError("the space has nothing to search: add 'layers' (or 'decisions')",
+                         source=source_name, key="layers")
+
+    strategy: dict[str, Any] = {}
+    if "strategy" in top:
+        block = top["strategy"]
+        if isinstance(block, str):
+            block = {"name": block}
+        strategy = dict(v.mapping(block, "strategy", None, required=("name",)))
+        v.scalar(strategy["name"], "strategy.name", str)
+
+    plugins: list[str] = []
+    if "plugins" in top:
+        raw_plugins = top["plugins"]
+        if not isinstance(raw_plugins, list):
+            raise SpaceError("expected a list of plugin paths", source=source_name, key="plugins")
+        for i, item in enumerate(raw_plugins):
+            text = v.scalar(item, f"plugins[{i}]", str)
+            plugins.append(str((base_dir / text).resolve()))
+
+    config = _resolved_config(name, top, trials, seed, min_layers, max_layers, layer_types,
+                              train, task_setting, reward_setting, decisions, strategy, plugins)
+    return SearchSpace(
+        name=name, source=source_name, task=task_setting, reward=reward_setting, trials=trials,
+        min_layers=min_layers, max_layers=max_layers, layer_types=layer_types, train=train,
+        decisions=decisions, strategy=strategy, plugins=tuple(plugins), config=config,
+        base_dir=base_dir, seed=seed,
+    )
+
+
+def _layer_types(v: _Validator, block: Any) -> dict[str, dict[str, tuple[Any, ...]]]:
+    from automl.registry import LAYERS
+
+    if isinstance(block, list):
+        block = {item: {} for item in block if isinstance(item, str)} if all(
+            isinstance(item, str) for item in block) else block
+    types = v.mapping(block, "layers.types", None)
+    if not types:
+        raise SpaceError(f"empty list of layer types; allowed: {allowed(LAYERS.names())}",
+                         source=v.source, key="layers.types")
+    out: dict[str, dict[str, tuple[Any, ...]]] = {}
+    for type_name, params in types.items():
+        where = f"layers.types.{type_name}"
+        layer = _lookup(LAYERS, str(type_name), v.source, where)
+        params = v.mapping(params if params is not None else {}, where, tuple(layer.params))
+        out[str(type_name)] = {
+            key: v.values(params.get(key, param.default), f"{where}.{key}", param)
+            for key, param in layer.params.items()
+        }
+    return out
+
+
+def _lookup(registry: Any, name: str, source: str, key: str) -> Any:
+    try:
+        return registry.get(name, source=source, key=key)
+    except UserInputError as exc:
+        raise SpaceError(exc.message, source=source, key=key) from None
+
+
+class _Validator:
+    """Small helpers that raise SpaceError with the file and the dotted key."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, key: str, message: str) -> SpaceError:
+        return SpaceError(message, source=self.source, key=key or None)
+
+    def mapping(self, data: Any, key: str, keys: tuple[str, ...] | None,
+                required: tuple[str, ...] = ()) -> dict[str, Any]:
+        if not isinstance(data, Mapping):
+            raise self.fail(key, f"expected a mapping, got {_type_name(data)}")
+        for name in data:
+            if not isinstance(name, str):
+                raise self.fail(key, f"key {name!r} must be a string")
+            if keys is not None and name not in keys:
+                where = f"{key}.{name}" if key else name
+                raise self.fail(where, f"unknown key{did_you_mean(name, keys)}; "
+                                       f"allowed: {allowed(keys)}")
+        for name in required:
+            if name not in data:
+                raise self.fail(f"{key}.{name}" if key else name, "missing required key")
+        return dict(data)
+
+    def scalar(self, value: Any, key: str, kind: type | Param, minimum: float | None = None,
+               maximum: float | None = None) -> Any:
+        param = kind if isinstance(kind, Param) else Param(kind, min=minimum, max=maximum)
+        problem = param.check(value)
+        if problem:
+            raise self.fail(key, problem)
+        return param.normalise(value)
+
+    def values(self, spec: Any, key: str, param: Param | None,
+               allow_none: bool = False) -> tuple[Any, ...]:
+        """Turn a scalar, list or {min,max,step} grid into a validated tuple of choices."""
+        if spec is None and allow_none:
+            return (None,)
+        if isinstance(spec, Mapping):
+            spec = self._grid(spec, key, param)
+        items = spec if isinstance(spec, list) else [spec]
+        if not items:
+            raise self.fail(key, "empty choice list; give at least one value")
+        if len(items) > MAX_CHOICES:
+            raise self.fail(key, f"too many choices ({len(items)} > {MAX_CHOICES})")
+        out: list[Any] = []
+        for i, item in enumerate(items):
+            where = f"{key}[{i}]" if isinstance(spec, list) else key
+            if param is None:
+                if not isinstance(item, (str, int, float, bool)) or (
+                        isinstance(item, float) and not math.isfinite(item)):
+                    raise self.fail(where, f"{item!r} is not a string, number or boolean")
+                value = item
+            else:
+                problem = param.check(item)
+                if problem:
+                    raise self.fail(where, problem)
+                value = param.normalise(item)
+            if any(type(value) is type(seen) and value == seen for seen in out):
+                raise self.fail(where, f"duplicate choice {value!r}")
+            out.append(value)
+        return tuple(out)
+
+    def _grid(self, spec: Mapping[str, Any], key: str, param: Param | None) -> list[Any]:
+        self.mapping(spec, key, ("min", "max", "step"), required=("min", "max", "step"))
+        number = Param(float)
+        for part in ("min", "max", "step"):
+            problem = number.check(spec[part])
+            if problem:
+                raise self.fail(f"{key}.{part}", problem)
+        low, high, step = spec["min"], spec["max"], spec["step"]
+        if step <= 0:
+            raise self.fail(f"{key}.step", "step must be positive")
+        if low > high:
+            raise self.fail(f"{key}.min", f"min ({low}) is greater than max ({high})")
+        count = int(math.floor((high - low) / step + 1e-9)) + 1
+        if count > MAX_CHOICES:
+            raise self.fail(key, f"too many choices ({count} > {MAX_CHOICES})")
+        as_int = all(isinstance(spec[p], int) and not isinstance(spec[p], bool)
+                     for p in ("min", "max", "step"))
+        return [low + i * step if as_int else round(low + i * step, 12) for i in range(count)]
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {list: "a list", str: "a string", int: "an integer", float: "a number",
+            bool: "a boolean", dict: "a mapping"}.get(type(value), type(value).__name__)
+
+
+def _resolved_config(name: str, top: Mapping[str, Any], trials: int, seed: int | None,
+                     min_layers: int, max_layers: int,
+                     layer_types: Mapping[str, Mapping[str, tuple[Any, ...]]],
+                     train: Mapping[str, tuple[Any, ...]], task: TaskSetting | None,
+                     reward: RewardSetting | None, decisions: Mapping[str, tuple[Any, ...]],
+                     strategy: Mapping[str, Any], plugins: list[str]) -> dict[str, Any]:
+    def plain(values: tuple[Any, ...]) -> Any:
+        return values[0] if len(values) == 1 else list(values)
+
+    config: dict[str, Any] = {"name": name}
+    if "description" in top:
+        config["description"] = top["description"]
+    if task is not None:
+        config["task"] = {"name": task.name, **task.fixed,
+                          **{k: list(v) for k, v in task.searched.items()}}
+    if reward is not None:
+        config["reward"] = {"name": reward.name, **reward.params}
+    config["trials"] = trials
+    if seed is not None:
+        config["seed"] = seed
+    if layer_types:
+        config["layers"] = {"min": min_layers, "max": max_layers, "types": {
+            t: {k: plain(v) for k, v in params.items()} for t, params in layer_types.items()}}
+    if train:
+        config["train"] = {k: plain(v) for k, v in train.items()}
+    if decisions:
+        config["decisions"] = {k: list(v) for k, v in decisions.items()}
+    if strategy:
+        config["strategy"] = dict(strategy)
+    if plugins:
+        config["plugins"] = list(plugins)
+    return config

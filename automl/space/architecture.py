@@ -1,0 +1,121 @@
+"""Architectures: canonical JSON form, flat encoding and stable short id.
+
+The canonical form is the JSON object the builder reads::
+
+    {"layers": [{"type": "gru", "units": 120, "activation": "tanh", "bidirectional": false},
+                {"type": "dense", "units": 80, "activation": "relu"}],
+     "train": {"optimizer": "adam", "learning_rate": 0.001, "batch_size": 32, "epochs": 10}}
+
+plus ``"task"`` (searched task parameters) and ``"decisions"`` (plain categorical decisions)
+when the space has them. The *flat encoding* maps decision names to values::
+
+    num_layers=2, layers.0.type=gru, layers.0.units=120, ..., train.learning_rate=0.001
+
+and the id is the first 12 hex digits of the SHA-256 of the canonical JSON (sorted keys, no
+spaces), so the same architecture has the same id in every run, table and export.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON with sorted keys and no whitespace: the form that is hashed."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One child: its layers, training settings, searched task parameters and plain decisions.
+
+    Build one with :meth:`SearchSpace.architecture` or :meth:`SearchSpace.from_flat`; it is
+    immutable and hashable by :attr:`id`.
+    """
+
+    layers: tuple[Mapping[str, Any], ...] = ()
+    train: Mapping[str, Any] = field(default_factory=dict)
+    task: Mapping[str, Any] = field(default_factory=dict)
+    decisions: Mapping[str, Any] = field(default_factory=dict)
+    has_layers: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical form (a fresh, JSON-serialisable dict)."""
+        out: dict[str, Any] = {}
+        if self.has_layers:
+            out["layers"] = [dict(layer) for layer in self.layers]
+        if self.train:
+            out["train"] = dict(self.train)
+        if self.task:
+            out["task"] = dict(self.task)
+        if self.decisions:
+            out["decisions"] = dict(self.decisions)
+        return out
+
+    def to_json(self) -> str:
+        return canonical_json(self.to_dict())
+
+    @property
+    def id(self) -> str:
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:12]
+
+    @property
+    def flat(self) -> dict[str, Any]:
+        """The flat encoding: decision name -> value, in decision order."""
+        flat: dict[str, Any] = {}
+        if self.has_layers:
+            flat["num_layers"] = len(self.layers)
+            for i, layer in enumerate(self.layers):
+                flat[f"layers.{i}.type"] = layer["type"]
+                for key, value in layer.items():
+                    if key != "type":
+                        flat[f"layers.{i}.{key}"] = value
+        flat.update({f"train.{k}": v for k, v in self.train.items()})
+        flat.update({f"task.{k}": v for k, v in self.task.items()})
+        flat.update(self.decisions)
+        return flat
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Architecture:
+        """Rebuild from the canonical form (as stored in the run database)."""
+        return cls(
+            layers=tuple(dict(layer) for layer in data.get("layers", ())),
+            train=dict(data.get("train", {})),
+            task=dict(data.get("task", {})),
+            decisions=dict(data.get("decisions", {})),
+            has_layers="layers" in data,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Architecture:
+        return cls.from_dict(json.loads(text))
+
+    def summary(self) -> str:
+        """One line such as ``GRU(120,tanh) > Dense(80,relu)``."""
+        from automl.registry import LAYERS
+        from automl.registry import ensure_builtins
+
+        ensure_builtins()
+        parts = []
+        for layer in self.layers:
+            params = {k: v for k, v in layer.items() if k != "type"}
+            if layer["type"] in LAYERS:
+                parts.append(LAYERS.get(layer["type"]).describe(params))
+            else:
+                parts.append(f"{layer['type']}({','.join(map(str, params.values()))})")
+        text = " > ".join(parts) if parts else ""
+        extras = [f"{k}={v}" for k, v in {**self.task, **self.decisions}.items()]
+        if extras:
+            text = (text + " | " if text else "") + " ".join(extras)
+        return text or "(empty)"
+
+    def __hash__(self) -> int:
+        return hash(self.to_json())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Architecture) and self.to_json() == other.to_json()

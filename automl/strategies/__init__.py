@@ -1,0 +1,27 @@
+"""Ask/tell search strategies (no Ray here). Look them up by name with :func:`create_strategy`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from automl.space import SearchSpace
+from automl.strategies.base import Strategy
+from automl.strategies.base import StrategyState
+
+
+def create_strategy(name: str, space: SearchSpace, *, seed: int = 0, workers: int = 1,
+                    settings: dict[str, Any] | None = None, source: str | None = None) -> Strategy:
+    """Instantiate the registered strategy ``name`` (errors list the valid names)."""
+    from automl.errors import PluginError
+    from automl.registry import STRATEGIES
+    from automl.registry import ensure_builtins
+
+    ensure_builtins()
+    cls = STRATEGIES.get(name, source=source, key="strategy")
+    if not (isinstance(cls, type) and issubclass(cls, Strategy)):
+        raise PluginError(f"strategy {name!r} is not a subclass of automl.strategies.Strategy",
+                          source=STRATEGIES.entry(name).source)
+    return cls(space, seed=seed, workers=workers, **(settings or {}))
+
+
+__all__ = ["Strategy", "StrategyState", "create_strategy"]

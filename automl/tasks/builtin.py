@@ -1,0 +1,229 @@
+"""Built-in tasks: ``digits`` (images as vectors), ``japanese_vowels`` (speech, sequences),
+``arrays`` (the user's own ``.npz`` or ``.csv``). All load offline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from automl.errors import DataError
+from automl.registry import TASKS
+from automl.space.params import Param
+from automl.tasks.task import Dataset
+from automl.tasks.task import Task
+from automl.tasks.task import split_indices
+
+
+class Digits(Task):
+    """scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes) as 64-vectors;
+    conv2d layers see them as 8x8x1 images. Stratified 70/15/15 split."""
+
+    name = "digits"
+    default_reward = "accuracy"
+    doc = "scikit-learn's 8x8 digits, 10 classes (vectors of 64; 8x8 images for conv2d)"
+
+    def load(self, params: Mapping[str, Any], *, base_dir: Path, seed: int) -> Dataset:
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        x = (bunch.data / 16.0).astype(np.float32)
+        y = bunch.target.astype(np.int64)
+        train, val, test = split_indices(len(y), seed, labels=y)
+        return Dataset(x[train], y[train], x[val], y[val], x[test], y[test],
+                       output="classification", n_outputs=10, image_shape=(8, 8, 1),
+                       class_names=tuple(str(i) for i in range(10)))
+
+
+class JapaneseVowels(Task):
+    """Speech: nine male speakers uttering /ae/; 12 LPC cepstral coefficients per frame,
+    7-29 frames (UCI / UEA archive, shipped inside sktime). The task is speaker recognition.
+    The official 270 training utterances are split 80/20 (stratified, seeded) into train and
+    validation; the official 370 test utterances are the test split. Sequences are
+    standardised with training statistics and zero-padded at the front to 29 frames, so a
+    recurrent layer's last state follows the real frames."""
+
+    name = "japanese_vowels"
+    default_reward = "uar"
+    doc = "speaker recognition from 12 LPC cepstra per frame, 9 classes (sequences)"
+
+    def load(self, params: Mapping[str, Any], *, base_dir: Path, seed: int) -> Dataset:
+        x_fit, y_fit = _load_vowels("train")
+        x_test, y_test = _load_vowels("test")
+        length = max(x.shape[0] for x in x_fit + x_test)
+        stacked = np.concatenate(x_fit)
+        mean, std = stacked.mean(axis=0), stacked.std(axis=0) + 1e-6
+
+        def pad(items: list[np.ndarray]) -> np.ndarray:
+            out = np.zeros((len(items), length, items[0].shape[1]), dtype=np.float32)
+            for i, item in enumerate(items):
+                out[i, length - item.shape[0]:] = (item - mean) / std
+            return out
+
+        train, val, _ = split_indices(len(y_fit), seed, val=0.2, test=0.0, labels=y_fit)
+        xf = pad(x_fit)
+        return Dataset(xf[train], y_fit[train], xf[val], y_fit[val], pad(x_test), y_test,
+                       output="classification", n_outputs=9,
+                       class_names=tuple(f"speaker{i + 1}" for i in range(9)))
+
+
+def _load_vowels(split: str) -> tuple[list[np.ndarray], np.ndarray]:
+    import logging
+    import warnings
+
+    logging.getLogger("sktime").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from sktime.datasets import load_japanese_vowels
+
+        frame, labels = load_japanese_vowels(split=split, return_type="nested_univ")
+    sequences = [
+        np.stack([np.asarray(frame.iloc[i, c], dtype=np.float32) for c in range(frame.shape[1])],
+                 axis=1)
+        for i in range(len(frame))
+    ]
+    return sequences, np.asarray(labels).astype(np.int64) - 1
+
+
+class Arrays(Task):
+    """Your own data: ``.npz`` with ``x`` and ``y`` (optionally ``x_val``/``y_val`` and
+    ``x_test``/``y_test``), or ``.csv`` with a header, numeric feature columns and a label
+    column. Missing splits are cut from the training data (seeded, 70/15/15). ``x`` may be
+    (n, features), (n, time, features) or (n, height, width, channels). A relative ``path`` is
+    read from the folder of the YAML file."""
+
+    name = "arrays"
+    params = {
+        "path": Param(str, default=None, doc=".npz or .csv file"),
+        "output": Param(str, choices=("classification", "regression"),
+                        default="classification", doc="what the head predicts"),
+        "label_column": Param(str, default="label", doc="CSV column with the labels"),
+    }
+    doc = "your own .npz (x, y, optional x_val/y_val/x_test/y_test) or .csv file"
+
+    def load(self, params: Mapping[str, Any], *, base_dir: Path, seed: int) -> Dataset:
+        if not params.get("path"):
+            raise DataError("missing key 'path' (a .npz or .csv file)", key="task.path")
+        path = (base_dir / params["path"]).resolve()
+        output = params.get("output", "classification")
+        if not path.is_file():
+            raise DataError("file not found", source=str(path), key="task.path")
+        if path.suffix == ".npz":
+            arrays = _read_npz(path)
+        elif path.suffix == ".csv":
+            arrays = _read_csv(path, params.get("label_column", "label"))
+        else:
+            raise DataError(f"unsupported file type {path.suffix!r}; allowed: '.npz', '.csv'",
+                            source=str(path), key="task.path")
+        return _dataset_from_arrays(arrays, output, seed, str(path))
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: np.asarray(data[key]) for key in data.files}
+    except (ValueError, OSError) as exc:
+        raise DataError(f"cannot be read as .npz without pickle ({exc})", source=str(path)) \
+            from None
+    for key in ("x", "y"):
+        if key not in arrays:
+            raise DataError(f"missing array {key!r}; found: {', '.join(sorted(arrays)) or 'none'}",
+                            source=str(path), key=key)
+    return arrays
+
+
+def _read_csv(path: Path, label_column: str) -> dict[str, np.ndarray]:
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    if len(rows) < 2:
+        raise DataError("expected a header row and at least one data row", source=str(path))
+    header = rows[0]
+    if label_column not in header:
+        raise DataError(f"no column {label_column!r}; columns: {', '.join(header)}",
+                        source=str(path), key="task.label_column")
+    label_index = header.index(label_column)
+    features: list[list[float]] = []
+    labels: list[float] = []
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise DataError(f"has {len(row)} fields, the header has {len(header)}",
+                            source=str(path), key=f"line {line}")
+        try:
+            values = [float(cell) for cell in row]
+        except ValueError:
+            raise DataError("non-numeric value", source=str(path), key=f"line {line}") from None
+        labels.append(values.pop(label_index))
+        features.append(values)
+    return {"x": np.asarray(features), "y": np.asarray(labels)}
+
+
+def _dataset_from_arrays(arrays: dict[str, np.ndarray], output: str, seed: int,
+                         source: str) -> Dataset:
+    def check_x(key: str) -> np.ndarray:
+        x = arrays[key]
+        if x.dtype.kind not in "fiub":
+            raise DataError(f"dtype {x.dtype} is not numeric", source=source, key=key)
+        if x.ndim not in (2, 3, 4):
+            raise DataError(f"shape {x.shape}: expected (n, features), (n, time, features) or "
+                            "(n, height, width, channels)", source=source, key=key)
+        if not np.all(np.isfinite(x)):
+            raise DataError("contains NaN or infinite values", source=source, key=key)
+        return x.astype(np.float32)
+
+    def check_y(key: str, n: int) -> np.ndarray:
+        y = arrays[key]
+        if y.dtype.kind not in "fiub":
+            raise DataError(f"dtype {y.dtype} is not numeric", source=source, key=key)
+        if y.shape[0] != n:
+            raise DataError(f"has {y.shape[0]} rows, its inputs have {n}", source=source, key=key)
+        if not np.all(np.isfinite(y)):
+            raise DataError("contains NaN or infinite values", source=source, key=key)
+        if output == "classification":
+            if y.ndim != 1 or np.any(y != np.round(y)) or np.any(y < 0):
+                raise DataError("classification labels must be non-negative integers, one per "
+                                "row", source=source, key=key)
+            return y.astype(np.int64)
+        return (y.reshape(n, -1)).astype(np.float32)
+
+    x = check_x("x")
+    y = check_y("y", len(x))
+    if len(x) < 3:
+        raise DataError("need at least 3 examples", source=source, key="x")
+    parts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for split in ("val", "test"):
+        if f"x_{split}" in arrays or f"y_{split}" in arrays:
+            for key in (f"x_{split}", f"y_{split}"):
+                if key not in arrays:
+                    raise DataError(f"missing array {key!r} (x_{split} and y_{split} go together)",
+                                    source=source, key=key)
+            xs = check_x(f"x_{split}")
+            if xs.shape[1:] != x.shape[1:]:
+                raise DataError(f"shape {xs.shape[1:]} differs from x's {x.shape[1:]}",
+                                source=source, key=f"x_{split}")
+            parts[split] = (xs, check_y(f"y_{split}", len(xs)))
+    labels = y if output == "classification" else None
+    want_val = 0.0 if "val" in parts else 0.15
+    want_test = 0.0 if "test" in parts else 0.15
+    train, val, test = split_indices(len(x), seed, val=want_val, test=want_test, labels=labels)
+    parts.setdefault("val", (x[val], y[val]))
+    parts.setdefault("test", (x[test], y[test]))
+    x_train, y_train = x[train], y[train]
+    if len(parts["val"][0]) == 0:
+        raise DataError("too few examples to cut a validation split", source=source, key="x")
+    if output == "classification":
+        n_outputs = int(max(int(y.max()), *(int(p[1].max()) for p in parts.values()
+                                             if len(p[1]))) + 1)
+    else:
+        n_outputs = int(y_train.shape[1])
+    return Dataset(x_train, y_train, *parts["val"], *parts["test"], output=output,  # type: ignore[arg-type]
+                   n_outputs=n_outputs)
+
+
+TASKS.register("digits", Digits())
+TASKS.register("japanese_vowels", JapaneseVowels())
+TASKS.register("arrays", Arrays())

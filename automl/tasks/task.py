@@ -1,0 +1,107 @@
+"""The task contract: where the data comes from, what the head predicts, how it is scored.
+
+A task declares its parameters (validated with the space), its output (classification or
+regression), its loss and its default reward. ``load`` runs once in the driver, so missing or
+malformed data files fail before anything trains; ``prepare`` runs in the worker and may depend
+on searched task parameters (e.g. a front end: raw waveform or log-mel spectrogram).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from typing import Literal
+
+import numpy as np
+
+from automl.space.params import Param
+
+Output = Literal["classification", "regression"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Train/validation/test arrays with what the head needs to know.
+
+    Inputs are float32 of shape (n, features), (n, time, features) or (n, h, w, channels);
+    classification labels are int64 class indices, regression targets float32 (n, outputs).
+
+    Attributes:
+        image_shape: The natural 2-D view of a vector input (digits: 8x8x1), used by conv2d.
+        class_names: Names of the classes, index order.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    output: Output = "classification"
+    n_outputs: int = 1
+    image_shape: tuple[int, ...] | None = None
+    class_names: tuple[str, ...] = ()
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.x_train.shape[1:])
+
+    def with_inputs(self, x_train: np.ndarray, x_val: np.ndarray, x_test: np.ndarray) -> Dataset:
+        return replace(self, x_train=x_train, x_val=x_val, x_test=x_test)
+
+
+class Task:
+    """Base class of tasks; subclass it and register with ``TASKS.register(name, instance)``.
+
+    Attributes:
+        name: Registered name.
+        params: Declared parameters (a list in the YAML makes one a searched decision).
+        output: ``classification`` or ``regression``.
+        default_reward: Reward used when the space names none.
+    """
+
+    name: str = ""
+    params: Mapping[str, Param] = {}
+    output: Output = "classification"
+    default_reward: str = "accuracy"
+    doc: str = ""
+
+    def load(self, params: Mapping[str, Any], *, base_dir: Path, seed: int) -> Dataset:
+        """Read the data (driver side) and split it with ``seed``; raise DataError on bad data."""
+        raise NotImplementedError
+
+    def prepare(self, data: Dataset, params: Mapping[str, Any]) -> Dataset:
+        """Transform the loaded data for one child (worker side); identity by default."""
+        return data
+
+    @property
+    def loss(self) -> str:
+        """Keras loss for the head."""
+        return (
+            "sparse_categorical_crossentropy" if self.output == "classification" else "mse"
+        )
+
+
+def split_indices(n: int, seed: int, val: float = 0.15, test: float = 0.15,
+                  labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seeded train/validation/test index split, stratified when labels are given."""
+    rng = np.random.default_rng(seed)
+    if labels is None:
+        order = rng.permutation(n)
+        n_test, n_val = int(round(n * test)), int(round(n * val))
+        return order[n_test + n_val:], order[n_test:n_test + n_val], order[:n_test]
+    train, valid, tests = [], [], []
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        n_test = int(round(len(members) * test))
+        n_val = int(round(len(members) * val))
+        tests.append(members[:n_test])
+        valid.append(members[n_test:n_test + n_val])
+        train.append(members[n_test + n_val:])
+    return (np.sort(np.concatenate(train)), np.sort(np.concatenate(valid)),
+            np.sort(np.concatenate(tests)))

@@ -1,0 +1,1 @@
+"""Helpers shipped with the library so every strategy runs through the same contract tests."""
