@@ -1,0 +1,104 @@
+"""Architecture + task facts -> ``keras.Model``. Builds only; never fits.
+
+Tensor kinds and the conversion rule
+------------------------------------
+A tensor is a *vector* (batch, features), a *sequence* (batch, time, features) or an *image*
+(batch, height, width, channels). Each layer type declares the kind it accepts; before a layer,
+the current tensor is converted when the kinds differ:
+
+========  ==========  =====================================================================
+have      want        conversion
+========  ==========  =====================================================================
+vector    sequence    each feature becomes a time step: (F,) -> (F, 1)
+vector    image       the task's natural 2-D view if it has one (digits: 8x8x1), else a square
+                      (s, s, 1) when F = s*s, else (F, 1, 1)
+sequence  vector      global average pooling over time (recurrent layers instead return their
+                      last state: they return sequences only when the next layer wants them)
+sequence  image       (T, F) -> (T, F, 1)
+image     vector      flatten
+image     sequence    rows become time steps: (H, W, C) -> (H, W*C)
+========  ==========  =====================================================================
+
+``any`` layers (dropout, batch_norm) take whatever comes. The head converts to a vector and adds
+``Dense(classes, softmax)`` for classification or ``Dense(outputs)`` for regression.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from automl.builder.layer_type import BuildContext
+from automl.space import Architecture
+
+_KIND_OF_RANK = {2: "vector", 3: "sequence", 4: "image"}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the builder needs to know about the task (no data)."""
+
+    input_shape: tuple[int, ...]
+    output: str = "classification"
+    n_outputs: int = 1
+    image_shape: tuple[int, ...] | None = None
+
+
+def kind_of(x: Any) -> str:
+    return _KIND_OF_RANK[len(x.shape)]
+
+
+def convert(x: Any, want: str, image_shape: Sequence[int] | None = None) -> Any:
+    """Convert tensor ``x`` to the kind ``want`` by the rule in the module docstring."""
+    import keras
+
+    have = kind_of(x)
+    if want in ("any", have):
+        return x
+    shape = tuple(int(d) for d in x.shape[1:])
+    if have == "vector":
+        (features,) = shape
+        if want == "sequence":
+            return keras.layers.Reshape((features, 1))(x)
+        if image_shape is not None and math.prod(image_shape) == features:
+            return keras.layers.Reshape(tuple(image_shape))(x)
+        side = math.isqrt(features)
+        target = (side, side, 1) if side * side == features else (features, 1, 1)
+        return keras.layers.Reshape(target)(x)
+    if have == "sequence":
+        if want == "vector":
+            return keras.layers.GlobalAveragePooling1D()(x)
+        return keras.layers.Reshape((*shape, 1))(x)
+    # image
+    if want == "vector":
+        return keras.layers.Flatten()(x)
+    height, width, channels = shape
+    return keras.layers.Reshape((height, width * channels))(x)
+
+
+def build_model(architecture: Architecture, spec: ModelSpec, *, seed: int = 0) -> Any:
+    """Build the child network for ``architecture`` (functional Keras model, uncompiled)."""
+    import keras
+
+    from automl.registry import LAYERS
+    from automl.registry import ensure_builtins
+
+    ensure_builtins()
+    layer_types = [LAYERS.get(layer["type"]) for layer in architecture.layers]
+    inputs = keras.Input(shape=spec.input_shape, name="signal")
+    x = inputs
+    for index, (layer, layer_type) in enumerate(zip(architecture.layers, layer_types,
+                                                    strict=True)):
+        params = {k: v for k, v in layer.items() if k != "type"}
+        next_accepts = next(
+            (t.accepts for t in layer_types[index + 1:] if t.accepts != "any"), "vector")
+        x = convert(x, layer_type.accepts, spec.image_shape)
+        x = layer_type.build(x, params, BuildContext(index, next_accepts, seed))
+    x = convert(x, "vector")
+    if spec.output == "classification":
+        outputs = keras.layers.Dense(spec.n_outputs, activation="softmax", name="head")(x)
+    else:
+        outputs = keras.layers.Dense(spec.n_outputs, name="head")(x)
+    return keras.Model(inputs, outputs, name=f"child_{architecture.id}")

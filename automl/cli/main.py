@@ -1,0 +1,61 @@
+"""The `automl` command. Renders; never computes. Bad input: one line on stderr, exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+import automl
+
+# Command modules, each with register(subparsers); imported lazily so `automl --help` is quick.
+COMMAND_MODULES = (
+    "automl.cli.search",
+    "automl.cli.runs",
+    "automl.cli.spaces",
+    "automl.cli.bench",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line (no usage block) with exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"error: {self.prog}: {message}\n")
+        sys.exit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="automl", description="Architecture search for deep learning on "
+                     "signals: REINFORCE and DQN controllers, Keras children on Ray.")
+    parser.add_argument("--version", action="version", version=f"automl {automl.__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                       parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from automl.errors import UserInputError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except UserInputError as exc:
+        sys.stderr.write(f"error: {exc.one_line()}\n")
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

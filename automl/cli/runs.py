@@ -1,0 +1,188 @@
+"""`automl leaderboard` and `automl show`: read runs, never compute."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from automl.cli._common import console
+from automl.cli._common import positive_int
+from automl.cli._common import quiet_stderr
+
+
+def register(subparsers: Any) -> None:
+    board = subparsers.add_parser("leaderboard", help="rank the trials of one or more runs")
+    board.add_argument("runs", nargs="*", help="run folders or names (default: every run)")
+    board.add_argument("--top", type=positive_int, default=None, help="rows to show")
+    board.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    board.add_argument("--runs-dir", default="runs", help="folder of runs (default: runs)")
+    board.set_defaults(handler=run_leaderboard)
+
+    show = subparsers.add_parser("show", help="one run's progress, or one trial in detail")
+    show.add_argument("run", help="run folder or name")
+    show.add_argument("trial", nargs="?", default=None,
+                      help="trial number or architecture id (prefix)")
+    show.add_argument("--runs-dir", default="runs", help="folder of runs (default: runs)")
+    show.add_argument("--format", choices=("table", "json"), default="table")
+    show.set_defaults(handler=run_show)
+
+
+def _open_runs(names: Sequence[str], runs_dir: str) -> list[Any]:
+    from pathlib import Path
+
+    from automl.errors import RunError
+    from automl.store import RunFolder
+
+    if names:
+        return [RunFolder.open(name, runs_dir) for name in names]
+    root = Path(runs_dir)
+    runs = sorted(p for p in root.glob("*/run.json")) if root.is_dir() else []
+    if not runs:
+        raise RunError(f"no runs found in {runs_dir}/", key="RUN")
+    return [RunFolder(p.parent) for p in runs]
+
+
+def print_leaderboard(runs: Sequence[Any], *, top: int | None = None) -> None:
+    from rich.table import Table
+
+    from automl.report import leaderboard_rows
+
+    rows = leaderboard_rows(runs, top=top)
+    metric_names = [m for m in ("accuracy", "uar", "ccc", "loss")
+                    if any(m in r["metrics"] for r in rows)]
+    table = Table(title=f"Leaderboard ({', '.join(r.name for r in runs)})", title_justify="left")
+    for column in ("rank", *(["run"] if len(runs) > 1 else []), "trial", "id", "status",
+                   "reward", *metric_names, "params", "seconds", "architecture"):
+        table.add_column(column, justify="right" if column not in
+                         ("id", "status", "architecture", "run") else "left",
+                         overflow="fold")
+    for r in rows:
+        table.add_row(
+            str(r["rank"]), *([r["run"]] if len(runs) > 1 else []), str(r["trial"]), r["id"],
+            r["status"], "-" if r["reward"] is None else f"{r['reward']:.4f}",
+            *("-" if m not in r["metrics"] else f"{r['metrics'][m]:.4f}" for m in metric_names),
+            "-" if r["params"] is None else f"{r['params']:,}",
+            "-" if r["train_seconds"] is None else f"{r['train_seconds']:.1f}",
+            r["summary"] if r["status"] != "failed" else
+            f"{r['summary']}  [{(r['error'] or '').splitlines()[0][:80]}]")
+    console.print(table)
+
+
+def run_leaderboard(args: argparse.Namespace) -> int:
+    from automl.report import leaderboard_rows
+    from automl.report import to_csv
+    from automl.report import to_json
+
+    runs = _open_runs(args.runs, args.runs_dir)
+    if args.format == "table":
+        print_leaderboard(runs, top=args.top)
+    elif args.format == "json":
+        print(to_json(leaderboard_rows(runs, top=args.top)))
+    else:
+        print(to_csv(leaderboard_rows(runs, top=args.top)), end="")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from automl.store import RunFolder
+    from automl.store import TrialStore
+
+    run = RunFolder.open(args.run, args.runs_dir)
+    store = TrialStore(run.db_path, readonly=True)
+    try:
+        if args.trial is None:
+            return _show_run(run, store, args.format)
+        return _show_trial(run, store, args.trial, args.format)
+    finally:
+        store.close()
+
+
+def _show_run(run: Any, store: Any, fmt: str) -> int:
+    from rich.table import Table
+
+    info = run.info()
+    updates = store.strategy_updates()
+    counts = store.counts()
+    if fmt == "json":
+        print(json.dumps({"run": run.name, "info": info, "counts": counts,
+                          "strategy_updates": updates}, indent=2))
+        return 0
+    console.print(f"Run {run.name}: strategy {info.get('strategy')}, seed {info.get('seed')}, "
+                  f"{info.get('trials')} trials requested; "
+                  + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), markup=False)
+    if updates:
+        keys = [k for k in updates[-1] if k not in ("step", "told_seq", "created_at")]
+        table = Table(title=f"Strategy progress ({len(updates)} updates)", title_justify="left")
+        for column in ("update", "after trial #", *keys):
+            table.add_column(column, justify="right")
+        shown = updates if len(updates) <= 20 else updates[:: max(1, len(updates) // 20)]
+        for u in shown if shown[-1] is updates[-1] else [*shown, updates[-1]]:
+            table.add_row(str(u["step"]), str(u["told_seq"]),
+                          *(_fmt(u.get(k)) for k in keys))
+        console.print(table)
+    print_leaderboard([run], top=10)
+    return 0
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _show_trial(run: Any, store: Any, key: str, fmt: str) -> int:
+    from automl.errors import RunError
+
+    trial = store.find_trial(key)
+    if trial is None:
+        raise RunError(f"no trial {key!r} in run {run.name}", source=str(run.path), key="TRIAL")
+    epochs = store.epochs(trial.trial_id)
+    if fmt == "json":
+        print(json.dumps({**trial.to_dict(), "epochs": epochs}, indent=2))
+        return 0
+    console.print(f"Trial {trial.trial_id} of run {run.name}  id {trial.arch_id}  "
+                  f"status {trial.status.value}", markup=False)
+    console.print(f"Architecture: {trial.summary}", markup=False)
+    console.print(f"Reward: {trial.reward}", markup=False)
+    console.print(f"Validation metrics: {json.dumps(trial.metrics)}", markup=False)
+    console.print(f"Test metrics (reported, never used for selection): "
+                  f"{json.dumps(trial.test_metrics)}", markup=False)
+    console.print(f"Parameters: {trial.params}  train seconds: {trial.train_seconds}  "
+                  f"host: {trial.host}  attempts: {trial.attempts}", markup=False)
+    if trial.error:
+        console.print(f"Error: {trial.error}", markup=False)
+    console.print("Flat encoding:", markup=False)
+    for k, v in trial.flat.items():
+        console.print(f"  {k} = {v}", markup=False)
+    console.print(_keras_summary(run, trial), markup=False)
+    return 0
+
+
+def _keras_summary(run: Any, trial: Any) -> str:
+    """Build (never train) the child and return Keras' summary."""
+    import io
+    from contextlib import redirect_stdout
+    from pathlib import Path
+
+    import yaml
+
+    from automl.registry import TASKS
+    from automl.space import parse_space
+    from automl.training.trainer import model_spec
+
+    info = run.info()
+    space = parse_space(yaml.safe_load(run.config_path.read_text()),
+                        source_name=str(run.config_path), base_dir=Path(info.get("base_dir", ".")))
+    if space.task is None:
+        return ""
+    data = TASKS.get(space.task.name).load(space.task.fixed, base_dir=space.base_dir,
+                                           seed=int(info.get("seed", 0)))
+    data = TASKS.get(space.task.name).prepare(data, dict(trial.arch.task))
+    with quiet_stderr(str(run.log_dir / "show.log")):
+        from automl.builder import build_model
+
+        model = build_model(trial.arch, model_spec(data))
+        buffer = io.StringIO()
+        with redirect_stdout(buffer):
+            model.summary(line_length=100)
+    return buffer.getvalue()

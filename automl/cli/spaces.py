@@ -1,0 +1,28 @@
+"""`automl spaces validate FILE...`: check search spaces without training anything."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from automl.cli._common import console
+
+
+def register(subparsers: Any) -> None:
+    spaces = subparsers.add_parser("spaces", help="work with search space files")
+    commands = spaces.add_subparsers(dest="spaces_command", required=True, metavar="COMMAND")
+    validate = commands.add_parser("validate", help="validate YAML search spaces")
+    validate.add_argument("files", nargs="+", help="YAML files")
+    validate.set_defaults(handler=run_validate)
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from automl.space import load_space
+
+    for path in args.files:
+        space = load_space(path)
+        decisions = len(space.slots())
+        console.print(f"{path}: ok ({space.size():,} architectures, {decisions} decision slots, "
+                      f"task {space.task.name if space.task else '-'}, reward "
+                      f"{space.reward.name if space.reward else 'task default'})", markup=False)
+    return 0

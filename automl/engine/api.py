@@ -1,0 +1,185 @@
+"""Start or resume a search: validate everything first, then create the run, then loop.
+
+Nothing is written under the runs folder until the space, the strategy settings, the reward and
+the data have all been validated, so bad input leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import logging
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import automl
+from automl.engine.search import Progress
+from automl.engine.search import SearchLoop
+from automl.engine.search import SearchOutcome
+from automl.engine.search import check_trials
+from automl.errors import RunError
+from automl.errors import SpaceError
+from automl.execution import ExecutionSettings
+from automl.execution import RayExecutor
+from automl.space import SearchSpace
+from automl.space import load_space
+from automl.space import parse_space
+from automl.store import RunFolder
+from automl.strategies import Strategy
+from automl.strategies import create_strategy
+
+DEFAULT_STRATEGY = "random"
+
+
+def _strategy_choice(space: SearchSpace, name: str | None,
+                     settings: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """CLI name wins; YAML settings apply when the YAML names the same strategy."""
+    yaml_block = dict(space.strategy)
+    yaml_name = yaml_block.pop("name", None)
+    chosen = name or yaml_name or DEFAULT_STRATEGY
+    merged = dict(yaml_block) if chosen == yaml_name else {}
+    merged.update(settings or {})
+    return chosen, merged
+
+
+def _load_data(space: SearchSpace, seed: int) -> tuple[Any, str | None]:
+    from automl.registry import TASKS
+
+    if space.task is None:
+        raise SpaceError("this space declares no task, so it cannot train children "
+                         "(use it with 'automl bench')", source=space.source, key="task")
+    task = TASKS.get(space.task.name)
+    return task.load(space.task.fixed, base_dir=space.base_dir, seed=seed), space.task.name
+
+
+def _reward_of(space: SearchSpace) -> tuple[str, dict[str, Any]]:
+    from automl.registry import TASKS
+
+    if space.reward is not None:
+        return space.reward.name, dict(space.reward.params)
+    assert space.task is not None
+    return TASKS.get(space.task.name).default_reward, {}
+
+
+@contextlib.contextmanager
+def _log_to(run: RunFolder) -> Iterator[None]:
+    handler = logging.FileHandler(run.log_dir / "search.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("automl")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+
+
+def _load_plugins(paths: Sequence[str]) -> None:
+    if paths:
+        from automl.registry.discovery import load_plugin_paths
+
+        load_plugin_paths(paths, strict=True)
+
+
+def run_search(space: str | Path | SearchSpace, *, strategy: str | None = None,
+               strategy_settings: dict[str, Any] | None = None, trials: int | None = None,
+               seed: int | None = None, name: str | None = None,
+               runs_dir: str | Path = "runs", execution: ExecutionSettings | None = None,
+               max_consecutive_failures: int = 10, overwrite: bool = False,
+               plugins: Sequence[str] = (),
+               on_progress: Callable[[Progress], None] | None = None,
+               on_start: Callable[[RunFolder], None] | None = None) -> SearchOutcome:
+    """Run a new search and return its summary (the run folder holds everything).
+
+    Example:
+        >>> from automl import run_search
+        >>> outcome = run_search("search_spaces/quickstart.yaml", trials=4)  # doctest: +SKIP
+        >>> outcome.best_reward  # doctest: +SKIP
+    """
+    _load_plugins(plugins)
+    if not isinstance(space, SearchSpace):
+        space = load_space(space)
+    _load_plugins(space.plugins)
+    execution = execution or ExecutionSettings()
+    trials = check_trials(trials if trials is not None else space.trials)
+    seed = seed if seed is not None else (space.seed or 0)
+    strategy_name, settings = _strategy_choice(space, strategy, strategy_settings)
+    instance = create_strategy(strategy_name, space, seed=seed, workers=execution.workers,
+                               settings=settings, source=space.source)
+    reward_name, reward_params = _reward_of(space) if space.task else ("", {})
+    data, task_name = _load_data(space, seed)
+    name = name or f"{space.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    run_info = {
+        "name": name, "space_source": space.source, "base_dir": str(space.base_dir),
+        "strategy": strategy_name, "strategy_settings": settings, "seed": seed,
+        "trials": trials, "execution": vars(execution),
+        "plugins": [str(Path(p).resolve()) for p in plugins] + list(space.plugins),
+        "created_at": datetime.datetime.now().isoformat(timespec="seconds"),
+        "automl_version": automl.__version__,
+    }
+    executor = RayExecutor(execution, data, task_name=task_name,
+                           plugin_paths=run_info["plugins"])
+    run = RunFolder.create(runs_dir, name, space.config, run_info, overwrite=overwrite)
+    return _run(run, space, instance, executor, trials, seed, reward_name, reward_params,
+                max_consecutive_failures, on_progress, on_start, resume=False)
+
+
+def resume_search(run: str | Path, *, trials: int | None = None,
+                  runs_dir: str | Path = "runs", execution: ExecutionSettings | None = None,
+                  max_consecutive_failures: int = 10,
+                  on_progress: Callable[[Progress], None] | None = None,
+                  on_start: Callable[[RunFolder], None] | None = None) -> SearchOutcome:
+    """Continue a stopped or killed search to ``trials`` finished trials (default: as asked)."""
+    folder = RunFolder.open(run, runs_dir)
+    info = folder.info()
+    _load_plugins(info.get("plugins", []))
+    try:
+        config = yaml.safe_load(folder.config_path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise RunError(f"cannot read the run's config ({exc})", source=str(folder.config_path))
+    space = parse_space(config, source_name=str(folder.config_path),
+                        base_dir=Path(info.get("base_dir", ".")))
+    stored = ExecutionSettings(**info.get("execution", {}))
+    execution = execution or stored
+    trials = check_trials(trials if trials is not None else int(info["trials"]))
+    seed = int(info.get("seed", 0))
+    instance = create_strategy(info["strategy"], space, seed=seed,
+                               workers=int(stored.workers),
+                               settings=info.get("strategy_settings") or {},
+                               source=str(folder.run_json))
+    reward_name, reward_params = _reward_of(space)
+    data, task_name = _load_data(space, seed)
+    executor = RayExecutor(execution, data, task_name=task_name,
+                           plugin_paths=info.get("plugins", []))
+    folder.update_info(trials=trials)
+    return _run(folder, space, instance, executor, trials, seed, reward_name, reward_params,
+                max_consecutive_failures, on_progress, on_start, resume=True)
+
+
+def _run(run: RunFolder, space: SearchSpace, strategy: Strategy, executor: RayExecutor,
+         trials: int, seed: int, reward_name: str, reward_params: dict[str, Any],
+         max_consecutive_failures: int, on_progress: Callable[[Progress], None] | None,
+         on_start: Callable[[RunFolder], None] | None, *, resume: bool) -> SearchOutcome:
+    run.acquire_lock()
+    try:
+        with _log_to(run):
+            loop = SearchLoop(run, space, strategy, executor, trials=trials, seed=seed,
+                              reward_name=reward_name, reward_params=reward_params,
+                              max_consecutive_failures=max_consecutive_failures,
+                              on_progress=on_progress)
+            if resume:
+                replayed = loop.restore_strategy()
+                logging.getLogger("automl.search").info(
+                    "resumed %s: %d result(s) replayed into the strategy", run.name, replayed)
+            if on_start is not None:
+                on_start(run)
+            executor.start()
+            return loop.run_loop()
+    finally:
+        run.release_lock()

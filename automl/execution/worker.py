@@ -1,0 +1,94 @@
+"""The code that runs inside a Ray worker process: one long-lived trainer per worker slot.
+
+TensorFlow is imported once per process and the dataset arrives once per process (from Ray's
+object store); the process is replaced every ``recycle_after`` children because TensorFlow
+leaks memory across models.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import traceback
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from automl.errors import TrialFailedError
+
+
+def quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore")
+    for name in ("tensorflow", "absl", "keras"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+class ChildTrainer:
+    """Trains children in this process (wrapped as a Ray actor by the executor).
+
+    Args:
+        data: The task's loaded Dataset (resolved by Ray from the object store).
+        task_name: Registered task, for its worker-side ``prepare`` (searched front ends).
+        plugin_paths: Plugin files/folders to load so plugin layers and tasks resolve here too.
+        threads: Threads TensorFlow may use (the CPUs this trial was given).
+    """
+
+    def __init__(self, data: Any, task_name: str | None, plugin_paths: Sequence[str] = (),
+                 threads: int = 1):
+        quiet_tensorflow()
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(max(1, threads))
+        tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, threads)))
+        from automl.registry import ensure_builtins
+
+        ensure_builtins()
+        if plugin_paths:
+            from automl.registry.discovery import load_plugin_paths
+
+            load_plugin_paths(plugin_paths, strict=True)
+        self._data = data
+        self._task_name = task_name
+        self._prepared: dict[str, Any] = {}
+
+    def ping(self) -> int:
+        return os.getpid()
+
+    def _data_for(self, task_params: dict[str, Any]) -> Any:
+        key = json.dumps(task_params, sort_keys=True)
+        if key not in self._prepared:
+            data = self._data
+            if self._task_name is not None and task_params:
+                from automl.registry import TASKS
+
+                data = TASKS.get(self._task_name).prepare(data, task_params)
+            self._prepared = {key: data}  # keep one front end at a time: bounded memory
+        return self._prepared[key]
+
+    def train(self, architecture_json: str, seed: int) -> dict[str, Any]:
+        """Train one child; never raises for the child's own errors (they come back as text)."""
+        import ray
+
+        from automl.space import Architecture
+        from automl.training.trainer import train_child
+
+        where = {"host": socket.gethostname(), "pid": os.getpid()}
+        try:
+            where["node"] = ray.get_runtime_context().get_node_id()
+            where["gpus"] = ",".join(str(g) for g in ray.get_gpu_ids())
+        except Exception:  # noqa: BLE001 (outside Ray, e.g. a direct call in a test)
+            pass
+        architecture = Architecture.from_json(architecture_json)
+        try:
+            out = train_child(architecture, self._data_for(dict(architecture.task)), seed=seed)
+        except TrialFailedError as exc:
+            return {"ok": False, "error": str(exc), **where}
+        except Exception as exc:  # noqa: BLE001 (any error of one child fails that child alone)
+            text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            detail = traceback.format_exc(limit=-3)
+            return {"ok": False, "error": f"{text}\n{detail}", **where}
+        out.pop("model", None)
+        return {"ok": True, **out, **where}

@@ -1,0 +1,275 @@
+"""The SQLite trial store of one run: every trial, per-epoch metrics, strategy updates.
+
+One writer (the search driver) in WAL mode, one transaction per event, so a kill -9 loses at most
+the event being written and readers (a leaderboard while the search runs) never block it or see
+half a trial.
+
+Trial states: ``pending`` (asked, not started), ``running``, ``complete``, ``failed``, ``cached``
+(an architecture already evaluated in this run: its stored result was reused, nothing trained).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from collections.abc import Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from automl.space import Architecture
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trials (
+    trial_id      INTEGER PRIMARY KEY,
+    arch_id       TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    architecture  TEXT NOT NULL,
+    flat          TEXT NOT NULL,
+    summary       TEXT NOT NULL,
+    reward        REAL,
+    metrics       TEXT,
+    test_metrics  TEXT,
+    params        INTEGER,
+    train_seconds REAL,
+    host          TEXT,
+    node          TEXT,
+    gpus          TEXT,
+    error         TEXT,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    cached_from   INTEGER,
+    told_seq      INTEGER,
+    created_at    REAL NOT NULL,
+    started_at    REAL,
+    finished_at   REAL
+);
+CREATE INDEX IF NOT EXISTS trials_arch ON trials (arch_id);
+CREATE INDEX IF NOT EXISTS trials_status ON trials (status);
+CREATE TABLE IF NOT EXISTS epochs (
+    trial_id INTEGER NOT NULL,
+    epoch    INTEGER NOT NULL,
+    metrics  TEXT NOT NULL,
+    PRIMARY KEY (trial_id, epoch)
+);
+CREATE TABLE IF NOT EXISTS strategy_updates (
+    step       INTEGER PRIMARY KEY AUTOINCREMENT,
+    told_seq   INTEGER NOT NULL,
+    stats      TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+"""
+
+
+class TrialStatus(str, enum.Enum):
+    """State of a trial in the store."""
+
+    PENDING = "pending"  # asked, not yet started
+    RUNNING = "running"  # training in a worker
+    COMPLETE = "complete"  # trained; reward stored
+    FAILED = "failed"  # the child failed (error text stored); never tops a leaderboard
+    CACHED = "cached"  # same architecture as an earlier trial; its result was reused
+
+    def is_finished(self) -> bool:
+        return self in (TrialStatus.COMPLETE, TrialStatus.FAILED, TrialStatus.CACHED)
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One row of the ``trials`` table, decoded."""
+
+    trial_id: int
+    arch_id: str
+    status: TrialStatus
+    architecture: dict[str, Any]
+    flat: dict[str, Any]
+    summary: str
+    reward: float | None
+    metrics: dict[str, float]
+    test_metrics: dict[str, float]
+    params: int | None
+    train_seconds: float | None
+    host: str | None
+    node: str | None
+    gpus: str | None
+    error: str | None
+    attempts: int
+    cached_from: int | None
+    told_seq: int | None
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["status"] = self.status.value
+        return out
+
+    @property
+    def arch(self) -> Architecture:
+        return Architecture.from_dict(self.architecture)
+
+
+def _decode(row: sqlite3.Row) -> TrialRecord:
+    data = dict(row)
+    for key in ("architecture", "flat"):
+        data[key] = json.loads(data[key])
+    for key in ("metrics", "test_metrics"):
+        data[key] = json.loads(data[key]) if data[key] else {}
+    data["status"] = TrialStatus(data["status"])
+    return TrialRecord(**data)
+
+
+class TrialStore:
+    """SQLite store of one run. Open read-only for leaderboards (``readonly=True``)."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False):
+        self.path = Path(path)
+        if readonly:
+            uri = f"file:{self.path}?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, timeout=30)
+        else:
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                             (str(SCHEMA_VERSION),))
+        self._db.row_factory = sqlite3.Row
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # ------------------------------------------------------------------ writes (driver only)
+    def add_trial(self, trial_id: int, architecture: Architecture, *,
+                  status: TrialStatus = TrialStatus.RUNNING) -> None:
+        now = time.time()
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO trials (trial_id, arch_id, status, architecture, flat, summary, "
+                "created_at, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (trial_id, architecture.id, status.value, architecture.to_json(),
+                 json.dumps(architecture.flat), architecture.summary(), now,
+                 now if status == TrialStatus.RUNNING else None))
+
+    def mark_running(self, trial_id: int, attempts: int) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE trials SET status=?, attempts=?, started_at=? WHERE trial_id=?",
+                       (TrialStatus.RUNNING.value, attempts, time.time(), trial_id))
+
+    def finish_trial(self, trial_id: int, *, status: TrialStatus, reward: float | None = None,
+                     metrics: Mapping[str, float] | None = None,
+                     test_metrics: Mapping[str, float] | None = None,
+                     params: int | None = None, train_seconds: float | None = None,
+                     host: str | None = None, node: str | None = None,
+                     gpus: str | None = None, error: str | None = None,
+                     attempts: int | None = None, cached_from: int | None = None,
+                     epochs: list[Mapping[str, float]] | None = None,
+                     told_seq: int | None = None) -> None:
+        """Record a finished trial and its epochs in one transaction."""
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE trials SET status=?, reward=?, metrics=?, test_metrics=?, params=?, "
+                "train_seconds=?, host=?, node=?, gpus=?, error=?, "
+                "attempts=COALESCE(?, attempts), cached_from=?, told_seq=?, finished_at=? "
+                "WHERE trial_id=?",
+                (status.value, reward, json.dumps(dict(metrics or {})),
+                 json.dumps(dict(test_metrics or {})), params, train_seconds, host, node, gpus,
+                 error, attempts, cached_from, told_seq, time.time(), trial_id))
+            for entry in epochs or []:
+                db.execute("INSERT OR REPLACE INTO epochs VALUES (?, ?, ?)",
+                           (trial_id, int(entry["epoch"]), json.dumps(dict(entry))))
+
+    def add_strategy_update(self, told_seq: int, stats: Mapping[str, Any]) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT INTO strategy_updates (told_seq, stats, created_at) "
+                       "VALUES (?, ?, ?)", (told_seq, json.dumps(dict(stats)), time.time()))
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    # ------------------------------------------------------------------ reads
+    def meta(self, key: str, default: Any = None) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return json.loads(row["value"]) if row else default
+
+    def trials(self, *, status: TrialStatus | None = None) -> list[TrialRecord]:
+        if status is None:
+            rows = self._db.execute("SELECT * FROM trials ORDER BY trial_id").fetchall()
+        else:
+            rows = self._db.execute("SELECT * FROM trials WHERE status=? ORDER BY trial_id",
+                                    (status.value,)).fetchall()
+        return [_decode(row) for row in rows]
+
+    def trial(self, trial_id: int) -> TrialRecord | None:
+        row = self._db.execute("SELECT * FROM trials WHERE trial_id=?", (trial_id,)).fetchone()
+        return _decode(row) if row else None
+
+    def find_trial(self, key: str) -> TrialRecord | None:
+        """A trial by number, or by architecture id (or a unique prefix of it)."""
+        if key.isdigit():
+            found = self.trial(int(key))
+            if found:
+                return found
+        rows = self._db.execute(
+            "SELECT * FROM trials WHERE arch_id LIKE ? ORDER BY (status='complete') DESC, "
+            "trial_id", (f"{key}%",)).fetchall()
+        return _decode(rows[0]) if rows else None
+
+    def best(self) -> TrialRecord | None:
+        """The complete (or cached) trial with the highest reward; failed trials never top."""
+        row = self._db.execute(
+            "SELECT * FROM trials WHERE status IN ('complete', 'cached') AND reward IS NOT NULL "
+            "ORDER BY reward DESC, trial_id LIMIT 1").fetchone()
+        return _decode(row) if row else None
+
+    def completed_result(self, arch_id: str) -> TrialRecord | None:
+        """The first complete trial of this architecture, if any (for caching)."""
+        row = self._db.execute(
+            "SELECT * FROM trials WHERE arch_id=? AND status='complete' ORDER BY trial_id "
+            "LIMIT 1", (arch_id,)).fetchone()
+        return _decode(row) if row else None
+
+    def epochs(self, trial_id: int) -> list[dict[str, float]]:
+        rows = self._db.execute("SELECT metrics FROM epochs WHERE trial_id=? ORDER BY epoch",
+                                (trial_id,)).fetchall()
+        return [json.loads(row["metrics"]) for row in rows]
+
+    def strategy_updates(self) -> list[dict[str, Any]]:
+        rows = self._db.execute(
+            "SELECT step, told_seq, stats, created_at FROM strategy_updates ORDER BY step"
+        ).fetchall()
+        return [{"step": r["step"], "told_seq": r["told_seq"], "created_at": r["created_at"],
+                 **json.loads(r["stats"])} for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        rows = self._db.execute("SELECT status, COUNT(*) AS n FROM trials GROUP BY status")
+        return {row["status"]: row["n"] for row in rows}
+
+    def max_trial_id(self) -> int:
+        row = self._db.execute("SELECT MAX(trial_id) AS m FROM trials").fetchone()
+        return -1 if row["m"] is None else int(row["m"])
+
+    def max_told_seq(self) -> int:
+        row = self._db.execute("SELECT MAX(told_seq) AS m FROM trials").fetchone()
+        return 0 if row["m"] is None else int(row["m"])
+
+    def integrity_ok(self) -> bool:
+        return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
