@@ -18,8 +18,9 @@ from automl.cli._common import quiet_stderr
 
 def _add_execution_flags(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
     d = (lambda value: value) if defaults else (lambda value: None)
-    parser.add_argument("--workers", type=positive_int, default=d(1),
-                        help="children trained at once (default 1)")
+    parser.add_argument("--workers", type=positive_int, default=None,
+                        help="children trained at once (default: one per local CPU, "
+                             "CPUs / --cpus-per-trial)")
     parser.add_argument("--cpus-per-trial", type=positive_float, default=d(1.0),
                         help="CPUs per child, fractions allowed (default 1)")
     parser.add_argument("--gpus-per-trial", type=non_negative_float, default=d(0.0),
@@ -70,8 +71,11 @@ def register(subparsers: Any) -> None:
 
 def _execution(args: argparse.Namespace, base: Any = None) -> Any:
     from automl.execution import ExecutionSettings
+    from automl.execution import default_workers
 
     values = vars(base).copy() if base is not None else {}
+    if base is None and args.workers is None:
+        values["workers"] = default_workers(args.cpus_per_trial, args.gpus_per_trial)
     for field in ("workers", "cpus_per_trial", "gpus_per_trial", "address", "max_retries",
                   "trial_timeout", "recycle_after"):
         value = getattr(args, field, None)

@@ -30,6 +30,7 @@ from automl.space import SearchSpace
 from automl.space import load_space
 from automl.space import parse_space
 from automl.store import RunFolder
+from automl.store import check_run_name
 from automl.strategies import Strategy
 from automl.strategies import create_strategy
 
@@ -102,6 +103,8 @@ def run_search(space: str | Path | SearchSpace, *, strategy: str | None = None,
         >>> outcome = run_search("search_spaces/quickstart.yaml", trials=4)  # doctest: +SKIP
         >>> outcome.best_reward  # doctest: +SKIP
     """
+    if name is not None:
+        check_run_name(name)
     _load_plugins(plugins)
     if not isinstance(space, SearchSpace):
         space = load_space(space)

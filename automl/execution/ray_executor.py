@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,6 +49,20 @@ class ExecutionSettings:
     max_retries: int = 2
     trial_timeout: float | None = None
     recycle_after: int = 40
+
+
+def default_workers(cpus_per_trial: float, gpus_per_trial: float = 0.0) -> int:
+    """One worker per local CPU (or per GPU share when children use GPUs)."""
+    workers = max(1, int((os.cpu_count() or 1) // max(cpus_per_trial, 1e-9)))
+    if gpus_per_trial > 0:
+        try:
+            import tensorflow as tf
+
+            gpus = len(tf.config.list_physical_devices("GPU"))
+        except Exception:  # noqa: BLE001
+            gpus = 0
+        workers = min(workers, max(1, int(gpus // gpus_per_trial)))
+    return workers
 
 
 @dataclass

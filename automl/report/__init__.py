@@ -1,7 +1,9 @@
-"""Reports: leaderboards (more to come: plots, HTML report)."""
+"""Reports: leaderboards and trial tables (more to come: plots, HTML report)."""
 
 from automl.report.leaderboard import leaderboard_rows
 from automl.report.leaderboard import to_csv
 from automl.report.leaderboard import to_json
+from automl.report.trials import load_trials
+from automl.report.trials import trials_dataframe
 
-__all__ = ["leaderboard_rows", "to_csv", "to_json"]
+__all__ = ["leaderboard_rows", "load_trials", "to_csv", "to_json", "trials_dataframe"]

@@ -85,6 +85,19 @@ def parse_space(data: Any, *, source_name: str, base_dir: Path) -> SearchSpace:
     trials = v.scalar(top.get("trials", 20), "trials", int, minimum=1)
     seed = v.scalar(top["seed"], "seed", int, minimum=0) if "seed" in top else None
 
+    # plugins first: they may define the layer types, tasks and rewards named below
+    plugins: list[str] = []
+    if "plugins" in top:
+        raw_plugins = top["plugins"]
+        if not isinstance(raw_plugins, list):
+            raise SpaceError("expected a list of plugin paths", source=source_name, key="plugins")
+        for i, item in enumerate(raw_plugins):
+            text = v.scalar(item, f"plugins[{i}]", str)
+            plugins.append(str((base_dir / text).resolve()))
+        from automl.registry.discovery import load_plugin_paths
+
+        load_plugin_paths(plugins, strict=True)
+
     # layers
     min_layers = max_layers = 0
     layer_types: dict[str, dict[str, tuple[Any, ...]]] = {}
@@ -181,15 +194,6 @@ def parse_space(data: Any, *, source_name: str, base_dir: Path) -> SearchSpace:
             block = {"name": block}
         strategy = dict(v.mapping(block, "strategy", None, required=("name",)))
         v.scalar(strategy["name"], "strategy.name", str)
-
-    plugins: list[str] = []
-    if "plugins" in top:
-        raw_plugins = top["plugins"]
-        if not isinstance(raw_plugins, list):
-            raise SpaceError("expected a list of plugin paths", source=source_name, key="plugins")
-        for i, item in enumerate(raw_plugins):
-            text = v.scalar(item, f"plugins[{i}]", str)
-            plugins.append(str((base_dir / text).resolve()))
 
     config = _resolved_config(name, top, trials, seed, min_layers, max_layers, layer_types,
                               train, task_setting, reward_setting, decisions, strategy, plugins)

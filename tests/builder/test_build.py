@@ -1,0 +1,80 @@
+"""The builder: every built-in layer type builds and trains a step; every shipped space's
+samples build; the sequence/vector/image conversion rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from automl.builder import ModelSpec
+from automl.builder import build_model
+from automl.builder.layers import BUILTIN_LAYERS
+from automl.space import Architecture
+from automl.space import load_space
+from tests.conftest import SPACES
+
+SPECS = {
+    "vector": ModelSpec((64,), "classification", 10, image_shape=(8, 8, 1)),
+    "sequence": ModelSpec((12, 5), "classification", 3),
+    "image": ModelSpec((8, 8, 1), "regression", 2),
+}
+
+
+def _params(layer_type) -> dict:
+    return {name: param.default for name, param in layer_type.params.items()}
+
+
+@pytest.mark.parametrize("layer_type", BUILTIN_LAYERS, ids=lambda t: t.name)
+@pytest.mark.parametrize("kind", sorted(SPECS))
+def test_every_layer_type_builds_and_trains_one_step(layer_type, kind: str) -> None:
+    spec = SPECS[kind]
+    params = _params(layer_type)
+    if "units" in params:
+        params["units"] = 4
+    if "filters" in params:
+        params["filters"] = 4
+    layers = ({"type": layer_type.name, **params}, {"type": "dense", "units": 3,
+                                                    "activation": "relu"})
+    model = build_model(Architecture(layers, {"epochs": 1}), spec)
+    model.compile("adam", "sparse_categorical_crossentropy" if spec.output == "classification"
+                  else "mse")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, *spec.input_shape)).astype("float32")
+    y = (rng.integers(spec.n_outputs, size=8) if spec.output == "classification"
+         else rng.normal(size=(8, spec.n_outputs)).astype("float32"))
+    loss = model.train_on_batch(x, y)
+    assert np.isfinite(loss)
+    assert model.output_shape == (None, spec.n_outputs)
+
+
+def test_recurrent_returns_sequences_only_when_the_next_layer_wants_them() -> None:
+    arch = Architecture((
+        {"type": "gru", "units": 4, "activation": "tanh", "bidirectional": False},
+        {"type": "dropout", "rate": 0.1},
+        {"type": "gru", "units": 5, "activation": "tanh", "bidirectional": True},
+        {"type": "dense", "units": 3, "activation": "relu"},
+    ), {})
+    model = build_model(arch, SPECS["sequence"])
+    recurrent = [layer for layer in model.layers if "gru" in layer.name or "bidirectional"
+                 in layer.name]
+    assert recurrent[0].output.shape == (None, 12, 4)
+    assert recurrent[1].output.shape == (None, 10)
+
+
+def test_vector_to_image_uses_the_task_view() -> None:
+    arch = Architecture(({"type": "conv2d", "filters": 2, "kernel_size": 3,
+                          "activation": "relu", "pool": True},), {})
+    model = build_model(arch, SPECS["vector"])
+    conv = next(layer for layer in model.layers if "conv2d" in layer.name)
+    assert conv.input.shape == (None, 8, 8, 1)
+
+
+@pytest.mark.parametrize("path", sorted(SPACES.glob("*.yaml")), ids=lambda p: p.name)
+def test_samples_of_every_shipped_space_build(path) -> None:
+    space = load_space(path)
+    spec = {"digits": SPECS["vector"], "japanese_vowels": ModelSpec((29, 12), n_outputs=9)}[
+        space.task.name]
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        model = build_model(space.sample(rng), spec)
+        assert model.output_shape == (None, spec.n_outputs)

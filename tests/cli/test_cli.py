@@ -1,0 +1,93 @@
+"""The `automl` command: bad input gives exit code 2 and one line, nothing under runs/; a real
+search through the CLI on the session's Ray instance."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.conftest import SPACES
+from tests.conftest import TINY_DIGITS
+
+
+def automl(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "automl", *args], cwd=cwd, text=True,
+                          capture_output=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+
+
+BAD_SPACES = {
+    "malformed.yaml": "layers: [oops",
+    "unknown_layer.yaml": TINY_DIGITS.replace("dense:", "dense2:"),
+    "unknown_task.yaml": TINY_DIGITS.replace("task: digits", "task: mnist"),
+    "unknown_reward.yaml": TINY_DIGITS.replace("reward: accuracy", "reward: f1"),
+    "empty_choice.yaml": TINY_DIGITS.replace("[relu, tanh]", "[]"),
+    "min_gt_max.yaml": TINY_DIGITS.replace("max: 2", "max: 0"),
+    "missing_data.yaml": "task: {name: arrays, path: nothing.npz}\n"
+                         "layers: {types: {dense: {units: 8}}}\n",
+}
+
+
+@pytest.mark.parametrize("args", [
+    *[["search", name] for name in BAD_SPACES],
+    ["search", "missing.yaml"],
+    ["search", "ok.yaml", "--trials", "-3"],
+    ["search", "ok.yaml", "--trials", "zero"],
+    ["search", "ok.yaml", "--workers", "0"],
+    ["search", "ok.yaml", "--strategy", "nope"],
+    ["search", "ok.yaml", "--name", "../outside"],
+    ["search", "ok.yaml", "--bogus-flag"],
+    ["leaderboard", "no_such_run"],
+    ["show", "no_such_run", "3"],
+    ["resume", "no_such_run"],
+    ["spaces", "validate", "malformed.yaml"],
+], ids=lambda a: "-".join(a)[:60])
+def test_bad_input_exit_2_one_line_nothing_written(tmp_path: Path, args: list[str]) -> None:
+    for name, text in BAD_SPACES.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "ok.yaml").write_text(TINY_DIGITS)
+    (tmp_path / "runs").mkdir()
+    result = automl(*args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error:")
+    assert "Traceback" not in result.stderr
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
+def test_spaces_validate_ok() -> None:
+    result = automl("spaces", "validate", *map(str, sorted(SPACES.glob("*.yaml"))), cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(": ok (") == len(list(SPACES.glob("*.yaml")))
+
+
+@pytest.mark.slow
+def test_cli_search_leaderboard_show(ray_instance, tmp_path: Path) -> None:
+    address = ray_instance.get_runtime_context().gcs_address
+    space = tmp_path / "tiny.yaml"
+    space.write_text(TINY_DIGITS)
+    result = automl("search", str(space), "--trials", "3", "--workers", "2", "--name", "c3",
+                    "--address", address, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Leaderboard" in result.stdout and "Search finished" in result.stdout
+    assert "Traceback" not in result.stderr and "oneDNN" not in result.stderr
+    board = automl("leaderboard", "runs/c3", "--format", "json", cwd=tmp_path)
+    rows = json.loads(board.stdout)
+    assert len(rows) == 3
+    for row in rows:
+        assert row["status"] in ("complete", "cached", "failed")
+        assert set(row) >= {"id", "status", "reward", "metrics", "params", "flat", "summary"}
+    top = automl("leaderboard", "c3", "--top", "1", "--format", "csv", cwd=tmp_path)
+    assert len(top.stdout.strip().splitlines()) == 2
+    shown = automl("show", "c3", str(rows[0]["trial"]), cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "Total params" in shown.stdout and rows[0]["id"] in shown.stdout
+    again = automl("search", str(space), "--name", "c3", cwd=tmp_path)
+    assert again.returncode == 2 and "already exists" in again.stderr

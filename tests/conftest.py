@@ -1,0 +1,56 @@
+"""Shared fixtures: one local Ray instance per test session, tiny spaces, a runs folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parents[1]
+SPACES = ROOT / "search_spaces"
+
+TINY_DIGITS = """
+name: tiny
+task: digits
+reward: accuracy
+trials: 4
+layers:
+  min: 1
+  max: 2
+  types:
+    dense:
+      units: [8, 16]
+      activation: [relu, tanh]
+train:
+  learning_rate: [0.01, 0.003]
+  batch_size: 128
+  epochs: 2
+"""
+
+
+@pytest.fixture(scope="session")
+def ray_instance():
+    """A real local Ray instance shared by every test that trains children on Ray."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                 logging_level="ERROR", _node_ip_address="127.0.0.1")
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture()
+def tiny_space_file(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY_DIGITS)
+    return path
+
+
+@pytest.fixture()
+def runs_dir(tmp_path: Path) -> Path:
+    return tmp_path / "runs"

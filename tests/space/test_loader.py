@@ -1,0 +1,101 @@
+"""The space loader: shipped spaces validate, bad files give one-line errors with a location."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from automl.errors import SpaceError
+from automl.space import load_space
+from tests.conftest import SPACES
+from tests.conftest import TINY_DIGITS
+
+
+@pytest.mark.parametrize("path", sorted(SPACES.glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_spaces_validate(path: Path) -> None:
+    space = load_space(path)
+    assert space.size() >= 2
+    assert space.slots()
+
+
+def test_lecture_space_is_the_lecture_s() -> None:
+    space = load_space(SPACES / "lecture_dense.yaml")
+    assert (space.min_layers, space.max_layers) == (1, 5)
+    assert space.layer_types["dense"]["units"] == (40, 80, 120, 160, 200)
+    assert set(space.layer_types["dense"]["activation"]) == {"tanh", "relu", "sigmoid"}
+    assert space.size() == sum(15**k for k in range(1, 6))
+    gru = load_space(SPACES / "lecture_gru.yaml")
+    assert gru.task.name == "japanese_vowels" and gru.reward.name == "uar"
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "space.yaml"
+    path.write_text(text)
+    return path
+
+
+BAD = {
+    "malformed": ("layers: [unclosed", "YAML syntax error"),
+    "unknown_layer": (TINY_DIGITS.replace("dense:", "dnese:"), "unknown layer 'dnese'"),
+    "unknown_task": (TINY_DIGITS.replace("task: digits", "task: digitz"), "unknown task"),
+    "unknown_reward": (TINY_DIGITS.replace("reward: accuracy", "reward: acc"), "unknown reward"),
+    "empty_choice": (TINY_DIGITS.replace("units: [8, 16]", "units: []"), "empty choice list"),
+    "min_gt_max": (TINY_DIGITS.replace("min: 1", "min: 3"), "greater than max"),
+    "negative_trials": (TINY_DIGITS.replace("trials: 4", "trials: -4"), "below the minimum"),
+    "unknown_key": (TINY_DIGITS.replace("reward: accuracy", "reward: accuracy\nlayerz: 1"),
+                    "did you mean 'layers'"),
+    "bad_activation": (TINY_DIGITS.replace("[relu, tanh]", "[relu, rleu]"),
+                       "did you mean 'relu'"),
+    "bad_type": (TINY_DIGITS.replace("units: [8, 16]", "units: [8, many]"),
+                 "is not an integer"),
+    "not_mapping": ("- just\n- a list\n", "expected a mapping"),
+    "empty_file": ("", "empty"),
+}
+
+WHERE = {
+    "unknown_layer": "layers.types.dnese", "unknown_task": "task.name",
+    "unknown_reward": "reward.name", "empty_choice": "layers.types.dense.units",
+    "min_gt_max": "layers.min", "negative_trials": "trials", "unknown_key": "layerz",
+    "bad_activation": "layers.types.dense.activation[1]",
+    "bad_type": "layers.types.dense.units[1]", "malformed": "line 1",
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_spaces_name_file_key_and_allowed(tmp_path: Path, case: str) -> None:
+    text, expected = BAD[case]
+    path = _write(tmp_path, text)
+    with pytest.raises(SpaceError) as info:
+        load_space(path)
+    line = info.value.one_line()
+    assert "\n" not in line
+    assert str(path) in line
+    assert expected in line
+    if case in WHERE:
+        assert WHERE[case] in line
+    if case in ("unknown_layer", "unknown_task", "unknown_reward"):
+        assert "allowed:" in line
+
+
+def test_missing_file() -> None:
+    with pytest.raises(SpaceError, match="file not found"):
+        load_space("does/not/exist.yaml")
+
+
+def test_grid_fixed_and_searched_values(tmp_path: Path) -> None:
+    path = _write(tmp_path, TINY_DIGITS.replace("units: [8, 16]",
+                                                "units: {min: 40, max: 200, step: 40}"))
+    space = load_space(path)
+    assert space.layer_types["dense"]["units"] == (40, 80, 120, 160, 200)
+    assert space.train["batch_size"] == (128,)
+    assert space.train["optimizer"] == ("adam",)  # default, fixed
+    names = {d.name for d in space.slots()}
+    assert "train.batch_size" not in names and "train.learning_rate" in names
+
+
+def test_plain_decisions_space(tmp_path: Path) -> None:
+    path = _write(tmp_path, "decisions:\n  edge0: [a, b, c]\n  edge1: [a, b]\n")
+    space = load_space(path)
+    assert space.size() == 6 and space.task is None
+    assert sorted(a.flat["edge0"] + a.flat["edge1"] for a in space.enumerate())[0] == "aa"

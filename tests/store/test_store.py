@@ -1,0 +1,69 @@
+"""The SQLite trial store, run folders and atomic checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from automl.errors import RunError
+from automl.space import Architecture
+from automl.store import RunFolder
+from automl.store import TrialStatus
+from automl.store import TrialStore
+from automl.store import check_run_name
+from automl.store import load_checkpoint
+from automl.store import save_checkpoint
+from automl.strategies import StrategyState
+
+ARCH = Architecture(({"type": "dense", "units": 8, "activation": "relu"},), {"epochs": 1})
+
+
+def test_trial_lifecycle_and_readonly_reader(tmp_path: Path) -> None:
+    store = TrialStore(tmp_path / "t.sqlite")
+    store.add_trial(0, ARCH)
+    reader = TrialStore(tmp_path / "t.sqlite", readonly=True)
+    assert reader.trials()[0].status == TrialStatus.RUNNING
+    store.finish_trial(0, status=TrialStatus.COMPLETE, reward=0.5, metrics={"accuracy": 0.5},
+                       params=10, train_seconds=1.0, told_seq=1,
+                       epochs=[{"epoch": 1, "loss": 1.0}])
+    store.add_trial(1, ARCH)
+    store.finish_trial(1, status=TrialStatus.FAILED, error="boom", told_seq=2)
+    record = reader.trial(0)
+    assert record.reward == 0.5 and record.flat["layers.0.units"] == 8
+    assert reader.epochs(0) == [{"epoch": 1, "loss": 1.0}]
+    assert reader.best().trial_id == 0
+    assert reader.completed_result(ARCH.id).trial_id == 0
+    assert reader.counts() == {"complete": 1, "failed": 1}
+    assert reader.find_trial(ARCH.id[:6]).trial_id == 0
+    assert store.integrity_ok()
+
+
+def test_checkpoint_round_trip_without_pickle(tmp_path: Path) -> None:
+    path = tmp_path / "ck.npz"
+    state = StrategyState({"a": [1, 2], "rng": {"x": 1}}, {"w": np.arange(6.0).reshape(2, 3)})
+    save_checkpoint(path, state)
+    loaded = load_checkpoint(path)
+    assert loaded.meta == state.meta and np.array_equal(loaded.arrays["w"], state.arrays["w"])
+    assert not list(tmp_path.glob("*.tmp"))
+    with np.load(path, allow_pickle=False) as data:  # readable with pickle disabled
+        assert "w" in data.files
+
+
+@pytest.mark.parametrize("name", ["../escape", "/abs", "a/b", "..", ".hidden", "", "x" * 200])
+def test_run_names_cannot_escape(name: str) -> None:
+    with pytest.raises(RunError):
+        check_run_name(name)
+
+
+def test_run_folder_is_created_whole_and_locked(tmp_path: Path) -> None:
+    run = RunFolder.create(tmp_path, "r1", {"name": "x"}, {"strategy": "random"})
+    assert run.config_path.is_file() and run.info()["strategy"] == "random"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    with pytest.raises(RunError, match="already exists"):
+        RunFolder.create(tmp_path, "r1", {}, {})
+    run.acquire_lock()
+    with pytest.raises(RunError, match="in use"):
+        RunFolder.open(tmp_path / "r1").acquire_lock()
+    run.release_lock()
