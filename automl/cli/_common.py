@@ -13,7 +13,7 @@ from rich.console import Console
 
 # Off a terminal (CI logs, pipes) keep tables readable instead of folding them at 80 columns.
 console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def positive_int(text: str) -> int:

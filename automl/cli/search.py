@@ -49,8 +49,11 @@ def register(subparsers: Any) -> None:
     search.add_argument("--seed", type=non_negative_int, default=None, help="random seed")
     search.add_argument("--name", default=None, help="run name (default: SPACE-DATE-TIME)")
     search.add_argument("--runs-dir", default="runs", help="folder of runs (default: runs)")
-    search.add_argument("--overwrite", action="store_true",
-                        help="replace an existing run of the same name")
+    existing = search.add_mutually_exclusive_group()
+    existing.add_argument("--overwrite", action="store_true",
+                          help="replace an existing run of the same name")
+    existing.add_argument("--resume", action="store_true",
+                          help="if a run of this name exists, resume it instead of refusing")
     search.add_argument("--plugins", action="append", default=[], metavar="PATH",
                         help="plugin file or folder to load (repeatable)")
     search.add_argument("--top", type=positive_int, default=10,
@@ -154,7 +157,13 @@ def _run(call: Any, top: int) -> int:
 
 def run_search_command(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from pathlib import Path
+
     from automl.engine import run_search
+
+    if args.resume and args.name and (Path(args.runs_dir) / args.name / "run.json").is_file():
+        args.run = str(Path(args.runs_dir) / args.name)
+        return run_resume_command(args)
 
     def call(view: Any, on_start: Any) -> Any:
         with quiet_stderr():

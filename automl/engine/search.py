@@ -1,11 +1,12 @@
 """The search loop: wires the space, a strategy, the run store and the executor (like Optuna's
 Study, it is the only place that knows all four).
 
-Every event is persisted the moment it happens, in this order: the trial's result (one
-transaction, with its place ``told_seq`` in the order results were told), then ``tell``, then the
-strategy checkpoint. A kill at any point therefore resumes exactly: the checkpoint says up to which
-``told_seq`` the strategy has seen, later results are replayed into it, and trials that were
-running are rerun with the same architecture.
+Asks and tells are numbered in one event sequence, persisted the moment they happen: an ask is
+stored with its trial (``ask_seq``) before the child is submitted; a result is stored (one
+transaction, ``told_seq``) before ``tell``, and the strategy is checkpointed after it. A kill at
+any point therefore resumes exactly: the checkpoint says up to which event the strategy has seen,
+the later asks and tells are replayed into it in their original order (so its RNG and pending
+state are as they were), and trials that were running are rerun with the same architecture.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from automl.errors import SearchAbortedError
 from automl.errors import UserInputError
 from automl.execution import ExecutionSettings
 from automl.execution import Outcome
+from automl.failpoints import failpoint
 from automl.space import Architecture
 from automl.space import SearchSpace
 from automl.store import RunFolder
+from automl.store import TrialRecord
 from automl.store import TrialStatus
 from automl.store import TrialStore
 from automl.store import load_checkpoint
@@ -93,25 +96,39 @@ class SearchLoop:
         self._started = time.monotonic()
         self._consecutive_failures: collections.deque[str] = collections.deque()
         self._architectures: dict[int, Architecture] = {}
-        self._told_seq = self.store.max_told_seq()
+        self._seq = self.store.max_event_seq()
         self._done_at_start = self._finished_count()
 
     # ------------------------------------------------------------------ resume
     def restore_strategy(self) -> int:
-        """Load the last checkpoint and replay results told after it; returns replay count."""
+        """Load the last checkpoint and replay the asks and tells after it; returns their count."""
         checkpointed = 0
         if self.run.checkpoint_path.exists():
             state = load_checkpoint(self.run.checkpoint_path)
-            checkpointed = int(state.meta.pop("__told_seq__", 0))
+            checkpointed = int(state.meta["seq"])
             self.strategy.load_state_dict(StrategyState(state.meta["strategy"], state.arrays))
-        replay = sorted((t for t in self.store.trials() if t.told_seq and
-                         t.told_seq > checkpointed), key=lambda t: t.told_seq or 0)
-        for record in replay:
-            self.strategy.tell(record.trial_id, record.arch, record.reward)
-            self._record_update(record.told_seq or 0)
-        if replay:
+        events: list[tuple[int, str, TrialRecord]] = []
+        for record in self.store.trials():
+            if record.ask_seq and record.ask_seq > checkpointed:
+                events.append((record.ask_seq, "ask", record))
+            if record.told_seq and record.told_seq > checkpointed:
+                events.append((record.told_seq, "tell", record))
+        recorded = {u["told_seq"] for u in self.store.strategy_updates()}
+        for seq, kind, record in sorted(events, key=lambda e: e[0]):
+            if kind == "ask":
+                proposed = self.strategy.ask(record.trial_id)
+                if proposed is not None and proposed.id != record.arch_id:
+                    logger.warning("replayed ask for trial %d proposed %s, stored %s (the "
+                                   "strategy is not deterministic)", record.trial_id,
+                                   proposed.id, record.arch_id)
+            else:
+                self.strategy.tell(record.trial_id, record.arch, record.reward)
+                stats = self.strategy.progress()
+                if stats and seq not in recorded:
+                    self.store.add_strategy_update(seq, stats)
+        if events:
             self._checkpoint()
-        return len(replay)
+        return len(events)
 
     # ------------------------------------------------------------------ the loop
     def run_loop(self) -> SearchOutcome:
@@ -128,14 +145,14 @@ class SearchLoop:
                 while self.executor.free_slots and finished + running < self.trials:
                     if requeue:
                         record = requeue.pop(0)
-                        self._submit(record.trial_id, record.arch, record.attempts,
-                                     new=False)
+                        self._submit(record.trial_id, record.arch, record.attempts)
                     else:
                         architecture = self.strategy.ask(next_id)
                         if architecture is None:
                             break
-                        if not self._reuse_cached(next_id, architecture):
-                            self._submit(next_id, architecture, 0, new=True)
+                        self._seq += 1
+                        if not self._reuse_cached(next_id, architecture, self._seq):
+                            self._submit(next_id, architecture, 0, ask_seq=self._seq)
                         next_id += 1
                     finished = self._finished_count()
                     running = len(self.executor.running)
@@ -156,27 +173,30 @@ class SearchLoop:
         return sum(counts.get(s.value, 0) for s in TrialStatus if s.is_finished())
 
     def _submit(self, trial_id: int, architecture: Architecture, attempts: int,
-                *, new: bool) -> None:
-        if new:
-            self.store.add_trial(trial_id, architecture, status=TrialStatus.RUNNING)
+                *, ask_seq: int | None = None) -> None:
+        """Start a child: a new trial (stored with its ``ask_seq``) or a requeued one."""
+        if ask_seq is not None:
+            self.store.add_trial(trial_id, architecture, status=TrialStatus.RUNNING,
+                                 ask_seq=ask_seq)
         else:
             self.store.mark_running(trial_id, attempts)
         self._architectures[trial_id] = architecture
         self.executor.submit(trial_id, architecture.to_json(), child_seed(self.seed, trial_id),
                              attempts=attempts)
+        failpoint("after_submit")
         self._emit(f"trial {trial_id} started: {architecture.summary()}")
 
-    def _reuse_cached(self, trial_id: int, architecture: Architecture) -> bool:
+    def _reuse_cached(self, trial_id: int, architecture: Architecture, ask_seq: int) -> bool:
         """An architecture already trained in this run is not trained again."""
         earlier = self.store.completed_result(architecture.id)
         if earlier is None:
             return False
-        self.store.add_trial(trial_id, architecture, status=TrialStatus.PENDING)
-        self._told_seq += 1
+        self.store.add_trial(trial_id, architecture, status=TrialStatus.PENDING, ask_seq=ask_seq)
+        self._seq += 1
         self.store.finish_trial(trial_id, status=TrialStatus.CACHED, reward=earlier.reward,
                                 metrics=earlier.metrics, test_metrics=earlier.test_metrics,
                                 params=earlier.params, train_seconds=0.0,
-                                cached_from=earlier.trial_id, told_seq=self._told_seq)
+                                cached_from=earlier.trial_id, told_seq=self._seq)
         self._tell(trial_id, architecture, earlier.reward)
         self._emit(f"trial {trial_id} cached from trial {earlier.trial_id}")
         return True
@@ -196,13 +216,14 @@ class SearchLoop:
             if reward is not None and not math.isfinite(reward):
                 error, reward = f"reward is {reward}", None
         status = TrialStatus.COMPLETE if reward is not None else TrialStatus.FAILED
-        self._told_seq += 1
+        self._seq += 1
         self.store.finish_trial(
             outcome.trial_id, status=status, reward=reward, metrics=result.get("metrics"),
             test_metrics=result.get("test_metrics"), params=result.get("params"),
             train_seconds=result.get("train_seconds"), host=result.get("host"),
             node=result.get("node"), gpus=result.get("gpus"), error=error,
-            attempts=outcome.attempts, epochs=result.get("epochs"), told_seq=self._told_seq)
+            attempts=outcome.attempts, epochs=result.get("epochs"), told_seq=self._seq)
+        failpoint("after_store")
         self._tell(outcome.trial_id, architecture, reward)
         if status == TrialStatus.FAILED:
             logger.warning("trial %d failed: %s", outcome.trial_id, error)
@@ -219,17 +240,16 @@ class SearchLoop:
 
     def _tell(self, trial_id: int, architecture: Architecture, reward: float | None) -> None:
         self.strategy.tell(trial_id, architecture, reward)
-        self._record_update(self._told_seq)
-        self._checkpoint()
-
-    def _record_update(self, told_seq: int) -> None:
         stats = self.strategy.progress()
         if stats:
-            self.store.add_strategy_update(told_seq, stats)
+            self.store.add_strategy_update(self._seq, stats)
+        failpoint("after_tell")
+        self._checkpoint()
+        failpoint("checkpoint_written")
 
     def _checkpoint(self) -> None:
         state = self.strategy.state_dict()
-        meta = {"strategy": state.meta, "__told_seq__": self._told_seq}
+        meta = {"strategy": state.meta, "seq": self._seq}
         save_checkpoint(self.run.checkpoint_path, StrategyState(meta, state.arrays))
 
     # ------------------------------------------------------------------ reporting

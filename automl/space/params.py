@@ -14,7 +14,8 @@ from typing import Any
 from automl.errors import allowed
 from automl.errors import did_you_mean
 
-_KINDS: dict[type, str] = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+_KINDS: dict[type, str] = {
+    int: "an integer", float: "a number", bool: "true or false", str: "a string"}
 
 
 @dataclass(frozen=True)

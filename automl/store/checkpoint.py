@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from automl.failpoints import failpoint
 from automl.strategies.base import StrategyState
 
 _META_KEY = "__meta__"
@@ -35,6 +36,7 @@ def save_checkpoint(path: str | Path, state: StrategyState) -> None:
             handle.write(buffer.getvalue())
             handle.flush()
             os.fsync(handle.fileno())
+        failpoint("checkpoint_tmp")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

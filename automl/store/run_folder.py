@@ -83,8 +83,8 @@ class RunFolder:
         target = runs / name
         if target.exists() and not overwrite:
             raise RunError(f"run {name!r} already exists in {runs}; resume it with "
-                           f"'automl resume {target}', or pass --overwrite or another --name",
-                           key="--name")
+                           f"'automl resume {target}' (or search --resume), or pass --overwrite "
+                           "or another --name", key="--name")
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=runs))
         try:
             (tmp / "logs").mkdir()
@@ -97,7 +97,10 @@ class RunFolder:
                 folder.acquire_lock()
                 shutil.rmtree(target)
                 folder.release_lock()
-            os.replace(tmp, target)
+            try:
+                os.rename(tmp, target)
+            except OSError:
+                raise RunError(f"run {name!r} already exists in {runs}", key="--name") from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -141,6 +144,9 @@ class RunFolder:
         handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}")
         handle.flush()
         self._lock_handle = handle
+        # Holding the lock, any temporary file here was left by a writer that was killed.
+        for stale in self.path.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
 
     def release_lock(self) -> None:
         if self._lock_handle is not None:

@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS trials (
     error         TEXT,
     attempts      INTEGER NOT NULL DEFAULT 0,
     cached_from   INTEGER,
+    ask_seq       INTEGER,
     told_seq      INTEGER,
     created_at    REAL NOT NULL,
     started_at    REAL,
@@ -67,7 +68,7 @@ CREATE TABLE IF NOT EXISTS strategy_updates (
 """
 
 
-class TrialStatus(str, enum.Enum):
+class TrialStatus(enum.StrEnum):
     """State of a trial in the store."""
 
     PENDING = "pending"  # asked, not yet started
@@ -101,6 +102,7 @@ class TrialRecord:
     error: str | None
     attempts: int
     cached_from: int | None
+    ask_seq: int | None
     told_seq: int | None
     created_at: float
     started_at: float | None
@@ -158,14 +160,14 @@ class TrialStore:
 
     # ------------------------------------------------------------------ writes (driver only)
     def add_trial(self, trial_id: int, architecture: Architecture, *,
-                  status: TrialStatus = TrialStatus.RUNNING) -> None:
+                  status: TrialStatus = TrialStatus.RUNNING, ask_seq: int | None = None) -> None:
         now = time.time()
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO trials (trial_id, arch_id, status, architecture, flat, summary, "
-                "created_at, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "ask_seq, created_at, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (trial_id, architecture.id, status.value, architecture.to_json(),
-                 json.dumps(architecture.flat), architecture.summary(), now,
+                 json.dumps(architecture.flat), architecture.summary(), ask_seq, now,
                  now if status == TrialStatus.RUNNING else None))
 
     def mark_running(self, trial_id: int, attempts: int) -> None:
@@ -267,8 +269,11 @@ class TrialStore:
         row = self._db.execute("SELECT MAX(trial_id) AS m FROM trials").fetchone()
         return -1 if row["m"] is None else int(row["m"])
 
-    def max_told_seq(self) -> int:
-        row = self._db.execute("SELECT MAX(told_seq) AS m FROM trials").fetchone()
+    def max_event_seq(self) -> int:
+        """Largest ask or tell sequence number (events are numbered in one sequence)."""
+        row = self._db.execute(
+            "SELECT MAX(MAX(COALESCE(ask_seq, 0)), MAX(COALESCE(told_seq, 0))) AS m FROM trials"
+        ).fetchone()
         return 0 if row["m"] is None else int(row["m"])
 
     def integrity_ok(self) -> bool:

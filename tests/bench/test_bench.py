@@ -1,0 +1,285 @@
+"""The tabular benchmark: table loading, metrics checked by hand, and the CLI end to end."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from automl.bench import RunTrace
+from automl.bench import load_table
+from automl.bench import row_for
+from automl.bench import run_benchmark
+from automl.bench import summarize
+from automl.bench import table_columns
+from automl.bench import write_table
+from automl.bench.runner import best_by_time
+from automl.bench.runner import budgets_for
+from automl.cli.main import main
+from automl.errors import DataError
+from automl.errors import UserInputError
+from automl.registry import REGISTRIES
+from automl.registry import STRATEGIES
+from automl.registry import ensure_builtins
+from automl.registry._registry import restore
+from automl.registry._registry import snapshot
+from automl.space import Architecture
+from automl.space import SearchSpace
+from automl.space import load_space
+from automl.strategies import Strategy
+
+ROOT = Path(__file__).resolve().parents[2]
+OPS = ("conv", "pool", "skip", "zero")
+OP_SCORE = {"conv": 3, "pool": 2, "skip": 1, "zero": 0}
+WIDTHS = (8, 16, 32)
+
+
+def toy_reward(flat: dict[str, Any]) -> float:
+    """A known landscape: conv beats pool beats skip beats zero; wider is better."""
+    score = sum(OP_SCORE[flat[f"edge{i}"]] for i in range(3)) + WIDTHS.index(flat["width"])
+    return score / 11  # optimum (conv, conv, conv, 32) = 1.0
+
+
+@pytest.fixture
+def toy(tmp_path: Path) -> tuple[SearchSpace, Path]:
+    """A 4 x 4 x 4 x 3 = 192-architecture space of plain decisions and its full table."""
+    yaml_path = tmp_path / "toy.yaml"
+    yaml_path.write_text("name: toy\ndecisions:\n"
+                         + "".join(f"  edge{i}: [{', '.join(OPS)}]\n" for i in range(3))
+                         + f"  width: [{', '.join(map(str, WIDTHS))}]\n")
+    space = load_space(yaml_path)
+    rows = [row_for(a, {"reward": toy_reward(a.flat), "seconds": 10.0 * a.flat["width"],
+                        "params": a.flat["width"] * 100})
+            for a in space.enumerate()]
+    table_path = write_table(tmp_path / "toy.csv", rows, space=space)
+    return space, table_path
+
+
+@pytest.fixture
+def line_space(tmp_path: Path) -> SearchSpace:
+    """One decision x in 0..99: rewards 0.00 .. 0.99, top 1 % = 0.99, top 5 % >= 0.95."""
+    path = tmp_path / "line.yaml"
+    path.write_text("name: line\ndecisions:\n  x: [" + ", ".join(map(str, range(100))) + "]\n")
+    return load_space(path)
+
+
+class Enumerate(Strategy):
+    """Proposes the space in enumeration order (worst first on the line space)."""
+
+    def __init__(self, space: SearchSpace, **kwargs: Any):
+        super().__init__(space, **kwargs)
+        self._order = list(space.enumerate())
+
+    def ask(self, trial_id: int) -> Architecture | None:
+        return self._order[trial_id % len(self._order)]
+
+    def tell(self, trial_id: int, architecture: Architecture, reward: float | None) -> None:
+        pass
+
+
+@pytest.fixture
+def enumerate_strategy() -> Iterator[str]:
+    ensure_builtins()
+    saved = snapshot(REGISTRIES)
+    STRATEGIES.register("enumerate_test", Enumerate)
+    yield "enumerate_test"
+    restore(REGISTRIES, saved)
+
+
+def write_line_table(space: SearchSpace, path: Path, *, seconds: bool = False) -> Path:
+    rows = []
+    for architecture in space.enumerate():
+        x = architecture.flat["x"]
+        result: dict[str, Any] = {"reward": x / 100}
+        if seconds:
+            result["seconds"] = 1.0 + x % 3
+        rows.append(row_for(architecture, result))
+    return write_table(path, rows, space=space)
+
+
+# ------------------------------------------------------------------------------------ the table
+def test_table_round_trip_on_a_layered_space(tmp_path: Path) -> None:
+    space = load_space(ROOT / "search_spaces" / "quickstart.yaml")
+    architectures = list(space.enumerate())
+    rows = [row_for(a, {"reward": i / len(architectures), "accuracy": 0.5})
+            for i, a in enumerate(architectures)]
+    path = write_table(tmp_path / "quick.csv", rows, space=space)
+    header = path.read_text().splitlines()[0].split(",")
+    assert header[:len(table_columns(space))] == table_columns(space)
+    assert table_columns(space)[:3] == ["num_layers", "layers.0.type", "layers.0.units"]
+    assert "train.epochs" in header  # fixed settings are written and ignored on loading
+    table = load_table(path, space)
+    assert len(table) == space.size() == len(architectures)
+    assert table.lookup(architectures[7]).reward == pytest.approx(7 / len(architectures))
+    assert table.optimum == pytest.approx((len(architectures) - 1) / len(architectures))
+    by_metric = load_table(path, space, metric="accuracy")
+    assert by_metric.optimum == 0.5
+
+
+def test_thresholds_by_hand(line_space: SearchSpace, tmp_path: Path) -> None:
+    table = load_table(write_line_table(line_space, tmp_path / "line.csv"), line_space)
+    assert table.optimum == pytest.approx(0.99)
+    assert table.worst == 0.0
+    assert table.top_threshold(0.01) == pytest.approx(0.99)  # the single best row
+    assert table.top_threshold(0.05) == pytest.approx(0.95)  # the 5th best row
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda lines: lines.__setitem__(3, lines[3].replace("conv", "maxconv", 1)),
+     "line 4, column 'edge0': 'maxconv' is not a choice; allowed: 'conv', 'pool'"),
+    (lambda lines: lines.__setitem__(2, lines[2].replace(",16,", ",,", 1)),
+     "line 3, column 'width': empty, but this row's architecture has this decision"),
+    (lambda lines: lines.__setitem__(5, lines[5].rsplit(",", 3)[0] + ",high,10,1"),
+     "line 6, column 'reward': expected a number, found 'high'"),
+    (lambda lines: lines.append(lines[1]), "architecture"),
+    (lambda lines: lines.__setitem__(0, lines[0].replace("reward", "score")),
+     "line 1: no column 'reward'"),
+    (lambda lines: lines.__setitem__(0, lines[0].replace("edge1", "edge_1")),
+     "column 'edge1': missing column"),
+    (lambda lines: lines.__setitem__(4, lines[4] + ",extra"),
+     "line 5: 8 cells, but the header has 7"),
+], ids=["bad-choice", "empty-decision", "bad-number", "duplicate", "no-metric",
+        "missing-column", "extra-cell"])
+def test_table_errors_name_file_line_and_column(toy: tuple[SearchSpace, Path], edit: Any,
+                                                message: str) -> None:
+    space, path = toy
+    lines = path.read_text().splitlines()
+    edit(lines)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError) as info:
+        load_table(path, space)
+    assert str(path) in str(info.value)
+    assert message in str(info.value)
+
+
+def test_missing_table_and_failed_rows(toy: tuple[SearchSpace, Path], tmp_path: Path) -> None:
+    space, path = toy
+    with pytest.raises(DataError, match="file not found"):
+        load_table(tmp_path / "nope.csv", space)
+    lines = path.read_text().splitlines()
+    lines[1] = lines[1].rsplit(",", 3)[0] + ",,,"  # a failed child: no reward, no seconds
+    path.write_text("\n".join(lines) + "\n")
+    table = load_table(path, space)
+    assert sum(row.reward is None for row in table.rows.values()) == 1
+
+
+# ---------------------------------------------------------------------------------- the metrics
+def test_metrics_by_hand(line_space: SearchSpace, tmp_path: Path) -> None:
+    table = load_table(write_line_table(line_space, tmp_path / "l.csv", seconds=True),
+                       line_space)
+    traces = [  # rewards as the strategy would have seen them; seconds are 1 + x % 3
+        RunTrace("a", 0, [0.10, 0.50, None, 0.96, 0.99], [2, 3, 1, 1, 1], list("abcde"), 0.1),
+        RunTrace("a", 1, [0.20, 0.20, 0.40, 0.59, 0.79], [3, 3, 2, 3, 2], list("aabcd"), 0.1),
+        RunTrace("a", 2, [0.95, 0.00, 0.00, 0.00, 0.00], [3, 1, 1, 1, 1], list("abbbb"), 0.1),
+    ]
+    report = summarize(table, traces, budget=5)
+    a = report["strategies"]["a"]
+    assert report["budgets"] == [5]
+    # Best found: 0.99, 0.79, 0.95 -> regret 0.00, 0.20, 0.04.
+    assert a["per_seed"]["best"] == pytest.approx([0.99, 0.79, 0.95])
+    assert a["regret"]["5"] == pytest.approx({"median": 0.04, "q25": 0.02, "q75": 0.12})
+    # Top 5 % (>= 0.95): evaluation 4, never (counts as 5), evaluation 1. Top 1 %: 5, 5, 5.
+    assert a["per_seed"]["evals_to_top5"] == [4, 5, 1]
+    assert a["evals_to_top5"] == {"median": 4.0, "reached": pytest.approx(2 / 3)}
+    assert a["evals_to_top1"] == {"median": 5.0, "reached": pytest.approx(1 / 3)}
+    # Repeats count as evaluations but add nothing: 5, 4 and 2 distinct architectures.
+    assert a["unique"]["median"] == 4
+    assert a["failed"]["median"] == 0
+    # Median best-so-far curve over the three seeds, evaluation by evaluation.
+    assert a["curve"]["median"] == pytest.approx([0.20, 0.50, 0.50, 0.95, 0.95])
+    # Simulated time: median seconds of the table is 2, so budgets are 5 * 2 * fractions.
+    assert report["time_budgets"] == [1.0, 2.5, 5.0, 10.0]
+    at_5s = a["regret_at_seconds"]["5.0"]  # finished by 5 s: seeds see 0.50, 0.20, 0.95
+    assert at_5s["median"] == pytest.approx(0.49)
+    assert best_by_time([0.5, None, 0.7], [1, 1, 5], 2.0, floor=0.0) == 0.5
+    assert best_by_time([None], [1], 0.5, floor=0.0) == 0.0
+
+
+def test_budgets() -> None:
+    assert budgets_for(5) == [5]
+    assert budgets_for(100) == [10, 25, 50, 100]
+    assert budgets_for(200) == [10, 25, 50, 100, 200]
+    assert budgets_for(120) == [10, 25, 50, 100, 120]
+
+
+def test_run_with_a_scripted_strategy(line_space: SearchSpace, tmp_path: Path,
+                                      enumerate_strategy: str) -> None:
+    """Enumeration proposes x = 0, 1, 2, ...: every number below follows by hand."""
+    table = load_table(write_line_table(line_space, tmp_path / "l.csv"), line_space)
+    report = run_benchmark(table, [enumerate_strategy], seeds=2, budget=100, processes=1)
+    entry = report["strategies"][enumerate_strategy]
+    assert report["budgets"] == [10, 25, 50, 100]
+    assert entry["regret"]["10"]["median"] == pytest.approx(0.99 - 0.09)
+    assert entry["regret"]["50"]["median"] == pytest.approx(0.99 - 0.49)
+    assert entry["regret"]["100"]["median"] == pytest.approx(0.0)
+    assert entry["evals_to_top5"] == {"median": 96.0, "reached": 1.0}
+    assert entry["evals_to_top1"] == {"median": 100.0, "reached": 1.0}
+    assert report["time_budgets"] is None and "regret_at_seconds" not in entry
+    json.dumps(report)
+
+
+def test_parallel_runs_match_serial_runs(toy: tuple[SearchSpace, Path]) -> None:
+    space, path = toy
+    table = load_table(path, space)
+    serial = run_benchmark(table, ["random", "evolution"], seeds=3, budget=30, processes=1)
+    parallel = run_benchmark(table, ["random", "evolution"], seeds=3, budget=30, processes=2)
+    for name in ("random", "evolution"):
+        assert serial["strategies"][name]["per_seed"] == parallel["strategies"][name]["per_seed"]
+        assert serial["strategies"][name]["curve"] == parallel["strategies"][name]["curve"]
+
+
+def test_partial_table_and_bad_arguments(toy: tuple[SearchSpace, Path]) -> None:
+    space, path = toy
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:20]) + "\n")  # 19 of 192 architectures
+    table = load_table(path, space)
+    with pytest.raises(DataError, match=r"architecture [0-9a-f]{12} .* is not in the table"):
+        run_benchmark(table, ["random"], seeds=1, budget=50, processes=1)
+    with pytest.raises(DataError, match="is not in the table"):  # raised in a worker process
+        run_benchmark(table, ["random", "evolution"], seeds=4, budget=50, processes=2)
+    with pytest.raises(UserInputError, match="unknown strategy 'randm'.*did you mean 'random'"):
+        run_benchmark(table, ["randm"], seeds=1, budget=5)
+    with pytest.raises(UserInputError, match="--budget"):
+        run_benchmark(table, ["random"], seeds=1, budget=0)
+
+
+# ------------------------------------------------------------------------------------- the CLI
+def test_cli_end_to_end(toy: tuple[SearchSpace, Path], tmp_path: Path,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    space, table_path = toy
+    out_json, out_png = tmp_path / "out" / "bench.json", tmp_path / "out" / "bench.png"
+    code = main(["bench", str(tmp_path / "toy.yaml"), "--table", str(table_path),
+                 "--strategies", "random,tpe,evolution", "--seeds", "3", "--budget", "40",
+                 "--json", str(out_json), "--plot", str(out_png), "--workers", "2"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "evals to top 1 %" in printed and "regret@40" in printed and "evolution" in printed
+    report = json.loads(out_json.read_text())
+    assert set(report["strategies"]) == {"random", "tpe", "evolution"}
+    assert report["rows"] == 192 and report["optimum"] == pytest.approx(1.0)
+    assert report["budgets"] == [10, 25, 40]
+    assert len(report["strategies"]["tpe"]["curve"]["median"]) == 40
+    assert report["time_budgets"] is not None  # the table has seconds
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for entry in report["strategies"].values():
+        curve = np.array(entry["curve"]["median"])
+        assert np.all(np.diff(curve) >= 0) and curve[-1] <= 1.0
+
+
+def test_cli_errors_are_one_line(toy: tuple[SearchSpace, Path], tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    space, table_path = toy
+    code = main(["bench", str(tmp_path / "toy.yaml"), "--table", str(table_path),
+                 "--strategies", "random,bogus", "--budget", "5"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "unknown strategy 'bogus'" in err and "'random'" in err
+    code = main(["bench", str(tmp_path / "toy.yaml"), "--table", str(tmp_path / "x.csv")])
+    assert code == 2 and "x.csv: file not found" in capsys.readouterr().err
+    code = main(["bench", str(tmp_path / "toy.yaml"), "--table", str(table_path),
+                 "--metric", "acc"])
+    assert code == 2 and "no column 'acc'" in capsys.readouterr().err
