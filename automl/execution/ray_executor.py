@@ -101,6 +101,10 @@ class RayExecutor:
         self._actor_class: Any = None
 
     # ------------------------------------------------------------------ lifecycle
+    @property
+    def started(self) -> bool:
+        return self._actor_class is not None
+
     def start(self) -> None:
         import ray
 
@@ -110,7 +114,11 @@ class RayExecutor:
                      log_to_driver=False, logging_level=logging.ERROR,
                      configure_logging=True)
             self._started_ray = True
-        self._check_resources(ray.cluster_resources())
+        try:
+            self._check_resources(ray.cluster_resources())
+        except BaseException:
+            self.shutdown()
+            raise
         self._data_ref = ray.put(self._data)
         threads = max(1, math.floor(self.settings.cpus_per_trial))
         self._actor_class = ray.remote(
@@ -143,6 +151,8 @@ class RayExecutor:
             self._kill(slot)
         if self._started_ray and ray.is_initialized():
             ray.shutdown()
+        self._started_ray = False
+        self._actor_class = None
 
     # ------------------------------------------------------------------ trials
     @property

@@ -79,12 +79,10 @@ class RunFolder:
         """Create ``runs_dir/name`` whole (built in a hidden temporary folder, then renamed)."""
         check_run_name(name)
         runs = Path(runs_dir)
+        if not overwrite:
+            cls.check_free(runs, name)
         runs.mkdir(parents=True, exist_ok=True)
         target = runs / name
-        if target.exists() and not overwrite:
-            raise RunError(f"run {name!r} already exists in {runs}; resume it with "
-                           f"'automl resume {target}' (or search --resume), or pass --overwrite "
-                           "or another --name", key="--name")
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=runs))
         try:
             (tmp / "logs").mkdir()
@@ -105,6 +103,15 @@ class RunFolder:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return cls(target)
+
+    @staticmethod
+    def check_free(runs_dir: str | Path, name: str) -> None:
+        """Refuse a name already taken, saying how to resume or replace that run."""
+        target = Path(runs_dir) / check_run_name(name)
+        if target.exists():
+            raise RunError(f"run {name!r} already exists in {runs_dir}; resume it with "
+                           f"'automl resume {target}' (or search --resume), or pass --overwrite "
+                           "or another --name", key="--name")
 
     @classmethod
     def open(cls, run: str | Path, runs_dir: str | Path = "runs") -> RunFolder:

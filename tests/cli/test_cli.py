@@ -31,7 +31,25 @@ BAD_SPACES = {
     "min_gt_max.yaml": TINY_DIGITS.replace("max: 2", "max: 0"),
     "missing_data.yaml": "task: {name: arrays, path: nothing.npz}\n"
                          "layers: {types: {dense: {units: 8}}}\n",
+    **{f"{bad}_data.yaml": f"task: {{name: arrays, path: {bad}.npz}}\n"
+                           "layers: {types: {dense: {units: 8}}}\n"
+       for bad in ("nan", "shape", "dtype", "labels")},
+    "bad_csv.yaml": "task: {name: arrays, path: bad.csv}\nlayers: {types: {dense: {}}}\n",
 }
+
+
+def _write_bad_data(folder: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(30, 4)), rng.integers(3, size=30)
+    x_nan = x.copy()
+    x_nan[2, 2] = np.nan
+    np.savez(folder / "nan.npz", x=x_nan, y=y)
+    np.savez(folder / "shape.npz", x=x, y=y[:20])
+    np.savez(folder / "dtype.npz", x=np.array([["a"] * 4] * 30), y=y)
+    np.savez(folder / "labels.npz", x=x, y=y - 5)
+    (folder / "bad.csv").write_text("a,b,label\n1,2,0\n3,oops,1\n")
 
 
 @pytest.mark.parametrize("args", [
@@ -43,6 +61,8 @@ BAD_SPACES = {
     ["search", "ok.yaml", "--strategy", "nope"],
     ["search", "ok.yaml", "--name", "../outside"],
     ["search", "ok.yaml", "--bogus-flag"],
+    ["search", "ok.yaml", "--plugins", "no_such_plugin.py"],
+    ["search", "ok.yaml", "--workers", "64"],
     ["leaderboard", "no_such_run"],
     ["show", "no_such_run", "3"],
     ["resume", "no_such_run"],
@@ -52,8 +72,9 @@ def test_bad_input_exit_2_one_line_nothing_written(tmp_path: Path, args: list[st
     for name, text in BAD_SPACES.items():
         (tmp_path / name).write_text(text)
     (tmp_path / "ok.yaml").write_text(TINY_DIGITS)
+    _write_bad_data(tmp_path)
     (tmp_path / "runs").mkdir()
-    result = automl(*args, cwd=tmp_path)
+    result = automl(*args, cwd=tmp_path, env={"RAY_AUTH_MODE": "disabled"})
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

@@ -1,0 +1,56 @@
+"""`automl tabulate`: train every architecture of a small space and write a benchmark table."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from automl.cli._common import console
+from automl.cli._common import format_seconds
+from automl.cli._common import positive_int
+from automl.cli._common import quiet_stderr
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "tabulate", help="train every architecture of a small space into a table CSV",
+        description="Train every architecture of a small space once, on Ray, and write a "
+                    "benchmark table (decision columns, reward, seconds, params, metrics). "
+                    "Running it again resumes an interrupted tabulation.")
+    parser.add_argument("space", help="search space YAML file")
+    parser.add_argument("--out", required=True, help="table CSV to write")
+    parser.add_argument("--max-size", type=positive_int, default=5000,
+                        help="refuse spaces with more architectures (default 5000)")
+    parser.add_argument("--name", default=None,
+                        help="run name of the tabulation (default: tabulate-SPACE)")
+    parser.add_argument("--runs-dir", default="runs")
+    parser.add_argument("--seed", type=int, default=0)
+    from automl.cli.search import _add_execution_flags
+
+    _add_execution_flags(parser, defaults=True)
+    parser.set_defaults(handler=run_tabulate)
+
+
+def run_tabulate(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from automl.cli.search import ProgressView
+    from automl.cli.search import _execution
+    from automl.engine.tabulate import tabulate
+
+    view = ProgressView()
+    try:
+        with quiet_stderr():
+            summary = tabulate(args.space, args.out, execution=_execution(args),
+                               max_size=args.max_size, runs_dir=args.runs_dir, name=args.name,
+                               seed=args.seed, on_progress=view)
+    except KeyboardInterrupt:
+        view.stop()
+        console.print("Interrupted; run the same command again to resume.", markup=False)
+        return 130
+    finally:
+        view.stop()
+    console.print(f"Wrote {summary['out']}: {summary['rows']} rows ({summary['failed']} failed) "
+                  f"in {format_seconds(summary['seconds'])}; run folder {summary['run']}",
+                  markup=False)
+    return 0

@@ -1,0 +1,65 @@
+"""Tabulate a small space: train every architecture once and write a benchmark table.
+
+It is a grid search run through the ordinary search loop (Ray workers, retries, the SQLite store,
+resume after a kill), followed by an export of the run's trials as a table CSV (the format
+:mod:`automl.bench.table` reads). Re-running the same command resumes the tabulation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from automl.engine.api import resume_search
+from automl.engine.api import run_search
+from automl.engine.search import Progress
+from automl.errors import UserInputError
+from automl.execution import ExecutionSettings
+from automl.space import load_space
+from automl.store import RunFolder
+from automl.store import TrialStatus
+from automl.store import TrialStore
+
+DEFAULT_MAX_SIZE = 5000
+
+
+def tabulate(space_path: str | Path, out: str | Path, *, execution: ExecutionSettings,
+             max_size: int = DEFAULT_MAX_SIZE, runs_dir: str | Path = "runs",
+             name: str | None = None, seed: int = 0,
+             on_progress: Callable[[Progress], None] | None = None) -> dict[str, Any]:
+    """Train every architecture of the space (resuming an interrupted tabulation) and write
+    ``out``. Returns a summary (rows, failed, seconds, run folder)."""
+    from automl.bench.table import row_for
+    from automl.bench.table import write_table
+
+    space = load_space(space_path)
+    size = space.size()
+    if size > max_size:
+        raise UserInputError(f"the space has {size:,} architectures, more than the limit "
+                             f"{max_size:,}; shrink it or raise --max-size",
+                             source=str(space_path), key="--max-size")
+    name = name or f"tabulate-{space.name}"
+    folder = Path(runs_dir) / name
+    if (folder / "run.json").is_file():
+        outcome = resume_search(folder, trials=size, execution=execution,
+                                on_progress=on_progress)
+    else:
+        outcome = run_search(space, strategy="grid", trials=size, seed=seed, name=name,
+                             runs_dir=runs_dir, execution=execution, on_progress=on_progress)
+    store = TrialStore(RunFolder(outcome.run_path).db_path, readonly=True)
+    try:
+        trials = [t for t in store.trials() if t.status.is_finished()]
+    finally:
+        store.close()
+    rows = []
+    for trial in trials:
+        result: dict[str, Any] = {
+            "reward": trial.reward if trial.status != TrialStatus.FAILED else None,
+            "seconds": trial.train_seconds, "params": trial.params, "id": trial.arch_id}
+        result.update({f"val_{k}": v for k, v in trial.metrics.items()})
+        result.update({f"test_{k}": v for k, v in trial.test_metrics.items()})
+        rows.append(row_for(trial.arch, result))
+    write_table(out, rows, space=space)
+    return {"rows": len(rows), "failed": sum(1 for r in rows if r["reward"] is None),
+            "seconds": outcome.seconds, "run": str(outcome.run_path), "out": str(out)}
