@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from typing import Any
 
 from rich.console import Console
 
@@ -56,20 +55,44 @@ def non_negative_float(text: str) -> float:
     return value
 
 
-@contextlib.contextmanager
-def quiet_stderr(log_path: str | None = None) -> Iterator[None]:
-    """Send file descriptor 2 (TensorFlow's C++ notices) to a log file while importing."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    target = open(log_path, "a") if log_path else tempfile.TemporaryFile("w")  # noqa: SIM115
-    try:
-        os.dup2(target.fileno(), 2)
-        yield
-    finally:
+class QuietStderr:
+    """Send file descriptor 2 (TensorFlow's C++ notices, Ray's warnings) to a log file.
+
+    Starts on a temporary file; ``retarget(path)`` moves it to the run's log once the run folder
+    exists, so the noise ends up in ``runs/<name>/logs/`` instead of the terminal.
+    """
+
+    def __init__(self, log_path: str | None = None):
+        self.log_path = log_path
+        self._saved = -1
+        self._target: Any = None
+
+    def __enter__(self) -> QuietStderr:
         sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        target.close()
+        self._saved = os.dup(2)
+        self._open(self.log_path)
+        return self
+
+    def _open(self, path: str | None) -> None:
+        target = open(path, "a") if path else tempfile.TemporaryFile("w")  # noqa: SIM115
+        sys.stderr.flush()
+        os.dup2(target.fileno(), 2)
+        if self._target is not None:
+            self._target.close()
+        self._target = target
+
+    def retarget(self, path: str) -> None:
+        self._open(path)
+
+    def __exit__(self, *exc: object) -> None:
+        sys.stderr.flush()
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        self._target.close()
+
+
+def quiet_stderr(log_path: str | None = None) -> QuietStderr:
+    return QuietStderr(log_path)
 
 
 def format_seconds(seconds: float | None) -> str:

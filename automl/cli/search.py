@@ -166,13 +166,14 @@ def run_search_command(args: argparse.Namespace) -> int:
         return run_resume_command(args)
 
     def call(view: Any, on_start: Any) -> Any:
-        with quiet_stderr():
+        with quiet_stderr() as quiet:
             return run_search(
                 args.space, strategy=args.strategy, trials=args.trials, seed=args.seed,
                 name=args.name, runs_dir=args.runs_dir, execution=_execution(args),
                 max_consecutive_failures=args.max_consecutive_failures,
                 overwrite=args.overwrite, plugins=args.plugins, on_progress=view,
-                on_start=on_start)
+                on_start=lambda run: (on_start(run), quiet.retarget(
+                    str(run.log_dir / "stderr.log"))))
 
     return _run(call, args.top)
 
@@ -187,7 +188,7 @@ def run_resume_command(args: argparse.Namespace) -> int:
     stored = ExecutionSettings(**folder.info().get("execution", {}))
 
     def call(view: Any, on_start: Any) -> Any:
-        with quiet_stderr():
+        with quiet_stderr(str(folder.log_dir / "stderr.log")):
             return resume_search(
                 folder.path, trials=args.trials, execution=_execution(args, stored),
                 max_consecutive_failures=args.max_consecutive_failures, on_progress=view,
