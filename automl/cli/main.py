@@ -15,6 +15,8 @@ COMMAND_MODULES = (
     "automl.cli.runs",
     "automl.cli.spaces",
     "automl.cli.bench",
+    "automl.cli.tabulate",
+    "automl.cli.plugins",
 )
 
 

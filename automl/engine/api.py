@@ -26,6 +26,7 @@ from automl.errors import RunError
 from automl.errors import SpaceError
 from automl.execution import ExecutionSettings
 from automl.execution import RayExecutor
+from automl.registry.discovery import path_plugins
 from automl.space import SearchSpace
 from automl.space import load_space
 from automl.space import parse_space
@@ -59,12 +60,18 @@ def _load_data(space: SearchSpace, seed: int) -> tuple[Any, str | None]:
 
 
 def _reward_of(space: SearchSpace) -> tuple[str, dict[str, Any]]:
+    """The reward and its parameters; checked here so a missing reward fails before training."""
+    from automl.registry import REWARDS
     from automl.registry import TASKS
 
     if space.reward is not None:
         return space.reward.name, dict(space.reward.params)
-    assert space.task is not None
-    return TASKS.get(space.task.name).default_reward, {}
+    if space.task is None:
+        raise SpaceError("this space declares no task, so it cannot train children "
+                         "(use it with 'automl bench')", source=space.source, key="task")
+    name = TASKS.get(space.task.name).default_reward
+    REWARDS.entry(name, source=space.source, key="reward")
+    return name, {}
 
 
 @contextlib.contextmanager
@@ -82,10 +89,21 @@ def _log_to(run: RunFolder) -> Iterator[None]:
 
 
 def _load_plugins(paths: Sequence[str]) -> None:
-    if paths:
-        from automl.registry.discovery import load_plugin_paths
+    """Discover plugins once per process (entry points, ``plugins/``, registered paths), then
+    load ``paths`` strictly: a broken one stops here, before anything is written."""
+    from automl.registry.discovery import discover
 
-        load_plugin_paths(paths, strict=True)
+    discover(paths)
+
+
+def _unique_name(runs_dir: Path, base: str) -> str:
+    """``SPACE-DATE-TIME``, with a suffix if a run of that name exists already."""
+    stem = check_run_name(f"{base}-{datetime.datetime.now():%Y%m%d-%H%M%S}"[:90])
+    name, n = stem, 1
+    while (runs_dir / name).exists():
+        n += 1
+        name = f"{stem}-{n}"
+    return name
 
 
 def run_search(space: str | Path | SearchSpace, *, strategy: str | None = None,
@@ -115,20 +133,29 @@ def run_search(space: str | Path | SearchSpace, *, strategy: str | None = None,
     strategy_name, settings = _strategy_choice(space, strategy, strategy_settings)
     instance = create_strategy(strategy_name, space, seed=seed, workers=execution.workers,
                                settings=settings, source=space.source)
-    reward_name, reward_params = _reward_of(space) if space.task else ("", {})
+    reward_name, reward_params = _reward_of(space)
     data, task_name = _load_data(space, seed)
-    name = name or f"{space.name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    name = name or _unique_name(Path(runs_dir), space.name)
     run_info = {
         "name": name, "space_source": space.source, "base_dir": str(space.base_dir),
         "strategy": strategy_name, "strategy_settings": settings, "seed": seed,
         "trials": trials, "execution": vars(execution),
-        "plugins": [str(Path(p).resolve()) for p in plugins] + list(space.plugins),
+        # every path plugin this process loaded, so workers (and a resume from another
+        # folder) load the same ones
+        "plugins": path_plugins(),
         "created_at": datetime.datetime.now().isoformat(timespec="seconds"),
         "automl_version": automl.__version__,
     }
+    if not overwrite:
+        RunFolder.check_free(runs_dir, name)
     executor = RayExecutor(execution, data, task_name=task_name,
                            plugin_paths=run_info["plugins"])
-    run = RunFolder.create(runs_dir, name, space.config, run_info, overwrite=overwrite)
+    executor.start()  # before the folder exists: too few CPUs/GPUs must leave nothing behind
+    try:
+        run = RunFolder.create(runs_dir, name, space.config, run_info, overwrite=overwrite)
+    except BaseException:
+        executor.shutdown()
+        raise
     return _run(run, space, instance, executor, trials, seed, reward_name, reward_params,
                 max_consecutive_failures, on_progress, on_start, resume=False)
 
@@ -145,7 +172,8 @@ def resume_search(run: str | Path, *, trials: int | None = None,
     try:
         config = yaml.safe_load(folder.config_path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise RunError(f"cannot read the run's config ({exc})", source=str(folder.config_path))
+        raise RunError(f"cannot read the run's config ({exc})",
+                       source=str(folder.config_path)) from None
     space = parse_space(config, source_name=str(folder.config_path),
                         base_dir=Path(info.get("base_dir", ".")))
     stored = ExecutionSettings(**info.get("execution", {}))
@@ -169,8 +197,10 @@ def _run(run: RunFolder, space: SearchSpace, strategy: Strategy, executor: RayEx
          trials: int, seed: int, reward_name: str, reward_params: dict[str, Any],
          max_consecutive_failures: int, on_progress: Callable[[Progress], None] | None,
          on_start: Callable[[RunFolder], None] | None, *, resume: bool) -> SearchOutcome:
-    run.acquire_lock()
     try:
+        run.acquire_lock()
+        if not executor.started:
+            executor.start()
         with _log_to(run):
             loop = SearchLoop(run, space, strategy, executor, trials=trials, seed=seed,
                               reward_name=reward_name, reward_params=reward_params,
@@ -182,7 +212,7 @@ def _run(run: RunFolder, space: SearchSpace, strategy: Strategy, executor: RayEx
                     "resumed %s: %d result(s) replayed into the strategy", run.name, replayed)
             if on_start is not None:
                 on_start(run)
-            executor.start()
             return loop.run_loop()
     finally:
+        executor.shutdown()
         run.release_lock()

@@ -43,13 +43,11 @@ class ChildTrainer:
 
         tf.config.threading.set_intra_op_parallelism_threads(max(1, threads))
         tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, threads)))
-        from automl.registry import ensure_builtins
+        from automl.registry.discovery import discover
 
-        ensure_builtins()
-        if plugin_paths:
-            from automl.registry.discovery import load_plugin_paths
-
-            load_plugin_paths(plugin_paths, strict=True)
+        # the driver's discovery, repeated here: built-ins, entry points, plugins/ and registered
+        # paths of the working directory (the driver's, for a local Ray), then the run's paths
+        discover(plugin_paths)
         self._data = data
         self._task_name = task_name
         self._prepared: dict[str, Any] = {}
@@ -61,7 +59,7 @@ class ChildTrainer:
         key = json.dumps(task_params, sort_keys=True)
         if key not in self._prepared:
             data = self._data
-            if self._task_name is not None and task_params:
+            if self._task_name is not None:  # prepare runs even when nothing is searched
                 from automl.registry import TASKS
 
                 data = TASKS.get(self._task_name).prepare(data, task_params)

@@ -1,7 +1,10 @@
 """Plugin registries: layer types, tasks, rewards and strategies, looked up by name.
 
 Only this package knows how extensions are found. ``ensure_builtins()`` registers the built-in
-layer types, tasks, rewards and strategies through the same door plugins use.
+layer types, tasks, rewards and strategies through the same door plugins use;
+:func:`~automl.registry.discovery.discover` then adds installed packages (entry point group
+``automl.plugins``), the project's ``plugins/`` folder and registered paths. Every object is
+checked against its kind's contract when it is registered (see ``docs/plugins.md``).
 """
 
 from __future__ import annotations
@@ -9,13 +12,18 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from automl.registry._contracts import check_layer
+from automl.registry._contracts import check_reward
+from automl.registry._contracts import check_strategy
+from automl.registry._contracts import check_task
 from automl.registry._registry import Entry
 from automl.registry._registry import Registry
+from automl.registry.discovery import discover
 
-LAYERS: Registry[Any] = Registry("layer")
-TASKS: Registry[Any] = Registry("task")
-REWARDS: Registry[Any] = Registry("reward")
-STRATEGIES: Registry[Any] = Registry("strategy")
+LAYERS: Registry[Any] = Registry("layer", check_layer)
+TASKS: Registry[Any] = Registry("task", check_task)
+REWARDS: Registry[Any] = Registry("reward", check_reward)
+STRATEGIES: Registry[Any] = Registry("strategy", check_strategy)
 
 REGISTRIES: dict[str, Registry[Any]] = {
     "layer": LAYERS,
@@ -42,6 +50,5 @@ def ensure_builtins() -> None:
     for module in _BUILTIN_MODULES:
         importlib.import_module(module)
 
-
 __all__ = ["Entry", "Registry", "LAYERS", "TASKS", "REWARDS", "STRATEGIES", "REGISTRIES",
-           "ensure_builtins"]
+           "discover", "ensure_builtins"]

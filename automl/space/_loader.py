@@ -58,15 +58,20 @@ def load_space(source: str | Path | Mapping[str, Any]) -> SearchSpace:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-        problem = getattr(exc, "problem", None) or "invalid YAML"
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        if mark is not None:
+            where = f"line {mark.line + 1}, column {mark.column + 1}"
+        elif getattr(exc, "position", None) is not None:  # reader errors: bad characters
+            where = f"character {exc.position}"  # type: ignore[attr-defined]
+        else:
+            where = "top level"
+        problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or "invalid YAML"
         raise SpaceError(f"YAML syntax error: {problem}", source=name, key=where) from None
     except RecursionError:
         raise SpaceError("YAML nesting too deep", source=name) from None
     if data is None:
         raise SpaceError("the file is empty; expected a mapping with 'layers' and 'task'",
-                         source=name)
+                         source=name, key="top level")
     return parse_space(data, source_name=name, base_dir=path.resolve().parent)
 
 
@@ -86,6 +91,10 @@ def parse_space(data: Any, *, source_name: str, base_dir: Path) -> SearchSpace:
     seed = v.scalar(top["seed"], "seed", int, minimum=0) if "seed" in top else None
 
     # plugins first: they may define the layer types, tasks and rewards named below
+    from automl.registry.discovery import discover
+    from automl.registry.discovery import load_plugin_paths
+
+    discover()  # once per process: entry points, the project's plugins/, registered paths
     plugins: list[str] = []
     if "plugins" in top:
         raw_plugins = top["plugins"]
@@ -94,8 +103,6 @@ def parse_space(data: Any, *, source_name: str, base_dir: Path) -> SearchSpace:
         for i, item in enumerate(raw_plugins):
             text = v.scalar(item, f"plugins[{i}]", str)
             plugins.append(str((base_dir / text).resolve()))
-        from automl.registry.discovery import load_plugin_paths
-
         load_plugin_paths(plugins, strict=True)
 
     # layers
@@ -241,7 +248,7 @@ class _Validator:
         self.source = source
 
     def fail(self, key: str, message: str) -> SpaceError:
-        return SpaceError(message, source=self.source, key=key or None)
+        return SpaceError(message, source=self.source, key=key or "top level")
 
     def mapping(self, data: Any, key: str, keys: tuple[str, ...] | None,
                 required: tuple[str, ...] = ()) -> dict[str, Any]:

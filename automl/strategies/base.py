@@ -104,7 +104,8 @@ def _convert(value: Any, expected: Any, source: str, key: str) -> Any:
     text = expected if isinstance(expected, str) else getattr(expected, "__name__", str(expected))
     if value is None and "None" in text:
         return None
-    if text.startswith("float") and isinstance(value, (int, float)) and not isinstance(value, bool):
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if text.startswith("float") and is_number:
         return float(value)
     if text.startswith("int") and isinstance(value, int) and not isinstance(value, bool):
         return value

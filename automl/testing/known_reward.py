@@ -30,7 +30,8 @@ def match_reward(space: SearchSpace, target: Architecture) -> Callable[[Architec
     def reward(architecture: Architecture) -> float:
         flat = {d.name: d.choices[i] for d, i in space.decisions_of(architecture)}
         names = set(flat) | set(target_flat)
-        hits = sum(1 for n in names if n in flat and n in target_flat and flat[n] == target_flat[n])
+        hits = sum(1 for n in names
+                   if n in flat and n in target_flat and flat[n] == target_flat[n])
         return hits / len(names)
 
     return reward

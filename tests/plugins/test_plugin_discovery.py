@@ -1,0 +1,246 @@
+"""Discovery of the project's plugins/ folder and registered paths; broken plugins are listed
+and stop only the searches that need them, with one line and exit code 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from automl.cli.main import main
+from automl.registry import LAYERS
+from automl.registry import discovery
+from tests.plugins.conftest import ROOT
+from tests.plugins.conftest import write
+
+GOOD_LAYER = '''
+from automl.builder import LayerType
+from automl.registry import LAYERS
+from automl.space import Param
+
+__version__ = "2.1"
+
+
+def build(x, params, context):
+    import keras
+
+    return keras.layers.Dense(params["units"])(x)
+
+
+LAYERS.register("good_layer", LayerType("good_layer", build, {
+    "units": Param(int, min=1, default=8)}, accepts="vector"))
+'''
+
+BROKEN = {
+    # an import error: the names are read from the source without running it
+    "broken_import.py": '''
+        import not_a_module_anyone_has
+        from automl.registry import LAYERS
+
+        LAYERS.register("needs_missing", not_a_module_anyone_has.LAYER)
+    ''',
+    # a duplicate name: twin_a.py loads first (sorted), twin_b.py is broken
+    "twin_a.py": '''
+        from automl.registry import REWARDS
+
+        REWARDS.register("twin", lambda metrics, facts: 1.0)
+    ''',
+    "twin_b.py": '''
+        from automl.registry import REWARDS
+
+        REWARDS.register("twin_b_other", lambda metrics, facts: 2.0)
+        REWARDS.register("twin", lambda metrics, facts: 2.0)
+    ''',
+    # a reward function with the wrong signature
+    "bad_signature.py": '''
+        from automl.registry import REWARDS
+
+        @REWARDS.register("bad_sig")
+        def bad_sig(metrics):
+            return metrics["accuracy"]
+    ''',
+    # a task without load, a class that is no strategy
+    "no_load.py": '''
+        from automl.registry import TASKS
+        from automl.tasks import Task
+
+        @TASKS.register("no_load")
+        class NoLoad(Task):
+            pass
+    ''',
+    "not_strategy.py": '''
+        from automl.registry import STRATEGIES
+
+        STRATEGIES.register("not_strategy", dict)
+    ''',
+    "_private_helper.py": "raise RuntimeError('never imported: private names are skipped')\n",
+}
+
+SPACE = """
+task: {task}
+reward: {reward}
+layers:
+  types:
+    {layer}: {{units: [4, 8]}}
+train: {{epochs: 1}}
+"""
+
+# space file -> (space fields, words the one-line error must contain)
+NEEDS_BROKEN = {
+    "import.yaml": (dict(layer="needs_missing"), ["broken_import.py", "layer 'needs_missing'",
+                                                  "ModuleNotFoundError", "line 1"]),
+    "twin.yaml": (dict(reward="twin"), ["twin_b.py", "twin_a.py", "registered twice"]),
+    "twin_other.yaml": (dict(reward="twin_b_other"), ["twin_b.py", "registered twice"]),
+    "signature.yaml": (dict(reward="bad_sig"), ["bad_signature.py",
+                                                "fn must accept (metrics, facts"]),
+    "task.yaml": (dict(task="no_load"), ["no_load.py", "does not implement load"]),
+    "explicit.yaml": (dict(), ["broken_import.py", "ModuleNotFoundError"]),
+}
+
+
+def space_text(task: str = "digits", reward: str = "accuracy", layer: str = "good_layer") -> str:
+    return SPACE.format(task=task, reward=reward, layer=layer)
+
+
+@pytest.fixture()
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_plugins: None) -> Path:
+    write(tmp_path / "plugins" / "good_layer.py", GOOD_LAYER)
+    for name, text in BROKEN.items():
+        write(tmp_path / "plugins" / name, text)
+    for name, (fields, _) in NEEDS_BROKEN.items():
+        (tmp_path / name).write_text(space_text(**fields))
+    explicit = tmp_path / "explicit.yaml"
+    explicit.write_text("plugins: [plugins/broken_import.py]\n" + explicit.read_text())
+    (tmp_path / "good.yaml").write_text(space_text())
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("space", list(NEEDS_BROKEN))
+def test_search_that_needs_a_broken_plugin_stops_with_one_line(
+        project: Path, capsys: pytest.CaptureFixture[str], space: str) -> None:
+    code, _, err = run_cli(capsys, "search", space, "--runs-dir", "runs", "--workers", "1")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    for word in NEEDS_BROKEN[space][1]:
+        assert word in lines[0], lines[0]
+    assert not (project / "runs").exists()
+
+
+def test_strategy_from_a_broken_plugin_stops_the_search(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "search", "good.yaml", "--strategy", "not_strategy",
+                           "--runs-dir", "runs")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "not_strategy.py" in err and "must be a subclass of automl.strategies.Strategy" in err
+    assert not (project / "runs").exists()
+
+
+def test_broken_plugins_do_not_break_the_others(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "spaces", "validate", "good.yaml")
+    assert code == 0 and "good.yaml: ok (2 architectures" in out, err
+    entry = LAYERS.entry("good_layer")
+    assert entry.source == str(project / "plugins" / "good_layer.py") and entry.version == "2.1"
+    # nothing of a broken plugin stays registered, not even what it registered before failing
+    from automl.registry import REWARDS
+
+    assert "twin_b_other" not in REWARDS
+    assert REWARDS._entries["twin"].source.endswith("twin_a.py")
+
+
+def test_list_marks_broken_plugins_with_the_reason(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "plugins", "list", "--format", "json")
+    assert code == 0
+    rows = {(r["kind"], r["name"]): r for r in json.loads(out)}
+    assert rows[("layer", "good_layer")]["status"] == "ok"
+    assert rows[("layer", "good_layer")]["origin"] == "project"
+    assert rows[("layer", "dense")]["source"] == "builtin"
+    expected = {
+        ("layer", "needs_missing"): "ModuleNotFoundError: No module named "
+                                    "'not_a_module_anyone_has' (broken_import.py, line 1)",
+        ("reward", "twin"): "registered twice",
+        ("reward", "twin_b_other"): "registered twice",
+        ("reward", "bad_sig"): "fn must accept (metrics, facts",
+        ("task", "no_load"): "does not implement load",
+        ("strategy", "not_strategy"): "must be a subclass",
+    }
+    for key, reason in expected.items():
+        assert rows[key]["status"] == "broken", rows[key]
+        assert reason in rows[key]["reason"], rows[key]
+    assert not any("_private_helper" in r["source"] for r in rows.values())
+    code, out, _ = run_cli(capsys, "plugins", "list")
+    assert code == 0 and "good_layer" in out and "6 broken: a search that needs one stops" in out
+
+
+def test_register_and_unregister_a_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str],
+                                        isolated_plugins: None) -> None:
+    write(tmp_path / "extra" / "reg_layer.py", GOOD_LAYER.replace("good_layer", "reg_layer"))
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(capsys, "plugins", "register", "extra/reg_layer.py")
+    assert code == 0 and "registered" in out and "layer 'reg_layer'" in out, err
+    config = tmp_path / ".automl" / "plugins.yaml"
+    assert yaml.safe_load(config.read_text()) == {"plugins": ["extra/reg_layer.py"]}
+    assert [p.name for p in config.parent.iterdir()] == ["plugins.yaml"]  # no temporary left
+    code, out, _ = run_cli(capsys, "plugins", "register", "extra/reg_layer.py")
+    assert code == 0 and "already registered" in out
+    # a later command (a fresh process) finds it through the project's config
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    listed = subprocess.run([sys.executable, "-m", "automl", "plugins", "list", "--format",
+                             "json"], cwd=tmp_path, env=env, text=True, capture_output=True,
+                            timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    rows = {r["name"]: r for r in json.loads(listed.stdout)}
+    assert rows["reg_layer"]["origin"] == "registered" and rows["reg_layer"]["status"] == "ok"
+    code, out, _ = run_cli(capsys, "plugins", "unregister", "extra/reg_layer.py")
+    assert code == 0 and yaml.safe_load(config.read_text()) == {"plugins": []}
+    for args in (("unregister", "extra/reg_layer.py"), ("register", "missing.py")):
+        code, _, err = run_cli(capsys, "plugins", *args)
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+
+
+def test_discovery_is_once_per_process_and_imports_no_tensorflow(tmp_path: Path) -> None:
+    write(tmp_path / "plugins" / "good_layer.py", GOOD_LAYER)
+    code = (
+        "import sys, time\n"
+        "from automl.registry.discovery import discover\n"
+        "t = time.perf_counter(); first = discover()\n"
+        "first_s = time.perf_counter() - t\n"
+        "t = time.perf_counter(); again = discover()\n"
+        "again_s = time.perf_counter() - t\n"
+        "assert [r.source for r in first] == [r.source for r in again]\n"
+        "assert any(r.name == 'good_layer' and r.ok for r in first), first\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
+        "print(f'{first_s:.3f} {again_s:.5f}')\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, text=True,
+                            capture_output=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr
+    first_s, again_s = map(float, result.stdout.split())
+    assert first_s < 2.0 and again_s < 0.05, result.stdout
+
+
+def test_ast_names_of_a_plugin_that_cannot_import(tmp_path: Path) -> None:
+    path = write(tmp_path / "p.py", '''
+        import automl.registry as r
+        from automl.registry import LAYERS
+        LAYERS.register("a", None)
+        r.TASKS.register("b", None)
+        custom_registry.register("c", None)
+        LAYERS.register(name_variable, None)
+    ''')
+    assert discovery._registered_names([path]) == [("layer", "a"), ("task", "b"), ("?", "c")]
