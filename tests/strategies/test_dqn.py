@@ -1,0 +1,154 @@
+"""DQN (MetaQNN with a deep Q-network): it learns, resumes exactly, and survives odd tells."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from automl.errors import UserInputError
+from automl.space import load_space
+from automl.store.checkpoint import load_checkpoint
+from automl.store.checkpoint import save_checkpoint
+from automl.strategies import create_strategy
+from automl.strategies.dqn import DQN
+from automl.strategies.dqn import linear_schedule
+from automl.testing.drive import drive
+from automl.testing.known_reward import hidden_target
+from automl.testing.known_reward import match_reward
+
+SPACES = Path(__file__).resolve().parents[2] / "search_spaces"
+LECTURE = load_space(SPACES / "lecture_dense.yaml")
+QUICKSTART = load_space(SPACES / "quickstart.yaml")
+BUDGET = 300
+WINDOW = 50
+
+
+def best_window_mean(rewards: list[float]) -> float:
+    """Highest mean reward over WINDOW consecutive episodes."""
+    return float(np.convolve(rewards, np.ones(WINDOW) / WINDOW, mode="valid").max())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_learns_the_known_reward_where_random_search_does_not(seed: int) -> None:
+    reward = match_reward(LECTURE, hidden_target(LECTURE, seed))
+    dqn = create_strategy("dqn", LECTURE, seed=seed)
+    random = create_strategy("random", LECTURE, seed=seed)
+    learned = best_window_mean(drive(dqn, reward, BUDGET, seed=seed))
+    baseline = best_window_mean(drive(random, reward, BUDGET, seed=seed))
+    assert learned >= 0.9, f"DQN's best {WINDOW}-episode mean reward was {learned:.3f}"
+    assert baseline < 0.5, f"random search reached {baseline:.3f}: the test cannot fail"
+
+
+def test_resume_proposes_exactly_what_the_uninterrupted_run_would(tmp_path: Path) -> None:
+    settings = {"learning_starts": 4, "batch_size": 16, "exploration_episodes": 20}
+    reward = match_reward(LECTURE, hidden_target(LECTURE, 0))
+    original = create_strategy("dqn", LECTURE, seed=0, workers=2, settings=settings)
+    drive(original, reward, 30, workers=2, seed=0)
+    save_checkpoint(tmp_path / "dqn.npz", original.state_dict())
+
+    restored = create_strategy("dqn", LECTURE, seed=99, workers=2, settings=settings)
+    restored.load_state_dict(load_checkpoint(tmp_path / "dqn.npz"))
+    for trial_id in range(30, 45):  # asks and training both continue identically
+        a, b = original.ask(trial_id), restored.ask(trial_id)
+        assert a == b, f"trial {trial_id}: {a.summary()} != {b.summary()}"
+        original.tell(trial_id, a, reward(a))
+        restored.tell(trial_id, b, reward(b))
+        assert original.progress() == restored.progress()
+    for x, y in zip(original.q_network.get_weights(), restored.q_network.get_weights(),
+                    strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_out_of_order_unknown_ids_and_failed_children() -> None:
+    dqn = DQN(QUICKSTART, seed=0, learning_starts=2, batch_size=8, failure_reward=-1.0)
+    rng = np.random.default_rng(0)
+    asked = {i: dqn.ask(i) for i in range(4)}
+    foreign = {100 + i: QUICKSTART.sample(rng) for i in range(3)}  # never asked: replayed
+    results = [*asked.items(), *foreign.items()]
+    rng.shuffle(results)
+    transitions = 0
+    for n, (trial_id, architecture) in enumerate(results):
+        reward = None if n % 3 == 0 else (float("nan") if n == 1 else 0.5)
+        dqn.tell(trial_id, architecture, reward)
+        transitions += len(QUICKSTART.decisions_of(architecture))
+        assert dqn.replay_buffer.size == transitions
+    rb = dqn.replay_buffer
+    terminal_rewards = rb.rewards[: rb.size][rb.dones[: rb.size] == 1.0]
+    assert sorted(set(terminal_rewards.tolist())) == [-1.0, 0.5]  # None and NaN -> failure
+    assert dqn.told == len(results) and dqn.updates > 0
+    assert QUICKSTART.decisions_of(dqn.ask(200))  # still proposes valid architectures
+
+
+def test_progress_after_a_training_tell_then_cleared() -> None:
+    dqn = DQN(QUICKSTART, seed=0, learning_starts=3, batch_size=4, gradient_steps=4)
+    architecture = dqn.ask(0)
+    dqn.tell(0, architecture, 0.25)
+    assert dqn.progress() is None  # learning has not started
+    for trial_id in range(1, 3):
+        dqn.tell(trial_id, dqn.ask(trial_id), 0.75)
+    stats = dqn.progress()
+    assert stats is not None
+    assert set(stats) == {"step", "epsilon", "td_loss", "mean_reward"}
+    assert stats["step"] == 4
+    assert stats["mean_reward"] == pytest.approx((0.25 + 0.75 + 0.75) / 3)
+    assert 0.0 <= stats["epsilon"] <= 1.0 and np.isfinite(stats["td_loss"])
+    assert dqn.progress() is None
+
+
+def test_invalid_actions_are_never_chosen_nor_used_in_the_target() -> None:
+    import tensorflow as tf
+
+    dqn = DQN(QUICKSTART, seed=0, start_e=0.0, end_e=0.0, double_dqn=False)
+    invalid = QUICKSTART.max_choices() - 1  # num_layers and layer types have 2 of 3 choices
+    for network in (dqn.q_network, dqn.target_network):
+        bias = network.layers[-1].bias
+        bias.assign(tf.tensor_scatter_nd_update(bias, [[invalid]], [1e6]))
+    dqn._acting_weights = dqn.q_network.get_weights()
+    for trial_id in range(5):  # greedy: the env raises if an invalid action were taken
+        dqn.ask(trial_id)
+    next_masks = np.array([[1, 1, 0]], dtype=np.int8)
+    next_obs = np.zeros((1, dqn.env.obs_dim), dtype=np.float32)
+    target = dqn.td_target(np.zeros(1, np.float32), next_obs, np.zeros(1, np.float32), next_masks)
+    assert float(target[0]) < 1e5
+    done = dqn.td_target(np.ones(1, np.float32), next_obs, np.ones(1, np.float32),
+                         np.zeros((1, 3), np.int8))
+    assert float(done[0]) == 1.0  # terminal: td_target = r
+
+
+def test_compiled_update_is_traced_once() -> None:
+    dqn = DQN(QUICKSTART, seed=0, learning_starts=1, batch_size=4, gradient_steps=2)
+    drive(dqn, lambda a: 0.5, 6)
+    dqn.settings.gradient_steps = 5  # another number of steps reuses the same graph
+    drive(dqn, lambda a: 0.5, 3, start_id=6)
+    assert dqn._train_steps.experimental_get_tracing_count() == 1
+
+
+def test_double_dqn_off_and_polyak_target_also_train() -> None:
+    dqn = DQN(QUICKSTART, seed=0, learning_starts=1, batch_size=4, double_dqn=False,
+              huber=True, tau=0.5, target_network_frequency=1)
+    before = dqn.target_network.get_weights()
+    drive(dqn, lambda a: 1.0, 3)
+    after = dqn.target_network.get_weights()
+    assert any(not np.array_equal(x, y) for x, y in zip(before, after, strict=True))
+
+
+def test_linear_schedule_and_epsilon() -> None:
+    assert linear_schedule(1.0, 0.1, 10, 0) == 1.0
+    assert linear_schedule(1.0, 0.1, 10, 5) == pytest.approx(0.55)
+    assert linear_schedule(1.0, 0.1, 10, 50) == pytest.approx(0.1)
+    assert linear_schedule(1.0, 0.1, 0, 0) == 0.1
+    dqn = DQN(QUICKSTART, seed=0, exploration_episodes=4, end_e=0.2)
+    for trial_id in range(6):
+        dqn.ask(trial_id)
+    assert dqn.epsilon == pytest.approx(0.2)
+
+
+def test_settings_from_the_yaml_block_are_validated() -> None:
+    dqn = create_strategy("dqn", QUICKSTART, settings={"gamma": 1, "double_dqn": False})
+    assert dqn.settings.gamma == 1.0 and dqn.settings.double_dqn is False
+    with pytest.raises(UserInputError, match="unknown setting 'epsilon'"):
+        create_strategy("dqn", QUICKSTART, settings={"epsilon": 0.1})
+    with pytest.raises(UserInputError, match="strategy.tau"):
+        create_strategy("dqn", QUICKSTART, settings={"tau": 0.0})
