@@ -73,7 +73,8 @@ def main() -> None:
           f"{'tell median':>12} {'tell p90':>9} {'checkpoint median':>18}")
     for name in names:
         t = measure(name, space, args.trials, args.workers)
-        print(f"{name:<10} {np.median(t['ask+tell']):>16.2f} {np.percentile(t['ask+tell'], 90):>8.2f}"
+        both = t["ask+tell"]
+        print(f"{name:<10} {np.median(both):>16.2f} {np.percentile(both, 90):>8.2f}"
               f" {np.median(t['ask']):>11.2f} {np.median(t['tell']):>12.2f}"
               f" {np.percentile(t['tell'], 90):>9.2f} {np.median(t['checkpoint']):>18.2f}")
 
