@@ -1,0 +1,32 @@
+"""On the shipped table (every architecture of search_spaces/tabular_dense.yaml trained once),
+REINFORCE and DQN reach the table's top 5 % in fewer evaluations than random search."""
+
+from __future__ import annotations
+
+import pytest
+
+from automl.bench.runner import run_benchmark
+from automl.bench.table import load_table
+from automl.space import load_space
+from tests.conftest import ROOT
+from tests.conftest import SPACES
+
+TABLE = ROOT / "benchmarks" / "tables" / "tabular_dense.csv"
+
+
+def test_shipped_table_is_complete() -> None:
+    space = load_space(SPACES / "tabular_dense.yaml")
+    table = load_table(TABLE, space)
+    assert len(table) == space.size() == 1638
+    assert 0.95 < table.optimum <= 1.0
+
+
+@pytest.mark.slow
+def test_learning_strategies_beat_random_to_the_top_5_percent() -> None:
+    table = load_table(TABLE, load_space(SPACES / "tabular_dense.yaml"))
+    report = run_benchmark(table, ["random", "reinforce", "dqn"], seeds=40, budget=40,
+                           processes=2, quiet_workers=True)
+    evals = {name: entry["evals_to_top5"]["median"]
+             for name, entry in report["strategies"].items()}
+    assert evals["reinforce"] < evals["random"], evals
+    assert evals["dqn"] < evals["random"], evals

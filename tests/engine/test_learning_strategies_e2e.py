@@ -1,0 +1,38 @@
+"""REINFORCE and DQN drive real searches on Ray: the store fills and controller progress shows."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from automl.engine import run_search
+from automl.execution import ExecutionSettings
+from automl.store import TrialStore
+from tests.conftest import ROOT
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("strategy", ["reinforce", "dqn"])
+def test_learning_strategy_search_on_ray(ray_instance, tiny_space_file: Path, runs_dir: Path,
+                                         strategy: str) -> None:
+    outcome = run_search(tiny_space_file, strategy=strategy, trials=6, seed=0, name=strategy,
+                         runs_dir=runs_dir, execution=ExecutionSettings(workers=2))
+    store = TrialStore(outcome.run_path / "trials.sqlite", readonly=True)
+    trials = store.trials()
+    assert len(trials) == 6 and all(t.status.is_finished() for t in trials)
+    updates = store.strategy_updates()
+    assert updates, "the controller made and stored updates"
+    expected = {"reinforce": {"mean_reward", "baseline", "entropy", "loss"},
+                "dqn": {"epsilon", "td_loss", "mean_reward"}}[strategy]
+    assert expected <= set(updates[-1])
+    shown = subprocess.run(
+        [sys.executable, "-m", "automl", "show", str(outcome.run_path)], text=True,
+        capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert "Strategy progress" in shown.stdout
+    for key in expected:
+        assert key in shown.stdout
