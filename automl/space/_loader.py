@@ -128,21 +128,9 @@ def parse_space(data: Any, *, source_name: str, base_dir: Path) -> SearchSpace:
     # task
     task_setting: TaskSetting | None = None
     if "task" in top:
-        task_block = top["task"]
-        if isinstance(task_block, str):
-            task_block = {"name": task_block}
-        task_block = v.mapping(task_block, "task", None, required=("name",))
-        task_name = v.scalar(task_block["name"], "task.name", str)
-        task = _lookup(TASKS, task_name, source_name, "task.name")
-        params = {k: val for k, val in task_block.items() if k != "name"}
+        task_name, task, params = v.named_block(top["task"], "task", TASKS)
         fixed: dict[str, Any] = {}
         searched: dict[str, tuple[Any, ...]] = {}
-        for key in params:
-            if key not in task.params:
-                raise SpaceError(
-                    f"unknown parameter {key!r} of task {task_name!r}"
-                    f"{did_you_mean(key, task.params)}; allowed: {allowed(task.params)}",
-                    source=source_name, key=f"task.{key}")
         for key, param in task.params.items():
             values = v.values(params.get(key, param.default), f"task.{key}", param,
                               allow_none=key not in params and param.default is None)
@@ -158,22 +146,9 @@ def parse_space(data: Any, *, source_name: str, base_dir: Path) -> SearchSpace:
     # reward
     reward_setting: RewardSetting | None = None
     if "reward" in top:
-        reward_block = top["reward"]
-        if isinstance(reward_block, str):
-            reward_block = {"name": reward_block}
-        reward_block = v.mapping(reward_block, "reward", None, required=("name",))
-        reward_name = v.scalar(reward_block["name"], "reward.name", str)
-        reward = _lookup(REWARDS, reward_name, source_name, "reward.name")
-        reward_params: dict[str, Any] = {}
-        for key, value in reward_block.items():
-            if key == "name":
-                continue
-            if key not in reward.params:
-                raise SpaceError(
-                    f"unknown parameter {key!r} of reward {reward_name!r}"
-                    f"{did_you_mean(key, reward.params)}; allowed: {allowed(reward.params)}",
-                    source=source_name, key=f"reward.{key}")
-            reward_params[key] = v.scalar(value, f"reward.{key}", reward.params[key])
+        reward_name, reward, given = v.named_block(top["reward"], "reward", REWARDS)
+        reward_params = {key: v.scalar(value, f"reward.{key}", reward.params[key])
+                         for key, value in given.items()}
         for key, param in reward.params.items():
             reward_params.setdefault(key, param.default)
         reward_setting = RewardSetting(reward_name, reward_params)
@@ -265,6 +240,22 @@ class _Validator:
             if name not in data:
                 raise self.fail(f"{key}.{name}" if key else name, "missing required key")
         return dict(data)
+
+    def named_block(self, block: Any, key: str, registry: Any) -> tuple[str, Any, dict[str, Any]]:
+        """``name`` or ``{name: ..., param: value}`` -> (name, registered object, params),
+        refusing parameters the object does not declare."""
+        if isinstance(block, str):
+            block = {"name": block}
+        block = self.mapping(block, key, None, required=("name",))
+        name = self.scalar(block["name"], f"{key}.name", str)
+        target = _lookup(registry, name, self.source, f"{key}.name")
+        params = {k: val for k, val in block.items() if k != "name"}
+        for param in params:
+            if param not in target.params:
+                raise self.fail(f"{key}.{param}", f"unknown parameter {param!r} of {key} "
+                                f"{name!r}{did_you_mean(param, target.params)}; "
+                                f"allowed: {allowed(target.params) or 'none'}")
+        return name, target, params
 
     def scalar(self, value: Any, key: str, kind: type | Param, minimum: float | None = None,
                maximum: float | None = None) -> Any:
