@@ -157,10 +157,11 @@ class SearchLoop:
                     finished = self._finished_count()
                     running = len(self.executor.running)
                 if not self.executor.running:
-                    if self._finished_count() >= self.trials:
-                        break
-                    raise RuntimeError(f"strategy {type(self.strategy).__name__} proposed "
-                                       "nothing while no child was running")
+                    if self._finished_count() < self.trials:  # e.g. a grid that is exhausted
+                        logger.warning("strategy %s has nothing more to propose; stopping at "
+                                       "%d trials", type(self.strategy).__name__,
+                                       self._finished_count())
+                    break
                 for outcome in self.executor.wait(timeout=0.5):
                     self._finish(outcome)
                 self._emit("")
