@@ -81,10 +81,13 @@ class Task:
 
     @property
     def loss(self) -> str:
-        """Keras loss for the head."""
-        return (
-            "sparse_categorical_crossentropy" if self.output == "classification" else "mse"
-        )
+        """Keras loss for the head (the trainer uses the loaded data's output kind)."""
+        return loss_for(self.output)
+
+
+def loss_for(output: str) -> str:
+    """Keras loss of a head: cross-entropy over class indices, or mean squared error."""
+    return "sparse_categorical_crossentropy" if output == "classification" else "mse"
 
 
 def split_indices(n: int, seed: int, val: float = 0.15, test: float = 0.15,

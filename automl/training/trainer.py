@@ -19,6 +19,7 @@ from automl.builder import build_model
 from automl.errors import TrialFailedError
 from automl.space import Architecture
 from automl.tasks.task import Dataset
+from automl.tasks.task import loss_for
 from automl.training.metrics import classification_metrics
 from automl.training.metrics import regression_metrics
 
@@ -68,9 +69,7 @@ def train_child(architecture: Architecture, data: Dataset, *, seed: int,
         raise TrialFailedError(f"cannot build the child: {exc}") from exc
     optimizer = getattr(keras.optimizers, OPTIMIZERS[train.get("optimizer", "adam")])(
         learning_rate=float(train.get("learning_rate", 1e-3)))
-    model.compile(optimizer=optimizer,
-                  loss="sparse_categorical_crossentropy" if data.output == "classification"
-                  else "mse")
+    model.compile(optimizer=optimizer, loss=loss_for(data.output))
     batch_size = int(train.get("batch_size", 32))
     epochs = int(train.get("epochs", 10))
     history: list[dict[str, float]] = []
