@@ -66,8 +66,10 @@ class DQNSettings:
     """Number of hidden ReLU layers of the Q-network MLP."""
     batch_size: int = 64
     """Transitions per minibatch update."""
-    gradient_steps: int = 8
-    """Minibatch updates after each told result (MetaQNN's replay after each finished child)."""
+    gradient_steps: int = 16
+    """Minibatch updates after each told result (MetaQNN's replay after each finished child).
+    16 rather than 8: on the tabular_dense benchmark (budget 200) the median evaluations to the
+    top 1 % fell from 72.5 to 63 (seeds 0-19) and from 86.5 to 69 (seeds 20-39)."""
     learning_starts: int = 4
     """Told results before the first update (minibatches are drawn with replacement, so a few
     episodes are enough to start)."""
