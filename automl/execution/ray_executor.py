@@ -18,7 +18,6 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from dataclasses import field
 from typing import Any
 
 from automl.errors import UserInputError
@@ -83,7 +82,6 @@ class _Slot:
     started: float = 0.0
     job: tuple[str, int] = ("", 0)
     attempts: int = 0
-    history: list[int] = field(default_factory=list)
 
 
 class RayExecutor:

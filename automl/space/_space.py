@@ -45,7 +45,7 @@ class Decision:
     def index(self, value: Any) -> int:
         """Index of ``value`` in :attr:`choices` (floats compared by value)."""
         for i, choice in enumerate(self.choices):
-            if choice == value and type(choice) is type(value) or _same(choice, value):
+            if _same(choice, value):
                 return i
         raise SpaceError(
             f"{value!r} is not a choice of this decision; allowed: {allowed(self.choices)}",
