@@ -64,6 +64,13 @@ class Strategy(ABC):
         self.workers = workers
         self.settings = make_settings(self.Settings, settings, source=type(self).__name__)
         self.rng = np.random.default_rng(seed)
+        self.budget: int | None = None
+
+    def set_budget(self, trials: int) -> None:
+        """Told by the search loop before the first ask (and again on resume): the number of
+        trials the search will run, so schedules (exploration, entropy) scale with the search
+        instead of assuming a fixed length. Like Ray Tune's ``set_search_properties``."""
+        self.budget = int(trials)
 
     @abstractmethod
     def ask(self, trial_id: int) -> Architecture | None:
