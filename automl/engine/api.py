@@ -25,7 +25,9 @@ from automl.engine.search import check_trials
 from automl.errors import RunError
 from automl.errors import SpaceError
 from automl.execution import ExecutionSettings
-from automl.execution import RayExecutor
+from automl.execution import Executor
+from automl.execution import check_execution
+from automl.execution import create_executor
 from automl.registry.discovery import path_plugins
 from automl.space import SearchSpace
 from automl.space import load_space
@@ -34,6 +36,7 @@ from automl.store import RunFolder
 from automl.store import check_run_name
 from automl.strategies import Strategy
 from automl.strategies import create_strategy
+from automl.training.rewards import Reward
 
 DEFAULT_STRATEGY = "random"
 
@@ -59,19 +62,19 @@ def _load_data(space: SearchSpace, seed: int) -> tuple[Any, str | None]:
     return task.load(space.task.fixed, base_dir=space.base_dir, seed=seed), space.task.name
 
 
-def _reward_of(space: SearchSpace) -> tuple[str, dict[str, Any]]:
+def _reward_of(space: SearchSpace) -> tuple[Reward, dict[str, Any]]:
     """The reward and its parameters; checked here so a missing reward fails before training."""
     from automl.registry import REWARDS
     from automl.registry import TASKS
 
     if space.reward is not None:
-        return space.reward.name, dict(space.reward.params)
+        return REWARDS.get(space.reward.name), dict(space.reward.params)
     if space.task is None:
         raise SpaceError("this space declares no task, so it cannot train children "
                          "(use it with 'automl bench')", source=space.source, key="task")
     name = TASKS.get(space.task.name).default_reward
     REWARDS.entry(name, source=space.source, key="reward")
-    return name, {}
+    return REWARDS.get(name), {}
 
 
 @contextlib.contextmanager
@@ -116,6 +119,10 @@ def run_search(space: str | Path | SearchSpace, *, strategy: str | None = None,
                on_start: Callable[[RunFolder], None] | None = None) -> SearchOutcome:
     """Run a new search and return its summary (the run folder holds everything).
 
+    Children train on Ray by default; ``execution=ExecutionSettings(executor="in_process")``
+    trains them one at a time in this process instead (no Ray; tests and debugging). The choice
+    is stored in ``run.json``, so a resume uses it too unless given other settings.
+
     Example:
         >>> from automl import run_search
         >>> outcome = run_search("search_spaces/quickstart.yaml", trials=4)  # doctest: +SKIP
@@ -127,13 +134,13 @@ def run_search(space: str | Path | SearchSpace, *, strategy: str | None = None,
     if not isinstance(space, SearchSpace):
         space = load_space(space)
     _load_plugins(space.plugins)
-    execution = execution or ExecutionSettings()
+    execution = check_execution(execution or ExecutionSettings())
     trials = check_trials(trials if trials is not None else space.trials)
     seed = seed if seed is not None else (space.seed or 0)
     strategy_name, settings = _strategy_choice(space, strategy, strategy_settings)
     instance = create_strategy(strategy_name, space, seed=seed, workers=execution.workers,
                                settings=settings, source=space.source)
-    reward_name, reward_params = _reward_of(space)
+    reward, reward_params = _reward_of(space)
     data, task_name = _load_data(space, seed)
     name = name or _unique_name(Path(runs_dir), space.name)
     run_info = {
@@ -148,15 +155,15 @@ def run_search(space: str | Path | SearchSpace, *, strategy: str | None = None,
     }
     if not overwrite:
         RunFolder.check_free(runs_dir, name)
-    executor = RayExecutor(execution, data, task_name=task_name,
-                           plugin_paths=run_info["plugins"])
+    executor = create_executor(execution, data, task_name=task_name,
+                               plugin_paths=run_info["plugins"])
     executor.start()  # before the folder exists: too few CPUs/GPUs must leave nothing behind
     try:
         run = RunFolder.create(runs_dir, name, space.config, run_info, overwrite=overwrite)
     except BaseException:
         executor.shutdown()
         raise
-    return _run(run, space, instance, executor, trials, seed, reward_name, reward_params,
+    return _run(run, space, instance, executor, trials, seed, reward, reward_params,
                 max_consecutive_failures, on_progress, on_start, resume=False)
 
 
@@ -177,24 +184,24 @@ def resume_search(run: str | Path, *, trials: int | None = None,
     space = parse_space(config, source_name=str(folder.config_path),
                         base_dir=Path(info.get("base_dir", ".")))
     stored = ExecutionSettings(**info.get("execution", {}))
-    execution = execution or stored
+    execution = check_execution(execution or stored)
     trials = check_trials(trials if trials is not None else int(info["trials"]))
     seed = int(info.get("seed", 0))
     instance = create_strategy(info["strategy"], space, seed=seed,
                                workers=int(stored.workers),
                                settings=info.get("strategy_settings") or {},
                                source=str(folder.run_json))
-    reward_name, reward_params = _reward_of(space)
+    reward, reward_params = _reward_of(space)
     data, task_name = _load_data(space, seed)
-    executor = RayExecutor(execution, data, task_name=task_name,
-                           plugin_paths=info.get("plugins", []))
+    executor = create_executor(execution, data, task_name=task_name,
+                               plugin_paths=info.get("plugins", []))
     folder.update_info(trials=trials)
-    return _run(folder, space, instance, executor, trials, seed, reward_name, reward_params,
+    return _run(folder, space, instance, executor, trials, seed, reward, reward_params,
                 max_consecutive_failures, on_progress, on_start, resume=True)
 
 
-def _run(run: RunFolder, space: SearchSpace, strategy: Strategy, executor: RayExecutor,
-         trials: int, seed: int, reward_name: str, reward_params: dict[str, Any],
+def _run(run: RunFolder, space: SearchSpace, strategy: Strategy, executor: Executor,
+         trials: int, seed: int, reward: Reward, reward_params: dict[str, Any],
          max_consecutive_failures: int, on_progress: Callable[[Progress], None] | None,
          on_start: Callable[[RunFolder], None] | None, *, resume: bool) -> SearchOutcome:
     try:
@@ -203,7 +210,7 @@ def _run(run: RunFolder, space: SearchSpace, strategy: Strategy, executor: RayEx
             executor.start()
         with _log_to(run):
             loop = SearchLoop(run, space, strategy, executor, trials=trials, seed=seed,
-                              reward_name=reward_name, reward_params=reward_params,
+                              reward=reward, reward_params=reward_params,
                               max_consecutive_failures=max_consecutive_failures,
                               on_progress=on_progress)
             if resume:

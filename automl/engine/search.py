@@ -1,4 +1,4 @@
-"""The search loop: wires the space, a strategy, the run store and the executor (like Optuna's
+"""The search loop: wires the space, a strategy, the run store and an executor (like Optuna's
 Study, it is the only place that knows all four).
 
 Asks and tells are numbered in one event sequence, persisted the moment they happen: an ask is
@@ -7,6 +7,12 @@ transaction, ``told_seq``) before ``tell``, and the strategy is checkpointed aft
 any point therefore resumes exactly: the checkpoint says up to which event the strategy has seen,
 the later asks and tells are replayed into it in their original order (so its RNG and pending
 state are as they were), and trials that were running are rerun with the same architecture.
+
+The executor (:class:`automl.execution.Executor`) decides where children run: on Ray, in this
+process, or looked up in a benchmark table with simulated time (``automl bench``), so caching,
+failures and out-of-order results are this one loop's code everywhere. A bench passes an
+in-memory store and ``checkpoint=False``: nothing is resumed there, and writing the strategy's
+checkpoint after every result would cost more than the look-up.
 """
 
 from __future__ import annotations
@@ -14,8 +20,8 @@ from __future__ import annotations
 import collections
 import logging
 import math
-import time
 from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -24,6 +30,7 @@ from typing import Any
 from automl.errors import SearchAbortedError
 from automl.errors import UserInputError
 from automl.execution import ExecutionSettings
+from automl.execution import Executor
 from automl.execution import Outcome
 from automl.failpoints import failpoint
 from automl.space import Architecture
@@ -36,7 +43,8 @@ from automl.store import load_checkpoint
 from automl.store import save_checkpoint
 from automl.strategies import Strategy
 from automl.strategies import StrategyState
-from automl.training.rewards import compute_reward
+from automl.strategies.wrappers import guarded
+from automl.training.rewards import Reward
 
 logger = logging.getLogger("automl.search")
 
@@ -58,9 +66,31 @@ class Progress:
     last_event: str = ""
 
 
+@dataclass(frozen=True)
+class Told:
+    """One result as the loop told it to the strategy (what ``on_told`` receives).
+
+    Attributes:
+        trial_id: The trial.
+        architecture: Its architecture.
+        reward: The reward told (None: the child failed).
+        status: ``complete``, ``failed`` or ``cached``.
+        at: The executor's clock when it was told: wall seconds, or simulated seconds on a
+            table, since the loop began.
+        train_seconds: Training time the child reported (0 for a cached trial).
+    """
+
+    trial_id: int
+    architecture: Architecture
+    reward: float | None
+    status: TrialStatus
+    at: float
+    train_seconds: float
+
+
 @dataclass
 class SearchOutcome:
-    """Summary of a finished (or stopped) search."""
+    """Summary of a finished (or stopped) search (``seconds`` on the executor's clock)."""
 
     run_path: Path
     counts: dict[str, int]
@@ -76,24 +106,48 @@ def child_seed(seed: int, trial_id: int) -> int:
 
 
 class SearchLoop:
-    """Runs one search to ``trials`` finished trials (complete, failed or cached)."""
+    """Runs one search to ``trials`` finished trials (complete, failed or cached).
+
+    Args:
+        run: The run folder (its database and checkpoint paths).
+        space: The search space.
+        strategy: The strategy; the loop drives it through :func:`guarded`, so checkpoints and
+            replays go through the wrapper too.
+        executor: Where children run.
+        trials: Finished trials to reach; told to the strategy with ``set_budget``.
+        seed: Seed of the search (children get :func:`child_seed` of it).
+        reward: The reward computed from a child's validation metrics and facts.
+        reward_params: Its parameters (the YAML's ``reward:`` block).
+        max_consecutive_failures: Failed children in a row that stop the search; None: never.
+        on_progress: Called after every event with a :class:`Progress`.
+        on_told: Called with every result the loop tells the strategy (a bench's trace).
+        store: The trial store; default: the run folder's database. A bench passes an
+            in-memory one (``TrialStore(":memory:")``).
+        checkpoint: Write the strategy's checkpoint after every tell (needed for resume).
+    """
 
     def __init__(self, run: RunFolder, space: SearchSpace, strategy: Strategy,
-                 executor: Any, *, trials: int, seed: int, reward_name: str,
-                 reward_params: dict[str, Any], max_consecutive_failures: int = 10,
-                 on_progress: Callable[[Progress], None] | None = None):
+                 executor: Executor, *, trials: int, seed: int, reward: Reward,
+                 reward_params: Mapping[str, Any] | None = None,
+                 max_consecutive_failures: int | None = 10,
+                 on_progress: Callable[[Progress], None] | None = None,
+                 on_told: Callable[[Told], None] | None = None,
+                 store: TrialStore | None = None, checkpoint: bool = True):
         self.run = run
         self.space = space
-        self.strategy = strategy
+        self.strategy = guarded(strategy)
         self.executor = executor
         self.trials = trials
         self.seed = seed
-        self.reward_name = reward_name
-        self.reward_params = reward_params
+        self.reward = reward
+        self.reward_params = dict(reward_params or {})
         self.max_consecutive_failures = max_consecutive_failures
         self.on_progress = on_progress
-        self.store = TrialStore(run.db_path)
-        self._started = time.monotonic()
+        self.on_told = on_told
+        self.checkpoint = checkpoint
+        self.store = store if store is not None else TrialStore(run.db_path)
+        self.strategy.set_budget(trials)  # before any ask, replayed ones included
+        self._clock_zero = executor.now()
         self._consecutive_failures: collections.deque[str] = collections.deque()
         self._architectures: dict[int, Architecture] = {}
         self._seq = self.store.max_event_seq()
@@ -198,7 +252,7 @@ class SearchLoop:
                                 metrics=earlier.metrics, test_metrics=earlier.test_metrics,
                                 params=earlier.params, train_seconds=0.0,
                                 cached_from=earlier.trial_id, told_seq=self._seq)
-        self._tell(trial_id, architecture, earlier.reward)
+        self._tell(trial_id, architecture, earlier.reward, TrialStatus.CACHED, 0.0)
         self._emit(f"trial {trial_id} cached from trial {earlier.trial_id}")
         return True
 
@@ -210,10 +264,9 @@ class SearchLoop:
         if result.get("ok"):
             facts = {"params": result["params"], "train_seconds": result["train_seconds"]}
             try:
-                reward = compute_reward(self.reward_name, self.reward_params, result["metrics"],
-                                        facts)
+                reward = self.reward(result["metrics"], facts, **self.reward_params)
             except Exception as exc:  # noqa: BLE001 (a reward plugin's error fails one trial)
-                error = f"reward {self.reward_name!r} failed: {exc}"
+                error = f"reward {self.reward.name!r} failed: {exc}"
             if reward is not None and not math.isfinite(reward):
                 error, reward = f"reward is {reward}", None
         status = TrialStatus.COMPLETE if reward is not None else TrialStatus.FAILED
@@ -225,12 +278,14 @@ class SearchLoop:
             node=result.get("node"), gpus=result.get("gpus"), error=error,
             attempts=outcome.attempts, epochs=result.get("epochs"), told_seq=self._seq)
         failpoint("after_store")
-        self._tell(outcome.trial_id, architecture, reward)
+        self._tell(outcome.trial_id, architecture, reward, status,
+                   float(result.get("train_seconds") or 0.0))
         if status == TrialStatus.FAILED:
             logger.warning("trial %d failed: %s", outcome.trial_id, error)
             self._consecutive_failures.append((error or "").splitlines()[0] if error else "")
             self._emit(f"trial {outcome.trial_id} failed: {(error or '').splitlines()[0][:120]}")
-            if len(self._consecutive_failures) >= self.max_consecutive_failures:
+            limit = self.max_consecutive_failures
+            if limit is not None and len(self._consecutive_failures) >= limit:
                 common, count = collections.Counter(self._consecutive_failures).most_common(1)[0]
                 raise SearchAbortedError(
                     f"{len(self._consecutive_failures)} trials failed in a row; most common "
@@ -239,7 +294,8 @@ class SearchLoop:
             self._consecutive_failures.clear()
             self._emit(f"trial {outcome.trial_id} reward {reward:.4f}: {architecture.summary()}")
 
-    def _tell(self, trial_id: int, architecture: Architecture, reward: float | None) -> None:
+    def _tell(self, trial_id: int, architecture: Architecture, reward: float | None,
+              status: TrialStatus, train_seconds: float) -> None:
         self.strategy.tell(trial_id, architecture, reward)
         stats = self.strategy.progress()
         if stats:
@@ -247,13 +303,22 @@ class SearchLoop:
         failpoint("after_tell")
         self._checkpoint()
         failpoint("checkpoint_written")
+        if self.on_told is not None:
+            self.on_told(Told(trial_id, architecture, reward, status, self.elapsed(),
+                              train_seconds))
 
     def _checkpoint(self) -> None:
+        if not self.checkpoint:
+            return
         state = self.strategy.state_dict()
         meta = {"strategy": state.meta, "seq": self._seq}
         save_checkpoint(self.run.checkpoint_path, StrategyState(meta, state.arrays))
 
     # ------------------------------------------------------------------ reporting
+    def elapsed(self) -> float:
+        """Seconds on the executor's clock since the loop began (simulated on a table)."""
+        return self.executor.now() - self._clock_zero
+
     def _emit(self, event: str) -> None:
         if event:
             logger.info(event)
@@ -265,7 +330,7 @@ class SearchLoop:
         counts = self.store.counts()
         done = sum(counts.get(s.value, 0) for s in TrialStatus if s.is_finished())
         best = self.store.best()
-        elapsed = time.monotonic() - self._started
+        elapsed = self.elapsed()
         new_done = max(done - self._done_at_start, 0)
         eta = elapsed / new_done * (self.trials - done) if new_done else None
         return Progress(run=self.run.name, total=self.trials, done=done,
@@ -282,7 +347,7 @@ class SearchLoop:
             run_path=self.run.path, counts=self.store.counts(),
             best_reward=best.reward if best else None,
             best_trial=best.trial_id if best else None,
-            seconds=time.monotonic() - self._started,
+            seconds=self.elapsed(),
             strategy_updates=len(self.store.strategy_updates()))
 
 
@@ -292,5 +357,5 @@ def check_trials(trials: int, *, key: str = "--trials") -> int:
     return trials
 
 
-__all__ = ["ExecutionSettings", "Progress", "SearchLoop", "SearchOutcome", "check_trials",
+__all__ = ["ExecutionSettings", "Progress", "SearchLoop", "SearchOutcome", "Told", "check_trials",
            "child_seed"]

@@ -1,8 +1,22 @@
-"""Execution on Ray (the only package that imports ray)."""
+"""Running children: the :class:`Executor` contract and its implementations.
 
-from automl.execution.ray_executor import ExecutionSettings
-from automl.execution.ray_executor import Outcome
+``RayExecutor`` trains children on Ray actors (this package holds the only code that imports
+``ray``); ``InProcessExecutor`` trains them one at a time in this process with the same trainer;
+``TableExecutor`` looks them up in a benchmark table with simulated training time. Importing
+this package imports neither Ray nor TensorFlow.
+"""
+
+from automl.execution.base import Executor
+from automl.execution.base import Outcome
+from automl.execution.in_process import InProcessExecutor
 from automl.execution.ray_executor import RayExecutor
-from automl.execution.ray_executor import default_workers
+from automl.execution.settings import EXECUTORS
+from automl.execution.settings import ExecutionSettings
+from automl.execution.settings import check_execution
+from automl.execution.settings import create_executor
+from automl.execution.settings import default_workers
+from automl.execution.table_executor import TableExecutor
 
-__all__ = ["ExecutionSettings", "Outcome", "RayExecutor", "default_workers"]
+__all__ = ["EXECUTORS", "ExecutionSettings", "Executor", "InProcessExecutor", "Outcome",
+           "RayExecutor", "TableExecutor", "check_execution", "create_executor",
+           "default_workers"]

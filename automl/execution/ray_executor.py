@@ -14,63 +14,17 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from automl.errors import UserInputError
+from automl.execution.base import Outcome
+from automl.execution.settings import ExecutionSettings
 from automl.execution.worker import ChildTrainer
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class ExecutionSettings:
-    """How children are run.
-
-    Attributes:
-        workers: Children trained at once.
-        cpus_per_trial: CPUs reserved per child (fractions allowed); TensorFlow uses as many
-            threads.
-        gpus_per_trial: GPUs per child; 0.5 lets two children share one GPU.
-        address: Ray cluster to join (``auto`` or ``host:port``); None starts a local instance.
-        max_retries: Times a child is rerun after its worker process died.
-        trial_timeout: Seconds after which a child is ended and stored as failed; None: never.
-        recycle_after: Children per worker process before it is replaced (TensorFlow leaks).
-    """
-
-    workers: int = 1
-    cpus_per_trial: float = 1.0
-    gpus_per_trial: float = 0.0
-    address: str | None = None
-    max_retries: int = 2
-    trial_timeout: float | None = None
-    recycle_after: int = 40
-
-
-def default_workers(cpus_per_trial: float, gpus_per_trial: float = 0.0) -> int:
-    """One worker per local CPU (or per GPU share when children use GPUs)."""
-    workers = max(1, int((os.cpu_count() or 1) // max(cpus_per_trial, 1e-9)))
-    if gpus_per_trial > 0:
-        try:
-            import tensorflow as tf
-
-            gpus = len(tf.config.list_physical_devices("GPU"))
-        except Exception:  # noqa: BLE001
-            gpus = 0
-        workers = min(workers, max(1, int(gpus // gpus_per_trial)))
-    return workers
-
-
-@dataclass
-class Outcome:
-    """What came back for one trial."""
-
-    trial_id: int
-    result: dict[str, Any]
-    attempts: int
 
 
 @dataclass
@@ -85,7 +39,8 @@ class _Slot:
 
 
 class RayExecutor:
-    """Runs children on Ray, at most ``settings.workers`` at a time."""
+    """Runs children on Ray actors, at most ``settings.workers`` at a time (an
+    :class:`~automl.execution.base.Executor`)."""
 
     def __init__(self, settings: ExecutionSettings, data: Any, *, task_name: str | None,
                  plugin_paths: Sequence[str] = ()):
@@ -97,6 +52,7 @@ class RayExecutor:
         self._started_ray = False
         self._data_ref: Any = None
         self._actor_class: Any = None
+        self._clock_zero = time.monotonic()
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -151,6 +107,10 @@ class RayExecutor:
             ray.shutdown()
         self._started_ray = False
         self._actor_class = None
+
+    def now(self) -> float:
+        """Wall-clock seconds since this executor was made."""
+        return time.monotonic() - self._clock_zero
 
     # ------------------------------------------------------------------ trials
     @property

@@ -1,8 +1,9 @@
-"""The code that runs inside a Ray worker process: one long-lived trainer per worker slot.
+"""The code that trains children: one long-lived trainer per worker slot.
 
-TensorFlow is imported once per process and the dataset arrives once per process (from Ray's
-object store); the process is replaced every ``recycle_after`` children because TensorFlow
-leaks memory across models.
+On Ray it runs inside a worker process: TensorFlow is imported once per process and the dataset
+arrives once per process (from Ray's object store); the process is replaced every
+``recycle_after`` children because TensorFlow leaks memory across models. The in-process
+executor runs the same trainer in the driver, so both train a child with the same code.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import traceback
 import warnings
 from collections.abc import Sequence
@@ -34,15 +36,19 @@ class ChildTrainer:
         task_name: Registered task, for its worker-side ``prepare`` (searched front ends).
         plugin_paths: Plugin files/folders to load so plugin layers and tasks resolve here too.
         threads: Threads TensorFlow may use (the CPUs this trial was given).
+        own_process: The trainer owns its process (a Ray actor): quiet TensorFlow and size its
+            thread pools. False in the driver (in-process execution), whose logging, warnings
+            and TensorFlow settings are the caller's.
     """
 
     def __init__(self, data: Any, task_name: str | None, plugin_paths: Sequence[str] = (),
-                 threads: int = 1):
-        quiet_tensorflow()
-        import tensorflow as tf
+                 threads: int = 1, *, own_process: bool = True):
+        if own_process:
+            quiet_tensorflow()
+            import tensorflow as tf
 
-        tf.config.threading.set_intra_op_parallelism_threads(max(1, threads))
-        tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, threads)))
+            tf.config.threading.set_intra_op_parallelism_threads(max(1, threads))
+            tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, threads)))
         from automl.registry.discovery import discover
 
         # the driver's discovery, repeated here: built-ins, entry points, plugins/ and registered
@@ -68,17 +74,10 @@ class ChildTrainer:
 
     def train(self, architecture_json: str, seed: int) -> dict[str, Any]:
         """Train one child; never raises for the child's own errors (they come back as text)."""
-        import ray
-
         from automl.space import Architecture
         from automl.training.trainer import train_child
 
-        where = {"host": socket.gethostname(), "pid": os.getpid()}
-        try:
-            where["node"] = ray.get_runtime_context().get_node_id()
-            where["gpus"] = ",".join(str(g) for g in ray.get_gpu_ids())
-        except Exception:  # noqa: BLE001 (outside Ray, e.g. a direct call in a test)
-            pass
+        where = _placement()
         architecture = Architecture.from_json(architecture_json)
         try:
             out = train_child(architecture, self._data_for(dict(architecture.task)), seed=seed)
@@ -90,3 +89,18 @@ class ChildTrainer:
             return {"ok": False, "error": f"{text}\n{detail}", **where}
         out.pop("model", None)
         return {"ok": True, **out, **where}
+
+
+def _placement() -> dict[str, Any]:
+    """Where the child trains: host and process, plus Ray's node and GPUs inside a Ray worker
+    (Ray is only asked when this process is connected to it, so in-process training never
+    imports it)."""
+    where: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid()}
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        try:
+            where["node"] = ray.get_runtime_context().get_node_id()
+            where["gpus"] = ",".join(str(g) for g in ray.get_gpu_ids())
+        except Exception:  # noqa: BLE001 (placement is informative; never fail a child for it)
+            pass
+    return where

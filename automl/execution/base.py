@@ -1,0 +1,73 @@
+"""The executor contract: how the search loop runs children without knowing where they run.
+
+The loop (:class:`automl.engine.search.SearchLoop`) hands an executor one child at a time and
+collects finished ones; whether a child trains on a Ray actor (:class:`RayExecutor`), in this
+process (:class:`InProcessExecutor`) or is looked up in a benchmark table with simulated
+training time (:class:`TableExecutor`) is the executor's business. Like Optuna's storage and
+sampler split, this keeps caching, failures, batching and out-of-order results in one loop,
+whatever runs the children.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from typing import Protocol
+from typing import runtime_checkable
+
+
+@dataclass
+class Outcome:
+    """What came back for one trial.
+
+    Attributes:
+        trial_id: The trial the result belongs to.
+        result: The worker's result dict: ``ok``; then ``metrics``, ``test_metrics``,
+            ``params``, ``train_seconds``, ``epochs`` and placement facts, or ``error`` text.
+        attempts: Times the child was started (more than one after a worker died).
+    """
+
+    trial_id: int
+    result: dict[str, Any]
+    attempts: int
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """Runs children for the search loop, at most a fixed number at a time.
+
+    Results may come back in any order; ``trial_id`` is the correlation key (as in Ray Tune's
+    ``Searcher``). An executor never raises for a child's own error: the child comes back as
+    ``Outcome(result={"ok": False, "error": ...})`` and the loop stores it as failed.
+    """
+
+    @property
+    def started(self) -> bool:
+        """Whether :meth:`start` has run (and :meth:`shutdown` has not)."""
+
+    def start(self) -> None:
+        """Acquire what children need (a Ray cluster, a trainer); may raise UserInputError."""
+
+    @property
+    def free_slots(self) -> int:
+        """Children that can be submitted now."""
+
+    @property
+    def running(self) -> list[int]:
+        """Trial ids of the children in flight."""
+
+    def submit(self, trial_id: int, architecture_json: str, seed: int,
+               attempts: int = 0) -> None:
+        """Start one child (``architecture_json`` is :meth:`Architecture.to_json`)."""
+
+    def wait(self, timeout: float = 1.0) -> list[Outcome]:
+        """Children that finished within ``timeout`` seconds (possibly none), oldest first."""
+
+    def shutdown(self) -> None:
+        """Release everything; children still in flight are abandoned. Safe to call twice."""
+
+    def now(self) -> float:
+        """Seconds on the executor's clock: wall time, or simulated time for a table."""
+
+
+__all__ = ["Executor", "Outcome"]

@@ -1,0 +1,101 @@
+"""How children are run (:class:`ExecutionSettings`, stored in ``run.json``) and the executor
+those settings choose (:func:`create_executor`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from typing import Any
+
+from automl.errors import UserInputError
+from automl.errors import allowed
+from automl.errors import did_you_mean
+
+if TYPE_CHECKING:
+    from automl.execution.base import Executor
+
+EXECUTORS = ("ray", "in_process")
+"""Executors that train children (a benchmark table's executor is made by ``automl bench``)."""
+
+
+@dataclass
+class ExecutionSettings:
+    """How children are run.
+
+    Attributes:
+        workers: Children trained at once.
+        cpus_per_trial: CPUs reserved per child (fractions allowed); TensorFlow uses as many
+            threads.
+        gpus_per_trial: GPUs per child; 0.5 lets two children share one GPU.
+        address: Ray cluster to join (``auto`` or ``host:port``); None starts a local instance.
+        max_retries: Times a child is rerun after its worker process died.
+        trial_timeout: Seconds after which a child is ended and stored as failed; None: never.
+        recycle_after: Children per worker process before it is replaced (TensorFlow leaks).
+        executor: ``ray`` (the default: one trainer actor per worker slot) or ``in_process``
+            (children train one at a time in this process, without Ray: for tests, debugging
+            and machines where Ray cannot start; Ray-only settings are ignored).
+    """
+
+    workers: int = 1
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    address: str | None = None
+    max_retries: int = 2
+    trial_timeout: float | None = None
+    recycle_after: int = 40
+    executor: str = "ray"
+
+
+def default_workers(cpus_per_trial: float, gpus_per_trial: float = 0.0) -> int:
+    """One worker per local CPU (or per GPU share when children use GPUs)."""
+    workers = max(1, int((os.cpu_count() or 1) // max(cpus_per_trial, 1e-9)))
+    if gpus_per_trial > 0:
+        try:
+            import tensorflow as tf
+
+            gpus = len(tf.config.list_physical_devices("GPU"))
+        except Exception:  # noqa: BLE001
+            gpus = 0
+        workers = min(workers, max(1, int(gpus // gpus_per_trial)))
+    return workers
+
+
+def check_execution(settings: ExecutionSettings) -> ExecutionSettings:
+    """Refuse an unknown executor, or in-process execution with more than one worker, before
+    anything is written."""
+    if settings.executor not in EXECUTORS:
+        raise UserInputError(
+            f"unknown executor {settings.executor!r}"
+            f"{did_you_mean(settings.executor, EXECUTORS)}; allowed: {allowed(EXECUTORS)}",
+            key="executor")
+    if settings.executor == "in_process" and settings.workers != 1:
+        raise UserInputError(
+            f"the in_process executor trains one child at a time; got workers="
+            f"{settings.workers} (use workers=1, or the ray executor)", key="workers")
+    return settings
+
+
+def create_executor(settings: ExecutionSettings, data: Any, *, task_name: str | None,
+                    plugin_paths: Sequence[str] = ()) -> Executor:
+    """The executor ``settings.executor`` names, not yet started.
+
+    Args:
+        settings: Validated by :func:`check_execution`.
+        data: The task's loaded dataset, handed to every trainer.
+        task_name: Registered task, for its worker-side ``prepare``.
+        plugin_paths: Plugin files or folders a trainer loads.
+    """
+    check_execution(settings)
+    if settings.executor == "in_process":
+        from automl.execution.in_process import InProcessExecutor
+
+        return InProcessExecutor(data, task_name=task_name, plugin_paths=plugin_paths)
+    from automl.execution.ray_executor import RayExecutor
+
+    return RayExecutor(settings, data, task_name=task_name, plugin_paths=plugin_paths)
+
+
+__all__ = ["EXECUTORS", "ExecutionSettings", "check_execution", "create_executor",
+           "default_workers"]
