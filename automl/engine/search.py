@@ -152,6 +152,7 @@ class SearchLoop:
         self._architectures: dict[int, Architecture] = {}
         self._seq = self.store.max_event_seq()
         self._done_at_start = self._finished_count()
+        self._finished = self._done_at_start
 
     # ------------------------------------------------------------------ resume
     def restore_strategy(self) -> int:
@@ -190,13 +191,13 @@ class SearchLoop:
                    if t.status in (TrialStatus.RUNNING, TrialStatus.PENDING)]
         next_id = self.store.max_trial_id() + 1
         self.store.set_meta("trials_requested", self.trials)
+        self._finished = self._finished_count()  # then counted here, not queried per event
         try:
             while True:
-                finished = self._finished_count()
-                running = len(self.executor.running)
-                if finished >= self.trials and running == 0:
+                if self._finished >= self.trials and not self.executor.running:
                     break
-                while self.executor.free_slots and finished + running < self.trials:
+                while (self.executor.free_slots
+                       and self._finished + len(self.executor.running) < self.trials):
                     if requeue:
                         record = requeue.pop(0)
                         self._submit(record.trial_id, record.arch, record.attempts)
@@ -208,13 +209,11 @@ class SearchLoop:
                         if not self._reuse_cached(next_id, architecture, self._seq):
                             self._submit(next_id, architecture, 0, ask_seq=self._seq)
                         next_id += 1
-                    finished = self._finished_count()
-                    running = len(self.executor.running)
                 if not self.executor.running:
-                    if self._finished_count() < self.trials:  # e.g. a grid that is exhausted
+                    if self._finished < self.trials:  # e.g. a grid that is exhausted
                         logger.warning("strategy %s has nothing more to propose; stopping at "
                                        "%d trials", type(self.strategy).__name__,
-                                       self._finished_count())
+                                       self._finished)
                     break
                 for outcome in self.executor.wait(timeout=0.5):
                     self._finish(outcome)
@@ -239,7 +238,7 @@ class SearchLoop:
         self.executor.submit(trial_id, architecture.to_json(), child_seed(self.seed, trial_id),
                              attempts=attempts)
         failpoint("after_submit")
-        self._emit(f"trial {trial_id} started: {architecture.summary()}")
+        self._emit(lambda: f"trial {trial_id} started: {architecture.summary()}")
 
     def _reuse_cached(self, trial_id: int, architecture: Architecture, ask_seq: int) -> bool:
         """An architecture already trained in this run is not trained again."""
@@ -252,8 +251,9 @@ class SearchLoop:
                                 metrics=earlier.metrics, test_metrics=earlier.test_metrics,
                                 params=earlier.params, train_seconds=0.0,
                                 cached_from=earlier.trial_id, told_seq=self._seq)
+        self._finished += 1
         self._tell(trial_id, architecture, earlier.reward, TrialStatus.CACHED, 0.0)
-        self._emit(f"trial {trial_id} cached from trial {earlier.trial_id}")
+        self._emit(lambda: f"trial {trial_id} cached from trial {earlier.trial_id}")
         return True
 
     def _finish(self, outcome: Outcome) -> None:
@@ -277,6 +277,7 @@ class SearchLoop:
             train_seconds=result.get("train_seconds"), host=result.get("host"),
             node=result.get("node"), gpus=result.get("gpus"), error=error,
             attempts=outcome.attempts, epochs=result.get("epochs"), told_seq=self._seq)
+        self._finished += 1
         failpoint("after_store")
         self._tell(outcome.trial_id, architecture, reward, status,
                    float(result.get("train_seconds") or 0.0))
@@ -292,7 +293,8 @@ class SearchLoop:
                     f"error ({count}x): {common}. Fix the cause, then resume the run.")
         else:
             self._consecutive_failures.clear()
-            self._emit(f"trial {outcome.trial_id} reward {reward:.4f}: {architecture.summary()}")
+            self._emit(lambda: f"trial {outcome.trial_id} reward {reward:.4f}: "
+                       f"{architecture.summary()}")
 
     def _tell(self, trial_id: int, architecture: Architecture, reward: float | None,
               status: TrialStatus, train_seconds: float) -> None:
@@ -319,12 +321,16 @@ class SearchLoop:
         """Seconds on the executor's clock since the loop began (simulated on a table)."""
         return self.executor.now() - self._clock_zero
 
-    def _emit(self, event: str) -> None:
-        if event:
-            logger.info(event)
-        if self.on_progress is None:
+    def _emit(self, event: str | Callable[[], str]) -> None:
+        """Log an event and report progress; the text is only made when someone reads it
+        (a bench runs thousands of events per second with neither)."""
+        if self.on_progress is None and not logger.isEnabledFor(logging.INFO):
             return
-        self.on_progress(self.progress(event))
+        text = event() if callable(event) else event
+        if text:
+            logger.info(text)
+        if self.on_progress is not None:
+            self.on_progress(self.progress(text))
 
     def progress(self, event: str = "") -> Progress:
         counts = self.store.counts()

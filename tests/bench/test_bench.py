@@ -17,8 +17,8 @@ from automl.bench import run_benchmark
 from automl.bench import summarize
 from automl.bench import table_columns
 from automl.bench import write_table
-from automl.bench.runner import best_by_time
-from automl.bench.runner import budgets_for
+from automl.bench.metrics import best_by_time
+from automl.bench.metrics import budgets_for
 from automl.cli.main import main
 from automl.errors import DataError
 from automl.errors import UserInputError
@@ -184,8 +184,10 @@ def test_metrics_by_hand(line_space: SearchSpace, tmp_path: Path) -> None:
     assert a["regret"]["5"] == pytest.approx({"median": 0.04, "q25": 0.02, "q75": 0.12})
     # Top 5 % (>= 0.95): evaluation 4, never (counts as 5), evaluation 1. Top 1 %: 5, 5, 5.
     assert a["per_seed"]["evals_to_top5"] == [4, 5, 1]
-    assert a["evals_to_top5"] == {"median": 4.0, "reached": pytest.approx(2 / 3)}
-    assert a["evals_to_top1"] == {"median": 5.0, "reached": pytest.approx(1 / 3)}
+    assert a["evals_to_top5"] == {"median": 4.0, "q25": 2.5, "q75": 4.5,
+                                  "reached": pytest.approx(2 / 3)}
+    assert a["evals_to_top1"] == {"median": 5.0, "q25": 5.0, "q75": 5.0,
+                                  "reached": pytest.approx(1 / 3)}
     # Repeats count as evaluations but add nothing: 5, 4 and 2 distinct architectures.
     assert a["unique"]["median"] == 4
     assert a["failed"]["median"] == 0
@@ -216,8 +218,9 @@ def test_run_with_a_scripted_strategy(line_space: SearchSpace, tmp_path: Path,
     assert entry["regret"]["10"]["median"] == pytest.approx(0.99 - 0.09)
     assert entry["regret"]["50"]["median"] == pytest.approx(0.99 - 0.49)
     assert entry["regret"]["100"]["median"] == pytest.approx(0.0)
-    assert entry["evals_to_top5"] == {"median": 96.0, "reached": 1.0}
-    assert entry["evals_to_top1"] == {"median": 100.0, "reached": 1.0}
+    assert entry["evals_to_top5"] == {"median": 96.0, "q25": 96.0, "q75": 96.0, "reached": 1.0}
+    assert entry["evals_to_top1"] == {"median": 100.0, "q25": 100.0, "q75": 100.0,
+                                      "reached": 1.0}
     assert report["time_budgets"] is None and "regret_at_seconds" not in entry
     json.dumps(report)
 
