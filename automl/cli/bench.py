@@ -1,38 +1,54 @@
-"""`automl bench SPACE.yaml --table TABLE.csv`: compare strategies on a table, training nothing."""
+"""`automl bench SPACE.yaml [SPACE.yaml ...] [--table TABLE.csv ...]`: compare strategies on
+benchmark tables, training nothing. One space is one table's report; several are a suite, ranked
+across tables."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from automl.cli._common import console
 from automl.cli._common import err_console
 from automl.cli._common import positive_int
+from automl.errors import DataError
 from automl.errors import UserInputError
+
+SHOWN_REGRET = (25, 50, 100, 200)
+"""Evaluation budgets whose regret the console shows (those within the budget, and the budget);
+the JSON report has them all."""
 
 
 def register(subparsers: Any) -> None:
     bench = subparsers.add_parser(
-        "bench", help="compare strategies on a benchmark table (no training)",
-        description="Run each strategy with each seed against table look-ups and report regret "
-        "and evaluations to reach the table's top 1 %% / 5 %%. See docs/benchmark.md.")
-    bench.add_argument("space", metavar="SPACE.yaml", help="the search space of the table")
-    bench.add_argument("--table", required=True, metavar="TABLE.csv",
-                       help="CSV with one row per architecture (see docs/benchmark.md)")
+        "bench", help="compare strategies on benchmark tables (no training)",
+        description="Run each strategy with each seed through the search loop against table "
+        "look-ups (simulated training time) and report regret, evaluations to reach the "
+        "table's top 1 %% / 5 %% and, for several tables, each strategy's mean rank. "
+        "See docs/benchmark.md.")
+    bench.add_argument("spaces", nargs="+", metavar="SPACE.yaml",
+                       help="search spaces of the tables (several: a suite)")
+    bench.add_argument("--table", action="append", default=[], metavar="TABLE.csv",
+                       help="CSV with one row per architecture, one per space in the same "
+                       "order (default: the CSV next to the YAML with the same name)")
     bench.add_argument("--strategies", metavar="A,B,...", default=None,
                        help="comma-separated strategy names (default: every registered one)")
     bench.add_argument("--seeds", type=positive_int, default=20, metavar="N",
                        help="seeds per strategy, 0..N-1 (default 20)")
     bench.add_argument("--budget", type=positive_int, default=100, metavar="N",
                        help="evaluations per run (default 100)")
+    bench.add_argument("--simulated-workers", type=positive_int, default=1, metavar="K",
+                       help="children in flight at once in each simulated search; results "
+                       "come back in simulated completion order (default 1)")
     bench.add_argument("--metric", default="reward", metavar="COLUMN",
                        help="table column to maximise (default: reward)")
     bench.add_argument("--json", metavar="OUT.json", default=None,
-                       help="write the full report (curves, per-seed results) as JSON")
+                       help="write the full report (curves, per-seed results, ranks) as JSON")
     bench.add_argument("--plot", metavar="OUT.png", default=None,
-                       help="write best-so-far curves (median and IQR per strategy)")
+                       help="write best-so-far curves (median and IQR per strategy, one panel "
+                       "per table)")
     bench.add_argument("--workers", type=positive_int, default=2, metavar="P",
                        help="parallel processes (default 2; 1 runs in this process)")
     bench.add_argument("--plugins", action="append", default=[], metavar="PATH",
@@ -42,8 +58,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from automl.bench import load_table
-    from automl.bench import plot_benchmark
-    from automl.bench import run_benchmark
+    from automl.bench import run_suite
     from automl.registry import STRATEGIES
     from automl.registry import ensure_builtins
     from automl.registry.discovery import load_plugin_paths
@@ -51,15 +66,24 @@ def run(args: argparse.Namespace) -> int:
 
     ensure_builtins()
     load_plugin_paths(args.plugins)
-    space = load_space(args.space)
-    load_plugin_paths(space.plugins)
+    pairs = table_paths(args.spaces, args.table)
+    spaces = [load_space(space) for space, _ in pairs]
+    for space in spaces:
+        load_plugin_paths(space.plugins)
     strategies = _strategies(args.strategies, STRATEGIES.names())
-    table = load_table(args.table, space, metric=args.metric)
-    console.print(f"{args.table}: {len(table):,} of {space.size():,} architectures, "
-                  f"best {args.metric} {table.optimum:.4g}; {len(strategies)} strategies x "
-                  f"{args.seeds} seeds x {args.budget} evaluations", markup=False)
+    for _, table_path in pairs:  # every file is checked before the slow loading starts
+        if not Path(table_path).is_file():
+            raise DataError("file not found", source=table_path)
+    tables = []
+    for space, (_, table_path) in zip(spaces, pairs, strict=True):
+        table = load_table(table_path, space, metric=args.metric)
+        console.print(f"{table_path}: {len(table):,} of {space.size():,} architectures, "
+                      f"best {args.metric} {table.optimum:.4g}", markup=False)
+        tables.append(table)
+    console.print(f"{len(strategies)} strategies x {args.seeds} seeds x {args.budget} "
+                  f"evaluations, {args.simulated_workers} simulated worker(s)", markup=False)
 
-    total = len(strategies) * args.seeds
+    total = len(tables) * len(strategies) * args.seeds
     done = [0]
 
     def on_run(trace: Any) -> None:
@@ -67,23 +91,51 @@ def run(args: argparse.Namespace) -> int:
         if err_console.is_terminal:
             err_console.print(f"\r{done[0]}/{total} runs", end="", markup=False)
 
-    report = run_benchmark(table, strategies, args.seeds, args.budget, processes=args.workers,
-                           on_run=on_run, quiet_workers=True)
+    # A table's failed children are facts of the benchmark, not news: keep the loop's
+    # per-failure warnings off the terminal while the runs go.
+    loop_logger = logging.getLogger("automl.search")
+    level = loop_logger.level
+    loop_logger.setLevel(logging.ERROR)
+    try:
+        suite = run_suite(tables, strategies, args.seeds, args.budget, processes=args.workers,
+                          workers=args.simulated_workers, on_run=on_run, quiet_workers=True)
+    finally:
+        loop_logger.setLevel(level)
     if err_console.is_terminal:
         err_console.print("\r", end="")
-    for table_view in render(report):
-        console.print(table_view)
-    console.print(f"{total} runs in {report['wall_seconds']:.1f} s with {report['processes']} "
-                  "processes. Medians over seeds; regret = table optimum - best found "
-                  "(quartiles in --json, IQR bands in --plot).",
-                  markup=False)
+    for report in suite["tables"]:
+        for view in render(report):
+            console.print(view)
+    if len(tables) > 1:
+        console.print(render_overall(suite))
+    console.print(f"{total} runs in {suite['wall_seconds']:.1f} s with {suite['processes']} "
+                  "processes. Medians over seeds [quartiles]; regret = table optimum - best "
+                  "found (all quartiles in --json, IQR bands in --plot).", markup=False)
     if args.json:
-        _write_json(Path(args.json), report)
+        _write_json(Path(args.json), _json_report(suite))
         console.print(f"report: {args.json}", markup=False)
     if args.plot:
-        plot_benchmark(report, args.plot)
+        from automl.bench import plot_benchmark
+
+        plot_benchmark(suite["tables"], args.plot)
         console.print(f"plot: {args.plot}", markup=False)
     return 0
+
+
+def table_paths(spaces: list[str], tables: list[str]) -> list[tuple[str, str]]:
+    """Pair each space with its table: the ``--table`` values in order, then for the spaces
+    left the CSV next to the YAML with the same name."""
+    if len(tables) > len(spaces):
+        raise UserInputError(f"{len(tables)} tables for {len(spaces)} space(s); give at most "
+                             "one --table per space, in the order of the spaces", key="--table")
+    pairs = list(zip(spaces, tables, strict=False))
+    for space in spaces[len(tables):]:
+        beside = Path(space).with_suffix(".csv")
+        if not beside.is_file():
+            raise DataError(f"no --table given for it and no table next to it ({beside})",
+                            source=space)
+        pairs.append((space, str(beside)))
+    return pairs
 
 
 def _strategies(text: str | None, registered: list[str]) -> list[str]:
@@ -104,12 +156,18 @@ def _strategies(text: str | None, registered: list[str]) -> list[str]:
     return names
 
 
-def render(report: dict[str, Any]) -> list[Any]:
-    """The summary tables.
+def shown_budgets(budget: int) -> list[int]:
+    """Regret columns of the console: 25, 50, 100, 200 within the budget, and the budget."""
+    shown = [b for b in SHOWN_REGRET if b < budget]
+    return [*shown, budget]
 
-    First: evaluations to the top 1 % / 5 % (with the share of seeds that got there when not
-    all did) and median regret at each evaluation budget. Second, when the table has training
-    times: median regret at each simulated-time budget.
+
+def render(report: dict[str, Any]) -> list[Any]:
+    """One table's views.
+
+    First: evaluations to the top 1 % / 5 % (median [q25-q75], with the share of seeds that got
+    there when not all did) and median regret at the shown budgets. Second, when the table has
+    training times: median regret at each simulated-time budget.
     """
     from rich.table import Table as RichTable
 
@@ -118,19 +176,19 @@ def render(report: dict[str, Any]) -> list[Any]:
     evals.add_column("strategy")
     evals.add_column("evals to top 1 %", justify="right")
     evals.add_column("evals to top 5 %", justify="right")
-    for budget in report["budgets"]:
+    budgets = shown_budgets(report["budget"])
+    for budget in budgets:
         evals.add_column(f"regret@{budget}", justify="right")
     for name, entry in report["strategies"].items():
-        cells = [name]
-        for top in ("top1", "top5"):
-            hit = entry[f"evals_to_{top}"]
-            reached = f" ({hit['reached']:.0%})" if hit["reached"] < 1 else ""
-            cells.append(f"{hit['median']:g}{reached}")
-        cells.extend(_stat(entry["regret"][str(budget)]) for budget in report["budgets"])
+        cells = [name, _evals(entry["evals_to_top1"]), _evals(entry["evals_to_top5"])]
+        cells.extend(_stat(entry["regret"][str(budget)]) for budget in budgets)
         evals.add_row(*cells)
     views = [evals]
     if report["time_budgets"]:
-        timed = RichTable(title="regret against simulated training time (one child at a time)")
+        workers = report.get("simulated_workers", 1)
+        timed = RichTable(title="regret against simulated training time ("
+                          + ("one child at a time)" if workers == 1
+                             else f"{workers} children at a time)"))
         timed.add_column("strategy")
         for limit in report["time_budgets"]:
             timed.add_column(f"@{_duration(limit)}", justify="right")
@@ -139,6 +197,37 @@ def render(report: dict[str, Any]) -> list[Any]:
                                   for limit in report["time_budgets"]))
         views.append(timed)
     return views
+
+
+def render_overall(suite: dict[str, Any]) -> Any:
+    """Strategies across the suite's tables, best mean rank (by the top 1 %) first."""
+    from rich.table import Table as RichTable
+
+    overall = suite["overall"]
+    view = RichTable(title=f"overall: {len(overall['tables'])} tables "
+                     f"({', '.join(overall['tables'])}); rank 1 = fewest evaluations to the top")
+    view.add_column("strategy")
+    view.add_column("mean rank top 1 %", justify="right")
+    view.add_column("mean rank top 5 %", justify="right")
+    view.add_column("evals to top 1 %", justify="right")
+    view.add_column("evals to top 5 %", justify="right")
+    budgets = shown_budgets(suite["budget"])
+    for budget in budgets:
+        view.add_column(f"norm. regret@{budget}", justify="right")
+    entries = sorted(overall["strategies"].items(),
+                     key=lambda item: (item[1]["mean_rank"]["top1"],
+                                       item[1]["mean_rank"]["top5"]))
+    for name, entry in entries:
+        view.add_row(name, f"{entry['mean_rank']['top1']:.2f}",
+                     f"{entry['mean_rank']['top5']:.2f}", _evals(entry["evals_to_top1"]),
+                     _evals(entry["evals_to_top5"]),
+                     *(_stat(entry["normalized_regret"][str(b)]) for b in budgets))
+    return view
+
+
+def _evals(hit: dict[str, float]) -> str:
+    reached = f" ({hit['reached']:.0%})" if hit["reached"] < 1 else ""
+    return f"{hit['median']:g} [{hit['q25']:g}\u2013{hit['q75']:g}]{reached}"
 
 
 def _stat(stats: dict[str, float]) -> str:
@@ -151,6 +240,14 @@ def _duration(seconds: float) -> str:
     if seconds >= 60:
         return f"{seconds / 60:.3g}min"
     return f"{seconds:.3g}s"
+
+
+def _json_report(suite: dict[str, Any]) -> dict[str, Any]:
+    """One table: its report, as before suites existed; several: the whole suite."""
+    if len(suite["tables"]) == 1:
+        return {**suite["tables"][0], "wall_seconds": suite["wall_seconds"],
+                "processes": suite["processes"]}
+    return suite
 
 
 def _write_json(path: Path, report: dict[str, Any]) -> None:
