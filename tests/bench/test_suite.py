@@ -1,0 +1,139 @@
+"""A benchmark suite: several spaces in one `automl bench`, ranked across tables; its errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from automl.bench import load_table
+from automl.bench import overall
+from automl.bench import row_for
+from automl.bench import run_suite
+from automl.bench import write_table
+from automl.bench.metrics import average_ranks
+from automl.cli.main import main
+from automl.space import load_space
+
+OPS = ("conv", "pool", "skip", "zero")
+
+
+def write_space_and_table(folder: Path, name: str, *, seconds: bool) -> tuple[Path, Path]:
+    """A 4 x 4 x 3 space of plain decisions and its full table, ``name.yaml`` + ``name.csv``."""
+    space_path = folder / f"{name}.yaml"
+    space_path.write_text(f"name: {name}\ndecisions:\n  a: [{', '.join(OPS)}]\n"
+                          f"  b: [{', '.join(OPS)}]\n  width: [8, 16, 32]\n")
+    space = load_space(space_path)
+    rows = []
+    for architecture in space.enumerate():
+        flat = architecture.flat
+        score = OPS.index(flat["a"]) + OPS.index(flat["b"]) + [8, 16, 32].index(flat["width"])
+        result: dict[str, Any] = {"reward": score / 8}
+        if seconds:
+            result["seconds"] = float(flat["width"])
+        rows.append(row_for(architecture, result))
+    return space_path, write_table(folder / f"{name}.csv", rows, space=space)
+
+
+@pytest.fixture
+def two_tables(tmp_path: Path) -> list[tuple[Path, Path]]:
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    return [write_space_and_table(tmp_path / "one", "alpha", seconds=True),
+            write_space_and_table(tmp_path / "two", "beta", seconds=False)]
+
+
+def test_average_ranks_share_ties() -> None:
+    assert average_ranks({"a": 5.0, "b": 3.0, "c": 5.0}) == {"a": 2.5, "b": 1.0, "c": 2.5}
+    assert average_ranks({"a": 1.0, "b": 2.0, "c": 3.0}) == {"a": 1.0, "b": 2.0, "c": 3.0}
+
+
+def test_overall_by_hand() -> None:
+    def report(optimum: float, hits: dict[str, list[int]]) -> dict[str, Any]:
+        return {"space": f"s{optimum}", "optimum": optimum, "worst": 0.0, "budgets": [10],
+                "strategies": {name: {
+                    "runs": len(h),
+                    "evals_to_top1": {"median": sorted(h)[1], "reached": 1.0},
+                    "evals_to_top5": {"median": 1.0, "reached": 1.0},
+                    "per_seed": {"evals_to_top1": h, "evals_to_top5": [1, 1, 1],
+                                 "regret": {"10": [optimum / 2] * 3}}}
+                    for name, h in hits.items()}}
+
+    reports = [report(1.0, {"x": [1, 2, 3], "y": [4, 5, 6]}),
+               report(4.0, {"x": [9, 9, 9], "y": [2, 2, 2]})]
+    result = overall(reports, ["x", "y"])["strategies"]
+    assert result["x"]["ranks"]["top1"] == [1.0, 2.0]
+    assert result["x"]["mean_rank"] == {"top1": 1.5, "top5": 1.5}
+    assert result["y"]["mean_rank"]["top1"] == 1.5
+    assert result["x"]["evals_to_top1"]["median"] == 6.0  # pooled: 1, 2, 3, 9, 9, 9
+    assert result["x"]["normalized_regret"]["10"]["median"] == 0.5
+
+
+def test_suite_api(two_tables: list[tuple[Path, Path]]) -> None:
+    tables = [load_table(csv, load_space(yaml)) for yaml, csv in two_tables]
+    suite = run_suite(tables, ["random", "evolution"], seeds=3, budget=20, processes=1,
+                      workers=2)
+    assert [r["space"] for r in suite["tables"]] == ["alpha", "beta"]
+    assert suite["tables"][0]["time_budgets"] and suite["tables"][1]["time_budgets"] is None
+    assert suite["simulated_workers"] == 2 and suite["seeds"] == [0, 1, 2]
+    ranks = {name: e["mean_rank"]["top1"] for name, e in suite["overall"]["strategies"].items()}
+    assert sorted(ranks) == ["evolution", "random"] and sum(ranks.values()) == 3.0
+    json.dumps(suite)
+
+
+def test_cli_suite_end_to_end(two_tables: list[tuple[Path, Path]], tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    (alpha_yaml, alpha_csv), (beta_yaml, _) = two_tables
+    out = tmp_path / "out" / "suite.json"
+    plot = tmp_path / "out" / "suite.png"
+    # alpha's table given with --table; beta's found next to its YAML.
+    code = main(["bench", str(alpha_yaml), str(beta_yaml), "--table", str(alpha_csv),
+                 "--strategies", "random,evolution", "--seeds", "3", "--budget", "30",
+                 "--simulated-workers", "2", "--workers", "2", "--json", str(out),
+                 "--plot", str(plot)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "alpha: 48 rows" in printed and "beta: 48 rows" in printed
+    assert "overall: 2 tables" in printed and "mean rank top 1 %" in printed
+    assert "regret@25" in printed and "regret@30" in printed and "2 children at a time" in printed
+    report = json.loads(out.read_text())
+    assert [t["space"] for t in report["tables"]] == ["alpha", "beta"]
+    assert report["tables"][1]["table"].endswith("beta.csv")
+    assert set(report["overall"]["strategies"]) == {"random", "evolution"}
+    for entry in report["overall"]["strategies"].values():
+        assert 1.0 <= entry["mean_rank"]["top1"] <= 2.0 and len(entry["ranks"]["top1"]) == 2
+        assert {"median", "q25", "q75", "reached"} <= set(entry["evals_to_top5"])
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["{beta}", "--table", "{a}", "--table", "{a}"], "--table: 2 tables for 1 space(s)"),
+    (["{lone}"], "lone.yaml: no --table given for it and no table next to it"),
+    (["{alpha}", "{beta}", "--table", "{missing}"], "missing.csv: file not found"),
+    (["{alpha}", "--strategies", "random,evolutin"], "unknown strategy 'evolutin'"),
+], ids=["too-many-tables", "no-table-beside", "missing-table", "unknown-strategy"])
+def test_cli_suite_errors_are_one_line(two_tables: list[tuple[Path, Path]], tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str], argv: list[str],
+                                       message: str) -> None:
+    (alpha_yaml, alpha_csv), (beta_yaml, _) = two_tables
+    lone = tmp_path / "lone.yaml"
+    lone.write_text("name: lone\ndecisions:\n  x: [1, 2]\n")
+    names = {"alpha": alpha_yaml, "beta": beta_yaml, "a": alpha_csv, "lone": lone,
+             "missing": tmp_path / "missing.csv"}
+    code = main(["bench", *(arg.format(**names) for arg in argv), "--budget", "5"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("flag", [["--simulated-workers", "0"], ["--seeds", "many"],
+                                  ["--bogus"]])
+def test_cli_bad_flags_exit_2(two_tables: list[tuple[Path, Path]], flag: list[str],
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["bench", str(two_tables[0][0]), *flag])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ")
