@@ -9,8 +9,19 @@ a replay buffer of transitions, optionally double-DQN targets (van Hasselt et al
 
 The episode is acted out in the environment at ``ask``; its transitions are rebuilt from the
 architecture alone (``ArchitectureEnv.trajectory``) when its reward is told, so results may
-arrive in any order, for trial ids this process never asked (replayed or cached results), or
-without a reward (a failed child scores ``failure_reward``).
+arrive in any order or for trial ids this process never asked (replayed or cached results).
+
+What makes it sample-efficient (docs/benchmark.md has the measurements):
+
+* Terminal rewards are the normal scores of each child's rank among everything told so far,
+  rewritten in the replay buffer after every result: Q-values then live on one scale whatever
+  the reward's units (a loss of 500 next to losses of 0.3 no longer dominates every TD error).
+* Dyna (Sutton 1991): after each result the agent acts out ``imagined_episodes`` episodes
+  (batched, epsilon-greedy) whose terminal reward is the optimistic estimate of a reward model
+  fitted to every result (:class:`~automl.strategies.reward_model.RewardModel`); half of every
+  minibatch comes from them. The agent still chooses every real child itself.
+* Epsilon falls over a share of the budget the search loop tells (``set_budget``), not over a
+  fixed number of episodes.
 
 Layout follows Stable-Baselines3's DQN: ``_setup_model`` builds the networks, ``train`` is the
 pure TD update, ``predict`` the (epsilon-)greedy policy; names follow CleanRL's ``dqn.py``.
@@ -34,7 +45,11 @@ from automl.errors import UserInputError
 from automl.space import Architecture
 from automl.space import SearchSpace
 from automl.strategies.base import Strategy
+from automl.strategies.blas import one_blas_thread
 from automl.strategies.base import StrategyState
+from automl.strategies.batch_walk import BatchWalker
+from automl.strategies.reward_model import RewardModel
+from automl.strategies.reward_model import rank_scores
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +67,13 @@ class DQNSettings:
     """Epsilon of the first episode: the probability of a uniformly random choice per decision."""
     end_e: float = 0.05
     """Epsilon once the schedule is over (MetaQNN used 0.1 for its last models)."""
-    exploration_episodes: int = 100
-    """Episodes (architectures asked) over which epsilon falls linearly from start_e to end_e."""
+    exploration_fraction: float = 0.1
+    """Share of the search's trials (told by the loop through ``set_budget``) over which epsilon
+    falls linearly from start_e to end_e: a 50-trial search and a 2,000-trial search explore
+    for the same share of their budget."""
+    exploration_episodes: int | None = None
+    """Fixed length of the epsilon schedule in episodes, overriding ``exploration_fraction``
+    (also used, as 100, when no budget was told)."""
 
     # Q-learning
     gamma: float = 1.0
@@ -67,9 +87,7 @@ class DQNSettings:
     batch_size: int = 64
     """Transitions per minibatch update."""
     gradient_steps: int = 16
-    """Minibatch updates after each told result (MetaQNN's replay after each finished child).
-    16 rather than 8: on the tabular_dense benchmark (budget 200) the median evaluations to the
-    top 1 % fell from 72.5 to 63 (seeds 0-19) and from 86.5 to 69 (seeds 20-39)."""
+    """Minibatch updates after each told result (MetaQNN's replay after each finished child)."""
     learning_starts: int = 4
     """Told results before the first update (minibatches are drawn with replacement, so a few
     episodes are enough to start)."""
@@ -87,9 +105,18 @@ class DQNSettings:
     huber: bool = False
     """Huber (smooth L1) TD loss instead of the mean squared error."""
 
-    # Rewards
-    failure_reward: float = 0.0
-    """Reward of a failed child (told reward None or not finite)."""
+    # Imagined episodes (Dyna) and rewards
+    imagined_episodes: int = 64
+    """Episodes the agent acts out against the reward model after each told result; their
+    transitions fill a second replay buffer that half of every minibatch is drawn from
+    (0: plain DQN on real children only)."""
+    imagined_epsilon: float = 0.3
+    """Epsilon of the imagined episodes: wider than the real policy's, so the Q-network learns
+    the value of the choices next to its greedy path too."""
+    model_beta: float = 1.0
+    """Optimism of the imagined reward, ``mean + model_beta * std`` of the reward model."""
+    model_warmup: int = 5
+    """Told results before imagined episodes start."""
     reward_window: int = 50
     """Recent episodes averaged into ``progress()["mean_reward"]``."""
 
@@ -108,7 +135,8 @@ class ReplayBuffer:
     Observations are one-hot, so they are stored as uint8 (exact, 4x smaller checkpoints).
     """
 
-    FIELDS = ("observations", "actions", "rewards", "next_observations", "dones", "next_masks")
+    FIELDS = ("observations", "actions", "rewards", "next_observations", "dones", "next_masks",
+              "results")
 
     def __init__(self, capacity: int, obs_dim: int, n_actions: int):
         self.capacity = capacity
@@ -118,11 +146,15 @@ class ReplayBuffer:
         self.next_observations = np.zeros((capacity, obs_dim), dtype=np.uint8)
         self.dones = np.zeros(capacity, dtype=np.float32)
         self.next_masks = np.zeros((capacity, n_actions), dtype=np.int8)
+        self.results = np.full(capacity, -1, dtype=np.int64)  # terminal: index of its result
         self.pos = 0
         self.size = 0
 
-    def add_episode(self, trajectory: Trajectory, reward: float) -> None:
-        """Store every transition of an episode; only the last one is rewarded and done."""
+    def add_episode(self, trajectory: Trajectory, reward: float, result: int = -1) -> None:
+        """Store every transition of an episode; only the last one is rewarded and done.
+
+        ``result`` indexes the told result the reward came from, so :meth:`rescore` can
+        rewrite it when the reward's rank changes."""
         steps = len(trajectory)
         for t in range(steps):
             i = self.pos
@@ -132,6 +164,7 @@ class ReplayBuffer:
             self.next_observations[i] = trajectory.observations[t + 1]
             self.dones[i] = 1.0 if t == steps - 1 else 0.0
             self.next_masks[i] = trajectory.masks[t + 1]
+            self.results[i] = result if t == steps - 1 else -1
             self.pos = (self.pos + 1) % self.capacity
             self.size = min(self.size + 1, self.capacity)
 
@@ -143,12 +176,19 @@ class ReplayBuffer:
                 self.next_observations[idx].astype(np.float32), self.dones[idx],
                 self.next_masks[idx])
 
-    def state(self) -> dict[str, np.ndarray]:
-        return {f"rb.{name}": getattr(self, name)[: self.size].copy() for name in self.FIELDS}
+    def rescore(self, scores: np.ndarray) -> None:
+        """Terminal rewards become ``scores[result]`` (the current rank scores)."""
+        terminal = self.results[: self.size] >= 0
+        self.rewards[: self.size][terminal] = scores[self.results[: self.size][terminal]]
 
-    def load(self, arrays: dict[str, np.ndarray], pos: int, size: int) -> None:
+    def state(self, prefix: str = "rb") -> dict[str, np.ndarray]:
+        return {f"{prefix}.{name}": getattr(self, name)[: self.size].copy()
+                for name in self.FIELDS}
+
+    def load(self, arrays: dict[str, np.ndarray], pos: int, size: int,
+             prefix: str = "rb") -> None:
         for name in self.FIELDS:
-            stored = arrays[f"rb.{name}"]
+            stored = arrays[f"{prefix}.{name}"]
             target = getattr(self, name)
             if stored.shape[1:] != target.shape[1:] or len(stored) != size or size > self.capacity:
                 raise UserInputError(
@@ -188,6 +228,12 @@ class DQN(Strategy):
         self.env = ArchitectureEnv(space)
         self.replay_buffer = ReplayBuffer(
             self.settings.buffer_size, self.env.obs_dim, self.env.max_choices)
+        # Imagined transitions of the last few told results (stale ones are overwritten).
+        self.imagined_buffer = ReplayBuffer(
+            max(1, 4 * self.settings.imagined_episodes * len(self.env.slots)),
+            self.env.obs_dim, self.env.max_choices)
+        self.model = RewardModel(space)
+        self.walker = BatchWalker(space)
         self.episodes = 0  # architectures asked: the clock of the epsilon schedule
         self.told = 0  # results told, with or without a reward
         self.updates = 0  # gradient steps taken on the Q-network
@@ -316,6 +362,12 @@ class DQN(Strategy):
         """``gradient_steps`` minibatch TD updates on replayed transitions; their mean loss."""
         s = self.settings
         batches = self.replay_buffer.sample(self.rng, (gradient_steps, s.batch_size))
+        if self.imagined_buffer.size:  # ALGO LOGIC: Dyna, half real and half imagined
+            half = s.batch_size // 2
+            real = self.replay_buffer.sample(self.rng, (gradient_steps, s.batch_size - half))
+            imagined = self.imagined_buffer.sample(self.rng, (gradient_steps, half))
+            batches = tuple(np.concatenate(pair, axis=1)
+                            for pair in zip(real, imagined, strict=True))
         step_numbers = self.updates + np.arange(1, gradient_steps + 1)
         sync = step_numbers % s.target_network_frequency == 0
         losses = self._train_steps(*batches, sync)
@@ -324,7 +376,8 @@ class DQN(Strategy):
         return float(np.mean(losses))
 
     def q_values(self, observation: np.ndarray) -> np.ndarray:
-        """Q(s, .) for one observation: a NumPy forward pass of the Q-network's weights."""
+        """Q(s, .) for one observation (or a batch of them): a NumPy forward pass of the
+        Q-network's weights."""
         h = observation
         weights = self._acting_weights
         for i in range(0, len(weights) - 2, 2):
@@ -344,11 +397,22 @@ class DQN(Strategy):
         return int(np.argmax(self.q_values(observation)[:valid]))
 
     @property
+    def exploration_episodes(self) -> int:
+        """Length of the epsilon schedule: fixed, or a share of the told budget."""
+        s = self.settings
+        if s.exploration_episodes is not None:
+            return s.exploration_episodes
+        if self.budget is None:
+            return 100
+        return max(1, round(s.exploration_fraction * self.budget))
+
+    @property
     def epsilon(self) -> float:
         s = self.settings
-        return linear_schedule(s.start_e, s.end_e, s.exploration_episodes, self.episodes)
+        return linear_schedule(s.start_e, s.end_e, self.exploration_episodes, self.episodes)
 
     # ------------------------------------------------------------------ ask / tell
+    @one_blas_thread
     def ask(self, trial_id: int) -> Architecture | None:
         obs, info = self.env.reset()
         while info["decision"] is not None:
@@ -358,26 +422,78 @@ class DQN(Strategy):
         architecture: Architecture = info["architecture"]
         return architecture
 
+    @one_blas_thread
     def tell(self, trial_id: int, architecture: Architecture, reward: float | None) -> None:
         s = self.settings
-        if reward is None or not math.isfinite(reward):
-            reward = s.failure_reward
-        reward = float(reward)
         try:
             trajectory = self.env.trajectory(architecture)
+            codes = self.model.codes.encode(architecture)
         except SpaceError as exc:  # e.g. a result cached under an edited space
             logger.warning("DQN ignores trial %s: its architecture is not in the space (%s)",
                            trial_id, exc)
             return
-        self.replay_buffer.add_episode(trajectory, reward)
+        if reward is None or not math.isfinite(reward):
+            # The search loop tells failures as the worst reward seen (FailureAsWorst); used
+            # directly, a failure before any success teaches nothing.
+            if not self.model.rewards:
+                return
+            reward = min(self.model.rewards)
+        reward = float(reward)
+        if self.model.find(codes) is not None:
+            # A repeat (answered from memory by the loop's NoRepeats wrapper, or a cached
+            # result) is already in the replay buffer.
+            return
+        index = self.model.add(codes, reward)
+        self.replay_buffer.add_episode(trajectory, 0.0, result=index)
+        # ALGO LOGIC: terminal rewards are rank scores, rewritten as ranks change.
+        self.replay_buffer.rescore(rank_scores(self.model.rewards))
         self.episode_rewards.append(reward)
         self.told += 1
-        if self.told < s.learning_starts or self.replay_buffer.size == 0 or s.gradient_steps == 0:
+        if s.imagined_episodes and len(self.model) >= s.model_warmup:
+            self.imagine(s.imagined_episodes)
+        if self.told < s.learning_starts or s.gradient_steps == 0:
             return
         # ALGO LOGIC: MetaQNN replays stored episodes after every finished child.
         td_loss = self.train(s.gradient_steps)
         self._progress = {"step": float(self.updates), "epsilon": self.epsilon,
                           "td_loss": td_loss, "mean_reward": float(np.mean(self.episode_rewards))}
+
+    def imagine(self, n: int) -> None:
+        """Dyna: act out ``n`` episodes at once, rewarded by the reward model's optimism."""
+        self.model.fit()
+        env, s = self.env, self.settings
+        choices = np.zeros((n, env._position_offset), dtype=np.float32)
+        steps: list[list[tuple[np.ndarray, int, np.ndarray]]] = [[] for _ in range(n)]
+        codes = np.full((n, len(env.slots)), -1, dtype=np.int64)
+
+        def choose(t: int, decision: Any, idx: np.ndarray) -> np.ndarray:
+            slot = env._slot_index[decision.slot]
+            observations = np.zeros((len(idx), env.obs_dim), dtype=np.float32)
+            observations[:, : env._position_offset] = choices[idx]
+            observations[:, env._position_offset + slot] = 1.0
+            width = len(decision.choices)
+            greedy = np.argmax(self.q_values(observations)[:, :width], axis=1)
+            explore = self.rng.random(len(idx)) < s.imagined_epsilon
+            picks = np.where(explore, self.rng.integers(width, size=len(idx)), greedy)
+            mask = env.action_mask(decision)
+            for row, (i, pick) in enumerate(zip(idx, picks, strict=True)):
+                steps[i].append((observations[row], int(pick), mask))
+            choices[idx, env._offsets[slot] + picks] = 1.0
+            codes[idx, slot] = picks
+            return picks
+
+        self.walker.walk(n, lambda t, active: None, choose)
+        imagined = self.model.optimistic(codes, s.model_beta)
+        terminal_mask = np.zeros(env.max_choices, dtype=np.int8)
+        for i, episode in enumerate(steps):
+            if not episode:
+                continue
+            terminal = np.concatenate([choices[i], np.zeros(len(env.slots), np.float32)])
+            trajectory = Trajectory(
+                np.stack([o for o, _, _ in episode] + [terminal]),
+                np.array([a for _, a, _ in episode]),
+                np.stack([m for _, _, m in episode] + [terminal_mask]))
+            self.imagined_buffer.add_episode(trajectory, float(imagined[i]))
 
     def progress(self) -> dict[str, float] | None:
         """After a tell that trained: ``step`` (gradient updates so far), ``epsilon``,
@@ -392,6 +508,8 @@ class DQN(Strategy):
         state.meta.update({
             "episodes": self.episodes, "told": self.told, "updates": self.updates,
             "rb_pos": self.replay_buffer.pos, "rb_size": self.replay_buffer.size,
+            "ib_pos": self.imagined_buffer.pos, "ib_size": self.imagined_buffer.size,
+            "model": self.model.state(),
             "progress": self._progress, "settings": asdict(self.settings),
         })
         arrays = state.arrays
@@ -400,6 +518,8 @@ class DQN(Strategy):
         arrays.update(_numbered("optimizer", [np.array(v.numpy())
                                               for v in self.optimizer.variables]))
         arrays.update(self.replay_buffer.state())
+        arrays.update(self.imagined_buffer.state("ib"))
+        arrays["model.codes"] = self.model.x.copy()
         arrays["episode_rewards"] = np.array(self.episode_rewards, dtype=np.float64)
         return state
 
@@ -412,6 +532,8 @@ class DQN(Strategy):
         self._set_weights(self.optimizer.variables, _unnumbered("optimizer", arrays), "optimizer")
         self.optimizer.learning_rate = self.settings.learning_rate  # a setting, not state
         self.replay_buffer.load(arrays, int(meta["rb_pos"]), int(meta["rb_size"]))
+        self.imagined_buffer.load(arrays, int(meta["ib_pos"]), int(meta["ib_size"]), "ib")
+        self.model.load_state(meta["model"], arrays["model.codes"])
         self.episodes = int(meta["episodes"])
         self.told = int(meta["told"])
         self.updates = int(meta["updates"])
@@ -447,7 +569,13 @@ def _validate(s: DQNSettings) -> None:
     checks = [
         ("start_e", 0.0 <= s.start_e <= 1.0, "in [0, 1]"),
         ("end_e", 0.0 <= s.end_e <= 1.0, "in [0, 1]"),
-        ("exploration_episodes", s.exploration_episodes >= 0, ">= 0"),
+        ("exploration_fraction", 0.0 <= s.exploration_fraction <= 1.0, "in [0, 1]"),
+        ("exploration_episodes",
+         s.exploration_episodes is None or s.exploration_episodes >= 0, ">= 0 or null"),
+        ("imagined_episodes", s.imagined_episodes >= 0, ">= 0"),
+        ("imagined_epsilon", 0.0 <= s.imagined_epsilon <= 1.0, "in [0, 1]"),
+        ("model_beta", s.model_beta >= 0, ">= 0"),
+        ("model_warmup", s.model_warmup >= 0, ">= 0"),
         ("gamma", 0.0 <= s.gamma <= 1.0, "in [0, 1]"),
         ("learning_rate", s.learning_rate > 0, "> 0"),
         ("hidden_units", s.hidden_units >= 1, ">= 1"),

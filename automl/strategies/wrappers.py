@@ -1,10 +1,212 @@
-"""Cross-cutting behaviour that wraps any strategy (placeholder; being written)."""
+"""Behaviour every strategy gets from the search loop, written once as wrappers (in the style of
+Ray Tune's ``ConcurrencyLimiter``) instead of living in each algorithm.
+
+* :class:`FailureAsWorst` tells a failed child (reward None) as the worst reward seen so far,
+  so a failure never outranks a success whatever the reward's sign or scale: ``neg_val_loss``
+  is always below 0 and ``ccc`` can be, and a fixed ``failure_reward: 0.0`` taught controllers
+  to make failing children. Failures that arrive before any success are held back and told as
+  soon as the first success sets the scale.
+* :class:`NoRepeats` keeps a strategy from spending trials on architectures this run already
+  evaluated (or is training right now): the repeat is answered from memory (told to the
+  strategy with its known reward, which costs no trial) and the strategy is asked again, up to
+  ``max_retries`` times; once the space is exhausted repeats pass through and the loop reuses
+  the stored result.
+
+The wrapped strategy sees its own trial ids (one per proposal it made), so an algorithm that keys
+state on trial ids (TPE's open trials) stays consistent. State nests: a wrapper's checkpoint holds
+its own JSON state and the inner strategy's, so resume replays through the same stack.
+"""
 
 from __future__ import annotations
 
+import collections
+import math
+from typing import Any
+
+import numpy as np
+
+from automl.space import Architecture
 from automl.strategies.base import Strategy
+from automl.strategies.base import StrategyState
 
 
-def guarded(strategy: Strategy) -> Strategy:
-    """The strategy the search loop drives (placeholder: returns it unchanged)."""
-    return strategy
+class StrategyWrapper(Strategy):
+    """Delegates everything to ``inner``; subclasses change ``ask``/``tell``."""
+
+    def __init__(self, inner: Strategy):  # noqa: D107 (no settings of its own)
+        self.inner = inner
+        self.space = inner.space
+        self.seed = inner.seed
+        self.workers = inner.workers
+        self.settings = inner.settings
+        self.rng = inner.rng
+        self.budget = inner.budget
+
+    @property
+    def unwrapped(self) -> Strategy:
+        """The algorithm under every wrapper."""
+        inner = self.inner
+        return inner.unwrapped if isinstance(inner, StrategyWrapper) else inner
+
+    def set_budget(self, trials: int) -> None:
+        self.budget = int(trials)
+        self.inner.set_budget(trials)
+
+    def ask(self, trial_id: int) -> Architecture | None:
+        return self.inner.ask(trial_id)
+
+    def tell(self, trial_id: int, architecture: Architecture, reward: float | None) -> None:
+        self.inner.tell(trial_id, architecture, reward)
+
+    def progress(self) -> dict[str, float] | None:
+        return self.inner.progress()
+
+    def wrapper_state(self) -> dict[str, Any]:
+        """This wrapper's own JSON-able state."""
+        return {}
+
+    def load_wrapper_state(self, meta: dict[str, Any]) -> None:
+        """Restore what :meth:`wrapper_state` returned."""
+
+    def state_dict(self) -> StrategyState:
+        inner = self.inner.state_dict()
+        return StrategyState({"wrapper": self.wrapper_state(), "inner": inner.meta},
+                             inner.arrays)
+
+    def load_state_dict(self, state: StrategyState) -> None:
+        self.inner.load_state_dict(StrategyState(state.meta["inner"], state.arrays))
+        self.load_wrapper_state(state.meta["wrapper"])
+
+
+def _failed(reward: float | None) -> bool:
+    return reward is None or not math.isfinite(reward)
+
+
+class FailureAsWorst(StrategyWrapper):
+    """A failed child is told as a low quantile (default: the minimum) of the rewards seen.
+
+    Args:
+        inner: The strategy to wrap.
+        quantile: Which quantile of the successful rewards so far a failure gets; 0.0 is the
+            worst success, so a failure ties with it and never ranks above any success.
+    """
+
+    def __init__(self, inner: Strategy, quantile: float = 0.0):
+        super().__init__(inner)
+        if not 0.0 <= quantile <= 1.0:
+            raise ValueError(f"quantile must be in [0, 1], got {quantile!r}")
+        self.quantile = quantile
+        self.successes: list[float] = []
+        self.held: list[tuple[int, Architecture]] = []
+
+    def failure_value(self) -> float:
+        return float(np.quantile(self.successes, self.quantile))
+
+    def tell(self, trial_id: int, architecture: Architecture, reward: float | None) -> None:
+        if _failed(reward):
+            if not self.successes:
+                self.held.append((trial_id, architecture))  # no scale yet: wait for one
+                return
+            self.inner.tell(trial_id, architecture, self.failure_value())
+            return
+        assert reward is not None
+        self.successes.append(float(reward))
+        self.inner.tell(trial_id, architecture, float(reward))
+        held, self.held = self.held, []
+        for held_id, held_architecture in held:
+            self.inner.tell(held_id, held_architecture, self.failure_value())
+
+    def wrapper_state(self) -> dict[str, Any]:
+        return {"successes": self.successes,
+                "held": [[tid, a.flat] for tid, a in self.held]}
+
+    def load_wrapper_state(self, meta: dict[str, Any]) -> None:
+        self.successes = [float(r) for r in meta["successes"]]
+        self.held = [(int(tid), self.space.from_flat(flat)) for tid, flat in meta["held"]]
+
+
+class NoRepeats(StrategyWrapper):
+    """Re-ask instead of proposing an architecture already evaluated or in flight.
+
+    Args:
+        inner: The strategy to wrap.
+        max_retries: Proposals answered from memory per ask before a repeat is let through
+            (a strategy that has converged keeps proposing its favourite).
+    """
+
+    def __init__(self, inner: Strategy, max_retries: int = 16):
+        super().__init__(inner)
+        self.max_retries = max_retries
+        self.known: dict[str, float | None] = {}  # architecture id -> told reward
+        self.in_flight: collections.Counter[str] = collections.Counter()
+        self.waiting: dict[str, list[int]] = {}  # architecture id -> inner ids told on arrival
+        self.inner_ids: dict[int, int] = {}  # trial id -> the inner strategy's trial id
+        self.next_inner = 0
+        self.repeats_avoided = 0
+
+    def _exhausted(self) -> bool:
+        return len(self.known) + len(self.in_flight) >= self.space.size()
+
+    def _new_inner_id(self) -> int:
+        self.next_inner += 1
+        return self.next_inner - 1
+
+    def ask(self, trial_id: int) -> Architecture | None:
+        for attempt in range(self.max_retries + 1):
+            inner_id = self._new_inner_id()
+            architecture = self.inner.ask(inner_id)
+            if architecture is None:
+                return None
+            key = architecture.id
+            repeat = key in self.known or key in self.in_flight
+            if repeat and attempt < self.max_retries and not self._exhausted():
+                self.repeats_avoided += 1
+                if key in self.known:
+                    self.inner.tell(inner_id, architecture, self.known[key])
+                else:
+                    self.waiting.setdefault(key, []).append(inner_id)
+                continue
+            self.inner_ids[trial_id] = inner_id
+            self.in_flight[key] += 1
+            return architecture
+        raise AssertionError("unreachable: the last attempt always returns")
+
+    def tell(self, trial_id: int, architecture: Architecture, reward: float | None) -> None:
+        key = architecture.id
+        inner_id = self.inner_ids.pop(trial_id, None)
+        if inner_id is None:  # a result this wrapper never proposed
+            inner_id = self._new_inner_id()
+        elif self.in_flight[key] > 0:
+            self.in_flight[key] -= 1
+            if self.in_flight[key] == 0:
+                del self.in_flight[key]
+        self.known[key] = reward
+        self.inner.tell(inner_id, architecture, reward)
+        for waiting_id in self.waiting.pop(key, []):
+            self.inner.tell(waiting_id, architecture, reward)
+
+    def wrapper_state(self) -> dict[str, Any]:
+        return {"known": self.known, "in_flight": dict(self.in_flight),
+                "waiting": self.waiting,
+                "inner_ids": [[t, i] for t, i in self.inner_ids.items()],
+                "next_inner": self.next_inner, "repeats_avoided": self.repeats_avoided}
+
+    def load_wrapper_state(self, meta: dict[str, Any]) -> None:
+        self.known = {k: None if v is None else float(v) for k, v in meta["known"].items()}
+        self.in_flight = collections.Counter({k: int(v) for k, v in meta["in_flight"].items()})
+        self.waiting = {k: [int(i) for i in v] for k, v in meta["waiting"].items()}
+        self.inner_ids = {int(t): int(i) for t, i in meta["inner_ids"]}
+        self.next_inner = int(meta["next_inner"])
+        self.repeats_avoided = int(meta["repeats_avoided"])
+
+
+def guarded(strategy: Strategy, *, failure_quantile: float = 0.0,
+            max_retries: int = 16) -> Strategy:
+    """``strategy`` as the search loop drives it: repeats avoided, failures told as the worst
+    reward seen. Idempotent (an already guarded strategy is returned as it is)."""
+    if isinstance(strategy, StrategyWrapper):
+        return strategy
+    return NoRepeats(FailureAsWorst(strategy, failure_quantile), max_retries)
+
+
+__all__ = ["FailureAsWorst", "NoRepeats", "StrategyWrapper", "guarded"]
