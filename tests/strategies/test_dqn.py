@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from automl.store.checkpoint import save_checkpoint
 from automl.strategies import create_strategy
 from automl.strategies.dqn import DQN
 from automl.strategies.dqn import linear_schedule
+from automl.strategies.reward_model import rank_scores
 from automl.testing.drive import drive
 from automl.testing.known_reward import hidden_target
 from automl.testing.known_reward import match_reward
@@ -62,32 +64,37 @@ def test_resume_proposes_exactly_what_the_uninterrupted_run_would(tmp_path: Path
 
 
 def test_out_of_order_unknown_ids_and_failed_children() -> None:
-    dqn = DQN(QUICKSTART, seed=0, learning_starts=2, batch_size=8, failure_reward=-1.0)
+    dqn = DQN(QUICKSTART, seed=0, learning_starts=2, batch_size=8)
     rng = np.random.default_rng(0)
     asked = {i: dqn.ask(i) for i in range(4)}
     foreign = {100 + i: QUICKSTART.sample(rng) for i in range(3)}  # never asked: replayed
     results = [*asked.items(), *foreign.items()]
     rng.shuffle(results)
-    transitions = 0
+    transitions, seen = 0, set()
     for n, (trial_id, architecture) in enumerate(results):
-        reward = None if n % 3 == 0 else (float("nan") if n == 1 else 0.5)
+        reward = None if n % 3 == 0 else (float("nan") if n == 1 else 0.25 * n)
         dqn.tell(trial_id, architecture, reward)
-        transitions += len(QUICKSTART.decisions_of(architecture))
+        if architecture.id not in seen and (reward is not None and np.isfinite(reward) or seen):
+            seen.add(architecture.id)
+            transitions += len(QUICKSTART.decisions_of(architecture))
         assert dqn.replay_buffer.size == transitions
     rb = dqn.replay_buffer
-    terminal_rewards = rb.rewards[: rb.size][rb.dones[: rb.size] == 1.0]
-    assert sorted(set(terminal_rewards.tolist())) == [-1.0, 0.5]  # None and NaN -> failure
-    assert dqn.told == len(results) and dqn.updates > 0
+    terminal = rb.dones[: rb.size] == 1.0
+    # Terminal rewards are the rank scores of the told rewards; a failure ties with the worst.
+    np.testing.assert_allclose(sorted(rb.rewards[: rb.size][terminal]),
+                               sorted(rank_scores(dqn.model.rewards)), rtol=1e-6)
+    assert min(dqn.model.rewards) == 0.5  # None and NaN -> the worst success so far
+    assert dqn.updates > 0
     assert QUICKSTART.decisions_of(dqn.ask(200))  # still proposes valid architectures
 
 
 def test_progress_after_a_training_tell_then_cleared() -> None:
     dqn = DQN(QUICKSTART, seed=0, learning_starts=3, batch_size=4, gradient_steps=4)
-    architecture = dqn.ask(0)
-    dqn.tell(0, architecture, 0.25)
+    distinct = list(itertools.islice(QUICKSTART.enumerate(), 3))
+    dqn.tell(0, distinct[0], 0.25)
     assert dqn.progress() is None  # learning has not started
     for trial_id in range(1, 3):
-        dqn.tell(trial_id, dqn.ask(trial_id), 0.75)
+        dqn.tell(trial_id, distinct[trial_id], 0.75)
     stats = dqn.progress()
     assert stats is not None
     assert set(stats) == {"step", "epsilon", "td_loss", "mean_reward"}

@@ -76,8 +76,7 @@ def test_resume_proposes_and_updates_like_the_uninterrupted_controller(space: Se
                                                                         tmp_path: Path):
     reward = match_reward(space, hidden_target(space, 5))
     original = Reinforce(space, seed=5, workers=2)
-    drive(original, reward, 31, workers=2, seed=5)  # odd: one told result waits for its batch
-    assert len(original.pending) == 1
+    drive(original, reward, 31, workers=2, seed=5)
     save_checkpoint(tmp_path / "strategy.npz", original.state_dict())
 
     resumed = Reinforce(space, seed=999, workers=2)
@@ -92,7 +91,8 @@ def test_resume_proposes_and_updates_like_the_uninterrupted_controller(space: Se
         for mine, theirs in zip(resumed.controller.get_weights(),
                                 original.controller.get_weights(), strict=True):
             np.testing.assert_array_equal(mine, theirs)
-    assert original.step == resumed.step == 20
+    assert original.step == resumed.step > 3
+    assert [a.id for a, _ in original.pending] == [a.id for a, _ in resumed.pending]
 
 
 def test_checkpoint_of_another_controller_is_refused(space: SearchSpace):
@@ -103,32 +103,67 @@ def test_checkpoint_of_another_controller_is_refused(space: SearchSpace):
 
 # ---------------------------------------------------------------------------- tell
 def test_results_out_of_order_unknown_ids_and_failures(space: SearchSpace, caplog):
-    strategy = Reinforce(space, seed=0, workers=2, failure_reward=-1.0)
-    asked = {trial_id: strategy.ask(trial_id) for trial_id in range(4)}
+    strategy = Reinforce(space, seed=0, workers=2)
+    asked = {trial_id: strategy.ask(trial_id) for trial_id in range(5)}
+    assert len({a.id for a in asked.values()}) == 5
     before = [w.copy() for w in strategy.controller.get_weights()]
 
+    strategy.tell(4, asked[4], None)  # a failure before any success teaches nothing
+    assert not strategy.pending and len(strategy.model) == 0
     strategy.tell(3, asked[3], 0.8)
-    strategy.tell(0, asked[0], None)  # a failed child
-    assert strategy.progress()["mean_reward"] == pytest.approx((0.8 - 1.0) / 2)
+    strategy.tell(0, asked[0], None)  # a failed child: the worst reward seen so far
+    assert strategy.progress()["mean_reward"] == pytest.approx(0.8)
     strategy.tell(1000, space.sample(np.random.default_rng(1)), 0.4)  # never asked
     strategy.tell(2, asked[2], math.nan)  # a broken metric counts as a failure
-    assert strategy.progress()["mean_reward"] == pytest.approx((0.4 - 1.0) / 2)
+    assert strategy.progress()["mean_reward"] == pytest.approx(0.4)
     strategy.tell(1, asked[1], 0.3)  # waits for its batch
     assert strategy.progress() is None and strategy.step == 2
 
     foreign = load_space(SPACES / "signals_mixed.yaml").sample(np.random.default_rng(0))
     strategy.tell(7, foreign, 0.9)  # not in this space: logged and ignored
     assert "not in this space" in caplog.text and len(strategy.pending) == 1
+    strategy.tell(8, asked[3], 0.1)  # a repeat: already learned from
+    assert len(strategy.pending) == 1 and len(strategy.model) == 5
     after = strategy.controller.get_weights()
     assert any(not np.array_equal(a, b) for a, b in zip(before, after, strict=True))
     assert all(np.isfinite(w).all() for w in after)
 
 
-def test_reward_power_and_batch_size(space: SearchSpace):
-    strategy = create_strategy("reinforce", space, workers=4,
-                               settings={"batch_size": 1, "reward_power": 3.0})
+def test_advantages_are_rank_scores_whatever_the_reward_units(space: SearchSpace):
+    """The same ranks in accuracy units and in loss units give the same controller."""
+    rng = np.random.default_rng(0)
+    architectures = [space.sample(rng) for _ in range(12)]
+    ranks = rng.permutation(12)
+    weights = []
+    for scale, offset in ((0.01, 0.9), (-50.0, 0.0)):  # accuracies near 0.9 / losses to -550
+        strategy = Reinforce(space, seed=0, workers=3, imagined_batches=0)
+        for trial_id, (architecture, rank) in enumerate(zip(architectures, ranks, strict=True)):
+            value = offset + scale * (rank if scale > 0 else 11 - rank)
+            strategy.tell(trial_id, architecture, float(value))
+        weights.append(strategy.controller.get_weights())
+    for a, b in zip(*weights, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_imagined_batches_train_on_the_reward_model(space: SearchSpace):
+    reward = match_reward(space, hidden_target(space, 0))
+    plain = Reinforce(space, seed=0, workers=1, imagined_batches=0)
+    dyna = Reinforce(space, seed=0, workers=1)
+    for strategy in (plain, dyna):
+        for trial_id in range(8):
+            architecture = strategy.ask(trial_id)
+            strategy.tell(trial_id, architecture, reward(architecture))
+    assert dyna.model.fitted and not plain.model.fitted
+    assert plain.step == 8 and 1 <= dyna.step <= 8  # repeats (already learned from) skip
+    tokens, actions, valid, mask, codes = dyna.sample_batch(32)
+    assert tokens.shape == actions.shape == mask.shape and valid.any(axis=2)[mask > 0].all()
+    assert (codes >= -1).all() and (codes.max(axis=0) >= 0).any()
+
+
+def test_batch_size_one_updates_on_every_result(space: SearchSpace):
+    strategy = create_strategy("reinforce", space, workers=4, settings={"batch_size": 1})
     strategy.tell(0, strategy.ask(0), 0.5)
-    assert strategy.progress()["mean_reward"] == pytest.approx(0.125)
+    assert strategy.progress()["mean_reward"] == pytest.approx(0.5)
 
 
 def test_settings_are_checked(space: SearchSpace):
