@@ -22,10 +22,9 @@ import numpy as np
 def measure(name: str, space, trials: int, workers: int) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
     from automl.store import save_checkpoint
     from automl.strategies import create_strategy
+    from automl.strategies.wrappers import guarded
     from automl.testing.known_reward import hidden_target
     from automl.testing.known_reward import match_reward
-
-    from automl.strategies.wrappers import guarded
 
     strategy = guarded(create_strategy(name, space, seed=0, workers=workers))
     strategy.set_budget(trials)

@@ -143,6 +143,12 @@ _WORKER_TABLES: list[Table] = []
 def _init_worker(tables: list[Table], quiet: bool) -> None:
     global _WORKER_TABLES
     _WORKER_TABLES = tables
+    # One thread per process for TensorFlow's ops and BLAS: the pool runs one process per core,
+    # and the controllers' tensors are small. Measured: a REINFORCE run on HPOBench car took
+    # 18 s instead of 40 s with two processes on two cores.
+    for variable in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OPENBLAS_NUM_THREADS",
+                     "OMP_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
     if quiet:
         # TensorFlow-based strategies print C++ notices on import; errors still come back to
         # the parent as exceptions with their messages.

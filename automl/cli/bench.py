@@ -26,7 +26,7 @@ def register(subparsers: Any) -> None:
         "bench", help="compare strategies on benchmark tables (no training)",
         description="Run each strategy with each seed through the search loop against table "
         "look-ups (simulated training time) and report regret, evaluations to reach the "
-        "table's top 1 %% / 5 %% and, for several tables, each strategy's mean rank. "
+        "table's top 1 % / 5 % and, for several tables, each strategy's mean rank. "
         "See docs/benchmark.md.")
     bench.add_argument("spaces", nargs="+", metavar="SPACE.yaml",
                        help="search spaces of the tables (several: a suite)")

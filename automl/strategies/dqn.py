@@ -45,9 +45,9 @@ from automl.errors import UserInputError
 from automl.space import Architecture
 from automl.space import SearchSpace
 from automl.strategies.base import Strategy
-from automl.strategies.blas import one_blas_thread
 from automl.strategies.base import StrategyState
 from automl.strategies.batch_walk import BatchWalker
+from automl.strategies.blas import one_blas_thread
 from automl.strategies.reward_model import RewardModel
 from automl.strategies.reward_model import rank_scores
 
@@ -67,7 +67,7 @@ class DQNSettings:
     """Epsilon of the first episode: the probability of a uniformly random choice per decision."""
     end_e: float = 0.05
     """Epsilon once the schedule is over (MetaQNN used 0.1 for its last models)."""
-    exploration_fraction: float = 0.1
+    exploration_fraction: float = 0.05
     """Share of the search's trials (told by the loop through ``set_budget``) over which epsilon
     falls linearly from start_e to end_e: a 50-trial search and a 2,000-trial search explore
     for the same share of their budget."""
@@ -113,7 +113,7 @@ class DQNSettings:
     imagined_epsilon: float = 0.3
     """Epsilon of the imagined episodes: wider than the real policy's, so the Q-network learns
     the value of the choices next to its greedy path too."""
-    model_beta: float = 1.0
+    model_beta: float = 0.3
     """Optimism of the imagined reward, ``mean + model_beta * std`` of the reward model."""
     model_warmup: int = 5
     """Told results before imagined episodes start."""

@@ -58,9 +58,9 @@ from automl.space import Architecture
 from automl.space import Decision
 from automl.space import SearchSpace
 from automl.strategies.base import Strategy
-from automl.strategies.blas import one_blas_thread
 from automl.strategies.base import StrategyState
 from automl.strategies.batch_walk import BatchWalker
+from automl.strategies.blas import one_blas_thread
 from automl.strategies.reward_model import RewardModel
 from automl.strategies.reward_model import rank_scores
 
@@ -84,14 +84,15 @@ class ReinforceSettings:
     """Size of the embedding of the previous decision, the input of each step."""
     learning_rate: float = 0.01
     """Adam step size (Zoph & Le: 6e-4 over thousands of children)."""
-    entropy_weight: float = 0.01
+    entropy_weight: float = 0.1
     """Weight of the entropy bonus, which keeps the controller exploring. Advantages are rank
-    scores (unit variance), so the weight means the same for every reward."""
+    scores (unit variance), so the weight means the same for every reward. 0.01 collapsed the
+    controller onto one architecture within a few imagined steps."""
     temperature: float | None = None
     """Logits are divided by this before the softmax (ENAS: 5.0); None: 1."""
-    tanh_constant: float | None = None
+    tanh_constant: float | None = 2.5
     """Logits become ``tanh_constant * tanh(logits)``, bounding how sure the controller can get
-    (ENAS: 2.5); None: no bound."""
+    (ENAS: 2.5; a 6-way choice tops out at about 0.97); None: no bound."""
     grad_clip: float | None = 5.0
     """Gradients are clipped to this global norm before the Adam step; None: no clipping."""
     batch_size: int | None = None
@@ -100,9 +101,10 @@ class ReinforceSettings:
     """REINFORCE steps on imagined children after each told result (0: plain REINFORCE)."""
     imagined_batch_size: int = 64
     """Children the controller samples for one imagined step."""
-    model_beta: float = 1.0
+    model_beta: float = 0.3
     """Optimism of the imagined reward, ``mean + model_beta * std`` of the reward model: how
-    much the controller is drawn to architectures unlike those already tried."""
+    much the controller is drawn to architectures unlike those already tried (1.0 explored too
+    much on the shipped table: top 1 % in 161 children instead of 122)."""
     model_warmup: int = 5
     """Told results before imagined steps start (the model needs a few points)."""
     init_range: float = 0.1
@@ -135,7 +137,7 @@ class Reinforce(Strategy):
         settings: Fields of :class:`ReinforceSettings`.
 
     Example:
-        >>> strategy = Reinforce(space, seed=0, workers=2, reward_power=3.0)
+        >>> strategy = Reinforce(space, seed=0, workers=2, model_beta=0.5)
         >>> architecture = strategy.ask(0)
         >>> strategy.tell(0, architecture, 0.93)
     """

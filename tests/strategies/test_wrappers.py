@@ -158,9 +158,9 @@ def test_the_budget_reaches_the_strategy_and_scales_dqn_exploration():
     inner = dqn.unwrapped  # type: ignore[attr-defined]
     assert inner.budget is None and inner.exploration_episodes == 100
     dqn.set_budget(200)
-    assert inner.budget == 200 and inner.exploration_episodes == 20
+    assert inner.budget == 200 and inner.exploration_episodes == 10
     dqn.set_budget(1000)
-    assert inner.exploration_episodes == 100
+    assert inner.exploration_episodes == 50
     fixed = create_strategy("dqn", SPACE, settings={"exploration_episodes": 7})
     fixed.set_budget(1000)
     assert fixed.exploration_episodes == 7
