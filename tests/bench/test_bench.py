@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +21,8 @@ from automl.bench.metrics import budgets_for
 from automl.cli.main import main
 from automl.errors import DataError
 from automl.errors import UserInputError
-from automl.registry import REGISTRIES
-from automl.registry import STRATEGIES
-from automl.registry import ensure_builtins
-from automl.registry._registry import restore
-from automl.registry._registry import snapshot
-from automl.space import Architecture
 from automl.space import SearchSpace
 from automl.space import load_space
-from automl.strategies import Strategy
 
 ROOT = Path(__file__).resolve().parents[2]
 OPS = ("conv", "pool", "skip", "zero")
@@ -65,29 +57,6 @@ def line_space(tmp_path: Path) -> SearchSpace:
     path = tmp_path / "line.yaml"
     path.write_text("name: line\ndecisions:\n  x: [" + ", ".join(map(str, range(100))) + "]\n")
     return load_space(path)
-
-
-class Enumerate(Strategy):
-    """Proposes the space in enumeration order (worst first on the line space)."""
-
-    def __init__(self, space: SearchSpace, **kwargs: Any):
-        super().__init__(space, **kwargs)
-        self._order = list(space.enumerate())
-
-    def ask(self, trial_id: int) -> Architecture | None:
-        return self._order[trial_id % len(self._order)]
-
-    def tell(self, trial_id: int, architecture: Architecture, reward: float | None) -> None:
-        pass
-
-
-@pytest.fixture
-def enumerate_strategy() -> Iterator[str]:
-    ensure_builtins()
-    saved = snapshot(REGISTRIES)
-    STRATEGIES.register("enumerate_test", Enumerate)
-    yield "enumerate_test"
-    restore(REGISTRIES, saved)
 
 
 def write_line_table(space: SearchSpace, path: Path, *, seconds: bool = False) -> Path:

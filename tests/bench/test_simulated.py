@@ -4,9 +4,7 @@ and the times are completion times."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,47 +19,16 @@ from automl.bench.runner import table_reward
 from automl.engine.search import SearchLoop
 from automl.engine.search import Told
 from automl.execution import TableExecutor
-from automl.registry import REGISTRIES
-from automl.registry import STRATEGIES
-from automl.registry import ensure_builtins
-from automl.registry._registry import restore
-from automl.registry._registry import snapshot
-from automl.space import Architecture
-from automl.space import SearchSpace
 from automl.space import load_space
 from automl.store import RunFolder
 from automl.store import TrialStore
 from automl.strategies import create_strategy
-from automl.strategies.base import Strategy
 from tests.conftest import ROOT
 from tests.conftest import SPACES
 
 SHIPPED = ROOT / "benchmarks" / "tables" / "tabular_dense.csv"
 SECONDS = {0: 4.0, 1: 1.0, 2: 2.0, 3: 1.0, 4: 3.0, 5: 2.0}
 """Training time of architecture x; x = 5 failed (its reward is empty)."""
-
-
-class Enumerate(Strategy):
-    """Proposes x = 0, 1, 2, ... in order."""
-
-    def __init__(self, space: SearchSpace, **kwargs: Any):
-        super().__init__(space, **kwargs)
-        self._order = list(space.enumerate())
-
-    def ask(self, trial_id: int) -> Architecture | None:
-        return self._order[trial_id % len(self._order)]
-
-    def tell(self, trial_id: int, architecture: Architecture, reward: float | None) -> None:
-        pass
-
-
-@pytest.fixture
-def enumerate_strategy() -> Iterator[str]:
-    ensure_builtins()
-    saved = snapshot(REGISTRIES)
-    STRATEGIES.register("enumerate_sim", Enumerate)
-    yield "enumerate_sim"
-    restore(REGISTRIES, saved)
 
 
 @pytest.fixture(scope="module")
