@@ -54,3 +54,22 @@ def tiny_space_file(tmp_path: Path) -> Path:
 @pytest.fixture()
 def runs_dir(tmp_path: Path) -> Path:
     return tmp_path / "runs"
+
+
+TINY_TABLE_SECONDS = {0: 4.0, 1: 1.0, 2: 2.0, 3: 1.0, 4: 3.0, 5: 2.0}
+"""Training time of architecture x of :func:`tiny_table`; x = 5 failed (its reward is empty)."""
+
+
+def tiny_table(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A six-row benchmark table (reward x / 10, x = 5 failed) with known training times."""
+    from automl.bench import load_table
+    from automl.bench import row_for
+    from automl.bench import write_table
+    from automl.space import load_space
+
+    path = tmp_path / "tiny.yaml"
+    path.write_text("name: tiny\ndecisions:\n  x: [0, 1, 2, 3, 4, 5]\n")
+    space = load_space(path)
+    rows = [row_for(a, {"reward": None if a.flat["x"] == 5 else a.flat["x"] / 10,
+                        "seconds": TINY_TABLE_SECONDS[a.flat["x"]]}) for a in space.enumerate()]
+    return load_table(write_table(tmp_path / "tiny.csv", rows, space=space), space)

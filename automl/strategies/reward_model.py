@@ -30,6 +30,7 @@ import numpy as np
 from scipy.linalg import cho_solve
 from scipy.linalg import solve_triangular
 from scipy.special import ndtri
+from scipy.stats import rankdata
 
 from automl.space import Architecture
 from automl.space import Decision
@@ -92,15 +93,7 @@ class SlotCodes:
 def rank_scores(rewards: Sequence[float]) -> np.ndarray:
     """Normal scores of the ranks (ties share their mean rank): unit-free, outlier-proof."""
     values = np.asarray(rewards, dtype=float)
-    n = len(values)
-    order = np.argsort(values, kind="stable")
-    ranks = np.empty(n)
-    ranks[order] = np.arange(n, dtype=float)
-    for value in np.unique(values):  # average the ranks of ties
-        tied = values == value
-        if tied.sum() > 1:
-            ranks[tied] = ranks[tied].mean()
-    return ndtri((ranks + 0.5) / n)
+    return ndtri((rankdata(values) - 0.5) / len(values))
 
 
 class RewardModel:

@@ -10,11 +10,9 @@ import pytest
 
 from automl.bench import Table
 from automl.bench import load_table
-from automl.bench import row_for
 from automl.bench import run_one
 from automl.bench import run_simulated
 from automl.bench import summarize
-from automl.bench import write_table
 from automl.bench.runner import table_reward
 from automl.engine.search import SearchLoop
 from automl.engine.search import Told
@@ -25,24 +23,16 @@ from automl.store import TrialStore
 from automl.strategies import create_strategy
 from tests.conftest import ROOT
 from tests.conftest import SPACES
+from tests.conftest import TINY_TABLE_SECONDS
+from tests.conftest import tiny_table
 
 SHIPPED = ROOT / "benchmarks" / "tables" / "tabular_dense.csv"
-SECONDS = {0: 4.0, 1: 1.0, 2: 2.0, 3: 1.0, 4: 3.0, 5: 2.0}
-"""Training time of architecture x; x = 5 failed (its reward is empty)."""
+SECONDS = TINY_TABLE_SECONDS
 
 
 @pytest.fixture(scope="module")
 def shipped() -> Table:
     return load_table(SHIPPED, load_space(SPACES / "tabular_dense.yaml"))
-
-
-def tiny_table(tmp_path: Path) -> Table:
-    path = tmp_path / "tiny.yaml"
-    path.write_text("name: tiny\ndecisions:\n  x: [0, 1, 2, 3, 4, 5]\n")
-    space = load_space(path)
-    rows = [row_for(a, {"reward": None if a.flat["x"] == 5 else a.flat["x"] / 10,
-                        "seconds": SECONDS[a.flat["x"]]}) for a in space.enumerate()]
-    return load_table(write_table(tmp_path / "tiny.csv", rows, space=space), space)
 
 
 @pytest.mark.parametrize("strategy", ["random", "evolution", "tpe"])

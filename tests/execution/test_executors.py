@@ -9,9 +9,6 @@ from pathlib import Path
 import pytest
 
 from automl.bench import Table
-from automl.bench import load_table
-from automl.bench import row_for
-from automl.bench import write_table
 from automl.errors import DataError
 from automl.errors import UserInputError
 from automl.execution import ExecutionSettings
@@ -20,22 +17,13 @@ from automl.execution import InProcessExecutor
 from automl.execution import RayExecutor
 from automl.execution import TableExecutor
 from automl.execution import check_execution
-from automl.space import load_space
 from automl.store import TrialStatus
 from automl.store import TrialStore
+from tests.conftest import TINY_TABLE_SECONDS
+from tests.conftest import tiny_table
 
 ROOT = Path(__file__).resolve().parents[2]
-SECONDS = {0: 4.0, 1: 1.0, 2: 2.0, 3: 1.0, 4: 3.0, 5: 2.0}
-"""Training time of architecture x; x = 5 failed (its reward is empty)."""
-
-
-def tiny_table(tmp_path: Path) -> Table:
-    space_file = tmp_path / "tiny.yaml"
-    space_file.write_text("name: tiny\ndecisions:\n  x: [0, 1, 2, 3, 4, 5]\n")
-    space = load_space(space_file)
-    rows = [row_for(a, {"reward": None if a.flat["x"] == 5 else a.flat["x"] / 10,
-                        "seconds": SECONDS[a.flat["x"]]}) for a in space.enumerate()]
-    return load_table(write_table(tmp_path / "tiny.csv", rows, space=space), space)
+SECONDS = TINY_TABLE_SECONDS
 
 
 def arch(table: Table, x: int) -> str:
