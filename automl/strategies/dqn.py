@@ -50,6 +50,7 @@ from automl.strategies.batch_walk import BatchWalker
 from automl.strategies.blas import one_blas_thread
 from automl.strategies.reward_model import RewardModel
 from automl.strategies.reward_model import rank_scores
+from automl.strategies.tried import TriedTree
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +118,9 @@ class DQNSettings:
     """Optimism of the imagined reward, ``mean + model_beta * std`` of the reward model."""
     model_warmup: int = 5
     """Told results before imagined episodes start."""
+    redraws: int = 32
+    """Episodes an ask may act out to end at an architecture not yet tried before it acts
+    among the untried subtrees only (which favours the siblings of the greedy choice)."""
     reward_window: int = 50
     """Recent episodes averaged into ``progress()["mean_reward"]``."""
 
@@ -235,6 +239,7 @@ class DQN(Strategy):
         self.model = RewardModel(space)
         self.walker = BatchWalker(space)
         self.episodes = 0  # architectures asked: the clock of the epsilon schedule
+        self.tried = TriedTree(space)  # asked or told: acting skips them
         self.told = 0  # results told, with or without a reward
         self.updates = 0  # gradient steps taken on the Q-network
         self.episode_rewards: deque[float] = deque(maxlen=self.settings.reward_window)
@@ -384,17 +389,18 @@ class DQN(Strategy):
             h = np.maximum(h @ weights[i] + weights[i + 1], 0.0)
         return h @ weights[-2] + weights[-1]
 
-    def predict(self, observation: np.ndarray, action_mask: np.ndarray,
+    def predict(self, observation: np.ndarray, allowed: np.ndarray,
                 deterministic: bool = False) -> int:
-        """Epsilon-greedy action (greedy if ``deterministic``) among the valid actions.
+        """Epsilon-greedy action (greedy if ``deterministic``) among the ``allowed`` ones
+        (a boolean mask over the decision's choices; the environment's action mask works).
 
         Exploration draws from ``self.rng``, so a restored strategy explores identically.
         """
-        valid = int(action_mask.sum())
+        choices = np.flatnonzero(allowed)
         if not deterministic and self.rng.random() < self.epsilon:
-            return int(self.rng.integers(valid))
-        # ALGO LOGIC: masked argmax; the valid actions are the first `valid` ones.
-        return int(np.argmax(self.q_values(observation)[:valid]))
+            return int(choices[self.rng.integers(len(choices))])
+        # ALGO LOGIC: masked argmax over the allowed actions.
+        return int(choices[np.argmax(self.q_values(observation)[choices])])
 
     @property
     def exploration_episodes(self) -> int:
@@ -414,11 +420,29 @@ class DQN(Strategy):
     # ------------------------------------------------------------------ ask / tell
     @one_blas_thread
     def ask(self, trial_id: int) -> Architecture | None:
-        obs, info = self.env.reset()
-        while info["decision"] is not None:
-            action = self.predict(obs, info["action_mask"])
-            obs, _, _, _, info = self.env.step(action)
+        # ALGO LOGIC: act again (epsilon draws differ) until the episode ends somewhere new;
+        # then act only among choices with an untried architecture below.
+        for _ in range(self.settings.redraws):
+            architecture = self._act(restricted=False)
+            if architecture.id not in self.tried.tried:
+                break
+        else:
+            architecture = self._act(restricted=True)
         self.episodes += 1
+        self.tried.add(architecture)
+        return architecture
+
+    def _act(self, *, restricted: bool) -> Architecture:
+        """One epsilon-greedy episode in the environment; ``restricted``: untried ones only."""
+        obs, info = self.env.reset()
+        prefix: list[int] = []
+        while info["decision"] is not None:
+            allowed = info["action_mask"]
+            if restricted:
+                allowed = self.tried.open_choices(tuple(prefix), int(allowed.sum()))
+            action = self.predict(obs, allowed)
+            prefix.append(action)
+            obs, _, _, _, info = self.env.step(action)
         architecture: Architecture = info["architecture"]
         return architecture
 
@@ -432,6 +456,7 @@ class DQN(Strategy):
             logger.warning("DQN ignores trial %s: its architecture is not in the space (%s)",
                            trial_id, exc)
             return
+        self.tried.add(architecture)
         if reward is None or not math.isfinite(reward):
             # The search loop tells failures as the worst reward seen (FailureAsWorst); used
             # directly, a failure before any success teaches nothing.
@@ -507,6 +532,7 @@ class DQN(Strategy):
         state = super().state_dict()
         state.meta.update({
             "episodes": self.episodes, "told": self.told, "updates": self.updates,
+            "tried": self.tried.state(),
             "rb_pos": self.replay_buffer.pos, "rb_size": self.replay_buffer.size,
             "ib_pos": self.imagined_buffer.pos, "ib_size": self.imagined_buffer.size,
             "model": self.model.state(),
@@ -535,6 +561,7 @@ class DQN(Strategy):
         self.imagined_buffer.load(arrays, int(meta["ib_pos"]), int(meta["ib_size"]), "ib")
         self.model.load_state(meta["model"], arrays["model.codes"])
         self.episodes = int(meta["episodes"])
+        self.tried.load_state(meta.get("tried", []))
         self.told = int(meta["told"])
         self.updates = int(meta["updates"])
         self._progress = meta["progress"]
@@ -587,6 +614,7 @@ def _validate(s: DQNSettings) -> None:
         ("target_network_frequency", s.target_network_frequency >= 1, ">= 1"),
         ("tau", 0.0 < s.tau <= 1.0, "in (0, 1]"),
         ("reward_window", s.reward_window >= 1, ">= 1"),
+        ("redraws", s.redraws >= 0, ">= 0"),
     ]
     for name, ok, expected in checks:
         if not ok:

@@ -65,6 +65,7 @@ from automl.strategies.batch_walk import BatchWalker
 from automl.strategies.blas import one_blas_thread
 from automl.strategies.reward_model import RewardModel
 from automl.strategies.reward_model import rank_scores
+from automl.strategies.tried import TriedTree
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +108,9 @@ class ReinforceSettings:
     """Optimism of the imagined reward, ``mean + model_beta * std`` of the reward model: how
     much the controller is drawn to architectures unlike those already tried (1.0 explored too
     much on the shipped table: top 1 % in 161 children instead of 122)."""
+    redraws: int = 32
+    """Samples an ask may draw to find an architecture not yet tried before it samples among
+    the untried subtrees only (which favours the siblings of the controller's favourite)."""
     model_warmup: int = 5
     """Told results before imagined steps start (the model needs a few points)."""
     init_range: float = 0.1
@@ -194,6 +198,7 @@ class Reinforce(Strategy):
         self.walker = BatchWalker(space)
         self.model = RewardModel(space)
         self._slot_of = self.model.codes.index
+        self.tried = TriedTree(space)  # asked or told: sampling skips them
 
         # Learning state: all of it goes into the checkpoint (the model's points included).
         self.step = 0
@@ -203,9 +208,23 @@ class Reinforce(Strategy):
     # ------------------------------------------------------------------ sampling (NumPy)
     @one_blas_thread
     def ask(self, trial_id: int) -> Architecture | None:
+        # ALGO LOGIC: the policy conditioned on "untried": draw until the sample is new (exact
+        # while the untried mass is not tiny), then restrict the choices to untried subtrees.
+        for _ in range(self.settings.redraws):
+            architecture = self._sample(restricted=False)
+            if architecture.id not in self.tried.tried:
+                break
+        else:
+            architecture = self._sample(restricted=True)
+        self.tried.add(architecture)
+        return architecture
+
+    def _sample(self, *, restricted: bool) -> Architecture:
+        """One architecture from the controller; ``restricted``: only among untried ones."""
         h = np.zeros(self.settings.hidden_size)
         c = np.zeros(self.settings.hidden_size)
         token = _START
+        prefix: list[int] = []
 
         def choose(decision: Decision, chosen: dict[str, Any]) -> Any:
             nonlocal h, c, token
@@ -213,9 +232,13 @@ class Reinforce(Strategy):
             h, c = self._lstm_step(self._w["embedding"][token], h, c)
             logits = h @ self._w["head_kernel"][:, columns] + self._w["head_bias"][columns]
             probs = _softmax(self._shape_logits(logits))
+            if restricted:
+                probs = np.where(self.tried.open_choices(tuple(prefix), len(columns)), probs, 0)
+            cdf = np.cumsum(probs / probs.sum())
             # ALGO LOGIC: a ~ softmax, by inverse CDF on one uniform draw of self.rng.
-            index = int(np.searchsorted(np.cumsum(probs), self.rng.random(), side="right"))
-            index = min(index, len(columns) - 1)
+            index = int(np.searchsorted(cdf, self.rng.random(), side="right"))
+            index = min(index, int(np.flatnonzero(probs)[-1]))
+            prefix.append(index)
             token = int(rows[index])
             return decision.choices[index]
 
@@ -274,6 +297,7 @@ class Reinforce(Strategy):
             logger.warning("reinforce: ignoring trial %s, whose architecture is not in this "
                            "space: %s", trial_id, error)
             return
+        self.tried.add(architecture)
         if reward is None or not math.isfinite(reward):
             # The search loop tells failures as the worst reward seen (FailureAsWorst); used
             # directly, a failure before any success teaches nothing.
@@ -407,6 +431,7 @@ class Reinforce(Strategy):
             "pending": [[a.flat, index] for a, index in self.pending],
             "progress": self._progress,
             "model": self.model.state(),
+            "tried": self.tried.state(),
         })
         state.arrays["model.codes"] = self.model.x.copy()
         for k, weight in enumerate(self.controller.get_weights()):
@@ -432,6 +457,7 @@ class Reinforce(Strategy):
                         for flat, index in state.meta["pending"]]
         self._progress = state.meta["progress"]
         self.model.load_state(state.meta["model"], state.arrays["model.codes"])
+        self.tried.load_state(state.meta.get("tried", []))
 
 
 def _validate(settings: ReinforceSettings) -> None:
@@ -443,7 +469,8 @@ def _validate(settings: ReinforceSettings) -> None:
                 "imagined_batch_size": settings.imagined_batch_size}
     at_least_zero = {"entropy_weight": settings.entropy_weight,
                      "imagined_batches": settings.imagined_batches,
-                     "model_beta": settings.model_beta, "model_warmup": settings.model_warmup}
+                     "model_beta": settings.model_beta, "model_warmup": settings.model_warmup,
+                     "redraws": settings.redraws}
     for key, value in positive.items():
         if value is not None and not value > 0:
             raise UserInputError(f"must be positive, got {value!r}", source="reinforce",

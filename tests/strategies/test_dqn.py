@@ -33,7 +33,10 @@ def best_window_mean(rewards: list[float]) -> float:
     return float(np.convolve(rewards, np.ones(WINDOW) / WINDOW, mode="valid").max())
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+# Targets of 3, 5 and 2 layers. The agents never propose an architecture twice, so once a
+# 1-layer target is found (seed 0: after 2-6 children, random search after 23) only its few
+# 1-layer neighbours are left near it, and "proposes near the optimum" cannot be measured.
+@pytest.mark.parametrize("seed", [1, 2, 3])
 def test_learns_the_known_reward_where_random_search_does_not(seed: int) -> None:
     reward = match_reward(LECTURE, hidden_target(LECTURE, seed))
     # Driven as the search loop drives it: told the budget, repeats re-asked.
