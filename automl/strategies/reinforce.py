@@ -24,10 +24,11 @@ each told result a reward model (:class:`~automl.strategies.reward_model.RewardM
 everything told) is refitted, and ``imagined_batches`` REINFORCE steps are taken on batches the
 controller samples itself, each scored by the model's optimistic estimate (mean + ``model_beta``
 x std). The controller still proposes every real child; the model only tells it, cheaply, which
-of its own samples look promising or unexplored. This is what makes it sample-efficient: on the
-four development tables it reaches the top 1 % in 15-36 children (median of 20 seeds) where
-plain REINFORCE needed 38-62.5 and random search 43-104 (docs/benchmark.md; TPE is still ahead
-on three of them).
+of its own samples look promising or unexplored. An ask samples from the policy conditioned on
+architectures not yet tried (:class:`~automl.strategies.tried.TriedTree`): a converged
+controller still proposes something new. On the five development tables it reaches the top 1 %
+in 23-33 children (median of 20 seeds) where plain REINFORCE needed 38-62.5 and random search
+43-105.5 (docs/benchmark.md; TPE is still ahead on protein and slice).
 
 Why it is built this way:
 
