@@ -422,14 +422,9 @@ class DQN(Strategy):
     def ask(self, trial_id: int) -> Architecture | None:
         # ALGO LOGIC: act again (epsilon draws differ) until the episode ends somewhere new;
         # then act only among choices with an untried architecture below.
-        for _ in range(self.settings.redraws):
-            architecture = self._act(restricted=False)
-            if architecture.id not in self.tried.tried:
-                break
-        else:
-            architecture = self._act(restricted=True)
+        architecture = self.tried.propose(lambda restricted: self._act(restricted=restricted),
+                                          self.settings.redraws)
         self.episodes += 1
-        self.tried.add(architecture)
         return architecture
 
     def _act(self, *, restricted: bool) -> Architecture:

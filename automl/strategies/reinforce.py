@@ -211,14 +211,8 @@ class Reinforce(Strategy):
     def ask(self, trial_id: int) -> Architecture | None:
         # ALGO LOGIC: the policy conditioned on "untried": draw until the sample is new (exact
         # while the untried mass is not tiny), then restrict the choices to untried subtrees.
-        for _ in range(self.settings.redraws):
-            architecture = self._sample(restricted=False)
-            if architecture.id not in self.tried.tried:
-                break
-        else:
-            architecture = self._sample(restricted=True)
-        self.tried.add(architecture)
-        return architecture
+        return self.tried.propose(lambda restricted: self._sample(restricted=restricted),
+                                  self.settings.redraws)
 
     def _sample(self, *, restricted: bool) -> Architecture:
         """One architecture from the controller; ``restricted``: only among untried ones."""

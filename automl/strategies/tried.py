@@ -14,6 +14,7 @@ Nothing needs the size of a subtree, so any space works, however deep or conditi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Iterable
 from typing import Any
 
@@ -53,6 +54,19 @@ class TriedTree:
             if len(closed) < len(steps[t][0].choices):
                 break
             self._full.add(picks[:t])
+
+    def propose(self, draw: Callable[[bool], Architecture], redraws: int) -> Architecture:
+        """An architecture from ``draw(restricted)``, conditioned on being untried, then marked
+        tried. Draws unrestricted up to ``redraws`` times (exact rejection sampling while the
+        untried mass is not tiny), then once restricted to :meth:`open_choices`."""
+        for _ in range(redraws):
+            architecture = draw(False)
+            if architecture.id not in self.tried:
+                break
+        else:
+            architecture = draw(True)
+        self.add(architecture)
+        return architecture
 
     @property
     def exhausted(self) -> bool:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from automl.space import Architecture
+from automl.space import Decision
 from automl.space import SearchSpace
 from automl.space import load_space
 from automl.strategies import create_strategy
@@ -37,12 +39,14 @@ def space(tmp_path_factory: pytest.TempPathFactory) -> SearchSpace:
     return load_space(path)
 
 
-def sample_untried(space: SearchSpace, tree: TriedTree, rng: np.random.Generator):  # type: ignore[no-untyped-def]
-    """Uniform choices restricted to the tree's open ones (what the agents do with their policy)."""
+def sample_untried(space: SearchSpace, tree: TriedTree,
+                   rng: np.random.Generator) -> Architecture:
+    """Uniform choices restricted to the tree's open ones (what the agents do with a policy)."""
     prefix: list[int] = []
 
-    def choose(decision, chosen):  # type: ignore[no-untyped-def]
-        index = int(rng.choice(np.flatnonzero(tree.open_choices(tuple(prefix), len(decision.choices)))))
+    def choose(decision: Decision, chosen: dict[str, Any]) -> Any:
+        allowed = tree.open_choices(tuple(prefix), len(decision.choices))
+        index = int(rng.choice(np.flatnonzero(allowed)))
         prefix.append(index)
         return decision.choices[index]
 
