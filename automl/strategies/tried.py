@@ -35,7 +35,8 @@ class TriedTree:
         self.space = space
         self.tried: dict[str, Architecture] = {}  # architecture id -> architecture
         self._closed: dict[tuple[int, ...], set[int]] = {}  # node -> its closed choices
-        self._full: set[tuple[int, ...]] = set()  # closed nodes and leaves
+        self.exhausted = False
+        """Every architecture of the space was tried (the root closed)."""
 
     def __len__(self) -> int:
         return len(self.tried)
@@ -47,13 +48,13 @@ class TriedTree:
         steps = self.space.decisions_of(architecture)
         self.tried[architecture.id] = architecture
         picks = tuple(index for _, index in steps)
-        self._full.add(picks)
         for t in range(len(steps) - 1, -1, -1):
             closed = self._closed.setdefault(picks[:t], set())
             closed.add(picks[t])
             if len(closed) < len(steps[t][0].choices):
                 break
-            self._full.add(picks[:t])
+        else:
+            self.exhausted = True
 
     def propose(self, draw: Callable[[bool], Architecture], redraws: int) -> Architecture:
         """An architecture from ``draw(restricted)``, conditioned on being untried, then marked
@@ -67,11 +68,6 @@ class TriedTree:
             architecture = draw(True)
         self.add(architecture)
         return architecture
-
-    @property
-    def exhausted(self) -> bool:
-        """Every architecture of the space was tried."""
-        return () in self._full
 
     def open_choices(self, prefix: tuple[int, ...], width: int) -> np.ndarray:
         """Boolean mask over the ``width`` choices of the decision after ``prefix``: True where
@@ -87,7 +83,7 @@ class TriedTree:
         return [a.to_dict() for a in self.tried.values()]
 
     def load_state(self, architectures: Iterable[dict[str, Any]]) -> None:
-        self.tried, self._closed, self._full = {}, {}, set()
+        self.tried, self._closed, self.exhausted = {}, {}, False
         for data in architectures:
             self.add(Architecture.from_dict(data))
 
