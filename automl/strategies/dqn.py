@@ -35,6 +35,7 @@ from collections import deque
 from dataclasses import asdict
 from dataclasses import dataclass
 from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 
@@ -49,6 +50,7 @@ from automl.strategies.base import StrategyState
 from automl.strategies.batch_walk import BatchWalker
 from automl.strategies.blas import one_blas_thread
 from automl.strategies.reward_model import RewardModel
+from automl.strategies.reward_model import dyna_due
 from automl.strategies.reward_model import rank_scores
 from automl.strategies.tried import TriedTree
 
@@ -118,6 +120,10 @@ class DQNSettings:
     """Optimism of the imagined reward, ``mean + model_beta * std`` of the reward model."""
     model_warmup: int = 5
     """Told results before imagined episodes start."""
+    dyna_horizon: int = 100
+    """Imagined episodes follow every told result up to this many, then every
+    ``ceil(n / dyna_horizon)``-th (:func:`~automl.strategies.reward_model.dyna_due`): the cost
+    per result stays flat in long searches."""
     redraws: int = 32
     """Episodes an ask may act out to end at an architecture not yet tried before it acts
     among the untried subtrees only (which favours the siblings of the greedy choice)."""
@@ -201,6 +207,17 @@ class ReplayBuffer:
                     "written for another search space or buffer_size?", source="DQN checkpoint")
             target[:size] = stored
         self.pos, self.size = pos, size
+
+
+class ActedEpisodes(NamedTuple):
+    """Episodes acted out in bulk (:meth:`DQN._act_many`)."""
+
+    codes: np.ndarray
+    """``[n, slots]`` choice index per decision slot, -1 where absent (reward model input)."""
+    trajectories: list[Trajectory | None]
+    """Each episode's transitions for a replay buffer (None: the space had no decision)."""
+    sequences: list[list[tuple[Any, int]]]
+    """Each episode's (decision, choice index) sequence."""
 
 
 class DQN(Strategy):
@@ -422,8 +439,10 @@ class DQN(Strategy):
     def ask(self, trial_id: int) -> Architecture | None:
         # ALGO LOGIC: act again (epsilon draws differ) until the episode ends somewhere new;
         # then act only among choices with an untried architecture below.
-        architecture = self.tried.propose(lambda restricted: self._act(restricted=restricted),
-                                          self.settings.redraws)
+        architecture = self.tried.propose(
+            lambda restricted: self._act(restricted=restricted), self.settings.redraws,
+            lambda n: [self.space.architecture({d.name: d.choices[i] for d, i in sequence})
+                       for sequence in self._act_many(n, self.epsilon).sequences])
         self.episodes += 1
         return architecture
 
@@ -469,7 +488,7 @@ class DQN(Strategy):
         self.replay_buffer.rescore(rank_scores(self.model.rewards))
         self.episode_rewards.append(reward)
         self.told += 1
-        if s.imagined_episodes and len(self.model) >= s.model_warmup:
+        if s.imagined_episodes and dyna_due(len(self.model), s.model_warmup, s.dyna_horizon):
             self.imagine(s.imagined_episodes)
         if self.told < s.learning_starts or s.gradient_steps == 0:
             return
@@ -481,7 +500,16 @@ class DQN(Strategy):
     def imagine(self, n: int) -> None:
         """Dyna: act out ``n`` episodes at once, rewarded by the reward model's optimism."""
         self.model.fit()
-        env, s = self.env, self.settings
+        episodes = self._act_many(n, self.settings.imagined_epsilon)
+        imagined = self.model.optimistic(episodes.codes, self.settings.model_beta)
+        for i, trajectory in enumerate(episodes.trajectories):
+            if trajectory is not None:
+                self.imagined_buffer.add_episode(trajectory, float(imagined[i]))
+
+    def _act_many(self, n: int, epsilon: float) -> ActedEpisodes:
+        """``n`` epsilon-greedy episodes in lockstep (the Q-network sees each step's partial
+        architectures together): imagined episodes, and an ask's redraws."""
+        env = self.env
         choices = np.zeros((n, env._position_offset), dtype=np.float32)
         steps: list[list[tuple[np.ndarray, int, np.ndarray]]] = [[] for _ in range(n)]
         codes = np.full((n, len(env.slots)), -1, dtype=np.int64)
@@ -493,7 +521,7 @@ class DQN(Strategy):
             observations[:, env._position_offset + slot] = 1.0
             width = len(decision.choices)
             greedy = np.argmax(self.q_values(observations)[:, :width], axis=1)
-            explore = self.rng.random(len(idx)) < s.imagined_epsilon
+            explore = self.rng.random(len(idx)) < epsilon
             picks = np.where(explore, self.rng.integers(width, size=len(idx)), greedy)
             mask = env.action_mask(decision)
             for row, (i, pick) in enumerate(zip(idx, picks, strict=True)):
@@ -502,18 +530,19 @@ class DQN(Strategy):
             codes[idx, slot] = picks
             return picks
 
-        self.walker.walk(n, lambda t, active: None, choose)
-        imagined = self.model.optimistic(codes, s.model_beta)
+        sequences = self.walker.walk(n, lambda t, active: None, choose)
         terminal_mask = np.zeros(env.max_choices, dtype=np.int8)
+        trajectories: list[Trajectory | None] = []
         for i, episode in enumerate(steps):
             if not episode:
+                trajectories.append(None)
                 continue
             terminal = np.concatenate([choices[i], np.zeros(len(env.slots), np.float32)])
-            trajectory = Trajectory(
+            trajectories.append(Trajectory(
                 np.stack([o for o, _, _ in episode] + [terminal]),
                 np.array([a for _, a, _ in episode]),
-                np.stack([m for _, _, m in episode] + [terminal_mask]))
-            self.imagined_buffer.add_episode(trajectory, float(imagined[i]))
+                np.stack([m for _, _, m in episode] + [terminal_mask])))
+        return ActedEpisodes(codes, trajectories, sequences)
 
     def progress(self) -> dict[str, float] | None:
         """After a tell that trained: ``step`` (gradient updates so far), ``epsilon``,
@@ -598,6 +627,7 @@ def _validate(s: DQNSettings) -> None:
         ("imagined_epsilon", 0.0 <= s.imagined_epsilon <= 1.0, "in [0, 1]"),
         ("model_beta", s.model_beta >= 0, ">= 0"),
         ("model_warmup", s.model_warmup >= 0, ">= 0"),
+        ("dyna_horizon", s.dyna_horizon >= 1, ">= 1"),
         ("gamma", 0.0 <= s.gamma <= 1.0, "in [0, 1]"),
         ("learning_rate", s.learning_rate > 0, "> 0"),
         ("hidden_units", s.hidden_units >= 1, ">= 1"),

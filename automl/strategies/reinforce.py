@@ -50,6 +50,7 @@ import logging
 import math
 from dataclasses import dataclass
 from typing import Any
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -65,6 +66,7 @@ from automl.strategies.base import StrategyState
 from automl.strategies.batch_walk import BatchWalker
 from automl.strategies.blas import one_blas_thread
 from automl.strategies.reward_model import RewardModel
+from automl.strategies.reward_model import dyna_due
 from automl.strategies.reward_model import rank_scores
 from automl.strategies.tried import TriedTree
 
@@ -114,9 +116,30 @@ class ReinforceSettings:
     the untried subtrees only (which favours the siblings of the controller's favourite)."""
     model_warmup: int = 5
     """Told results before imagined steps start (the model needs a few points)."""
+    dyna_horizon: int = 100
+    """Imagined steps follow every told result up to this many, then every
+    ``ceil(n / dyna_horizon)``-th (:func:`~automl.strategies.reward_model.dyna_due`): the cost
+    per result stays flat in long searches."""
     init_range: float = 0.1
     """Initial weights are uniform in [-init_range, init_range] (as in ENAS), drawn from the
     strategy's seed."""
+
+
+class SampledBatch(NamedTuple):
+    """Architectures sampled in bulk, encoded for the update and for the reward model."""
+
+    tokens: np.ndarray
+    """``[n, T]`` input token of each step (the previous decision's embedding row)."""
+    actions: np.ndarray
+    """``[n, T]`` head column chosen at each step."""
+    valid: np.ndarray
+    """``[n, T, V]`` head columns valid at each step."""
+    step_mask: np.ndarray
+    """``[n, T]`` 1.0 where the step exists (architectures differ in length)."""
+    codes: np.ndarray
+    """``[n, slots]`` choice index per decision slot, -1 where absent (reward model input)."""
+    sequences: list[list[tuple[Decision, int]]]
+    """Each architecture's (decision, choice index) sequence."""
 
 
 def build_controller(num_embeddings: int, head_sizes: list[int], max_steps: int,
@@ -212,7 +235,12 @@ class Reinforce(Strategy):
         # ALGO LOGIC: the policy conditioned on "untried": draw until the sample is new (exact
         # while the untried mass is not tiny), then restrict the choices to untried subtrees.
         return self.tried.propose(lambda restricted: self._sample(restricted=restricted),
-                                  self.settings.redraws)
+                                  self.settings.redraws, self._sample_many)
+
+    def _sample_many(self, n: int) -> list[Architecture]:
+        """``n`` architectures from the controller in one vectorised pass."""
+        return [self.space.architecture({d.name: d.choices[i] for d, i in sequence})
+                for sequence in self.sample_batch(n).sequences]
 
     def _sample(self, *, restricted: bool) -> Architecture:
         """One architecture from the controller; ``restricted``: only among untried ones."""
@@ -308,7 +336,8 @@ class Reinforce(Strategy):
         if len(self.pending) >= self.batch_size:
             batch, self.pending = self.pending[:self.batch_size], self.pending[self.batch_size:]
             self._update(batch)
-        if self.settings.imagined_batches and len(self.model) >= self.settings.model_warmup:
+        s = self.settings
+        if s.imagined_batches and dyna_due(len(self.model), s.model_warmup, s.dyna_horizon):
             self._imagine()
 
     def _update(self, batch: list[tuple[Architecture, int]]) -> None:
@@ -329,18 +358,18 @@ class Reinforce(Strategy):
         s = self.settings
         self.model.fit()
         for _ in range(s.imagined_batches):
-            tokens, actions, valid, step_mask, codes = self.sample_batch(s.imagined_batch_size)
-            imagined = self.model.optimistic(codes, s.model_beta)
+            batch = self.sample_batch(s.imagined_batch_size)
+            imagined = self.model.optimistic(batch.codes, s.model_beta)
             # ALGO LOGIC: the batch's own mean is the baseline; unit scale like real advantages.
             spread = imagined.std()
             advantages = (imagined - imagined.mean()) / (spread if spread > 1e-12 else 1.0)
-            self._train_step(tokens, actions, valid, step_mask, advantages.astype(np.float32))
+            self._train_step(batch.tokens, batch.actions, batch.valid, batch.step_mask,
+                             advantages.astype(np.float32))
             self._refresh_numpy_weights()
 
-    def sample_batch(self, n: int
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def sample_batch(self, n: int) -> SampledBatch:
         """``n`` architectures drawn from the controller at once, already encoded for the
-        update (tokens, actions, valid columns, step mask) and for the reward model (codes)."""
+        update and for the reward model."""
         hidden = self.settings.hidden_size
         h, c = np.zeros((n, hidden)), np.zeros((n, hidden))
         token = np.full(n, _START)
@@ -373,8 +402,8 @@ class Reinforce(Strategy):
             codes[idx, self._slot_of[decision.slot]] = picks
             return picks
 
-        self.walker.walk(n, on_step, choose)
-        return tokens, actions, valid, step_mask, codes
+        sequences = self.walker.walk(n, on_step, choose)
+        return SampledBatch(tokens, actions, valid, step_mask, codes, sequences)
 
     def _encode(self, architectures: list[Architecture]
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -460,6 +489,7 @@ def _validate(settings: ReinforceSettings) -> None:
     positive = {"hidden_size": settings.hidden_size, "embedding_size": settings.embedding_size,
                 "learning_rate": settings.learning_rate, "temperature": settings.temperature,
                 "tanh_constant": settings.tanh_constant, "grad_clip": settings.grad_clip,
+                "dyna_horizon": settings.dyna_horizon,
                 "batch_size": settings.batch_size,
                 "imagined_batch_size": settings.imagined_batch_size}
     at_least_zero = {"entropy_weight": settings.entropy_weight,

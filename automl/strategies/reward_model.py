@@ -196,6 +196,20 @@ class RewardModel:
         return mean + beta * std
 
 
+def dyna_due(told: int, warmup: int, horizon: int) -> bool:
+    """Whether imagined training follows the ``told``-th distinct result.
+
+    Not before ``warmup`` results (the model needs a few points); after every result up to
+    ``horizon``; then after every ``ceil(told / horizon)``-th. A model of hundreds of points
+    moves little with one more, so imagining after each would cost (tens of milliseconds per
+    result at 500) without teaching the agent more; this way the rounds of imagination grow with
+    the logarithm of the search's length and their cost per result stays flat.
+    """
+    if told < warmup:
+        return False
+    return told <= horizon or told % math.ceil(told / horizon) == 0
+
+
 def _log_marginal_likelihood(kernel: np.ndarray, noise: float, y: np.ndarray) -> float:
     k = kernel.copy()
     k[np.diag_indices_from(k)] += noise
@@ -207,4 +221,4 @@ def _log_marginal_likelihood(kernel: np.ndarray, noise: float, y: np.ndarray) ->
     return float(-0.5 * y @ alpha - np.log(np.diag(chol)).sum())
 
 
-__all__ = ["RewardModel", "SlotCodes", "rank_scores"]
+__all__ = ["RewardModel", "SlotCodes", "dyna_due", "rank_scores"]

@@ -56,15 +56,24 @@ class TriedTree:
         else:
             self.exhausted = True
 
-    def propose(self, draw: Callable[[bool], Architecture], redraws: int) -> Architecture:
+    def propose(self, draw: Callable[[bool], Architecture], redraws: int,
+                draw_many: Callable[[int], list[Architecture]] | None = None) -> Architecture:
         """An architecture from ``draw(restricted)``, conditioned on being untried, then marked
         tried. Draws unrestricted up to ``redraws`` times (exact rejection sampling while the
-        untried mass is not tiny), then once restricted to :meth:`open_choices`."""
-        for _ in range(redraws):
-            architecture = draw(False)
-            if architecture.id not in self.tried:
-                break
-        else:
+        untried mass is not tiny), then once restricted to :meth:`open_choices`.
+
+        ``draw_many(k)``, when given, makes ``k`` unrestricted draws in one vectorised pass: a
+        converged agent's redraws then cost one batch instead of ``k`` walks of the space."""
+        architecture = None
+        if redraws > 0:
+            first = draw(False)
+            if first.id not in self.tried:
+                architecture = first
+            elif redraws > 1:
+                more = (draw_many(redraws - 1) if draw_many is not None
+                        else (draw(False) for _ in range(redraws - 1)))
+                architecture = next((a for a in more if a.id not in self.tried), None)
+        if architecture is None:
             architecture = draw(True)
         self.add(architecture)
         return architecture

@@ -160,7 +160,8 @@ def test_imagined_batches_train_on_the_reward_model(space: SearchSpace):
             strategy.tell(trial_id, architecture, reward(architecture))
     assert dyna.model.fitted and not plain.model.fitted
     assert plain.step == 8 and 1 <= dyna.step <= 8  # repeats (already learned from) skip
-    tokens, actions, valid, mask, codes = dyna.sample_batch(32)
+    tokens, actions, valid, mask, codes, sequences = dyna.sample_batch(32)
+    assert len(sequences) == 32
     assert tokens.shape == actions.shape == mask.shape and valid.any(axis=2)[mask > 0].all()
     assert (codes >= -1).all() and (codes.max(axis=0) >= 0).any()
 
