@@ -7,7 +7,15 @@ is a bug and keeps its traceback (in the run's log file).
 from __future__ import annotations
 
 import difflib
+import reprlib
 from collections.abc import Iterable
+
+MAX_LINE = 300
+"""Longest one-line error: a value that expands to megabytes (a YAML alias bomb) is elided."""
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 2, 40, 40
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = 6
 
 
 class AutomlError(Exception):
@@ -30,9 +38,12 @@ class UserInputError(AutomlError):
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
-        where = ": ".join(part for part in (self.source, self.key) if part)
-        text = f"{where}: {self.message}" if where else self.message
-        return " ".join(text.split())
+        """``source: key: message`` on one line of at most :data:`MAX_LINE` characters."""
+        where = _elide(" ".join(": ".join(p for p in (self.source, self.key) if p).split()), 120)
+        message = " ".join(self.message.split())
+        if not where:
+            return _elide(message, MAX_LINE)
+        return f"{where}: {_elide(message, MAX_LINE - len(where) - 2)}"
 
 
 class SpaceError(UserInputError):
@@ -65,6 +76,21 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def allowed(names: Iterable[object]) -> str:
-    """Format a list of allowed values for an error message."""
-    return ", ".join(repr(n) if isinstance(n, str) else str(n) for n in names)
+def allowed(names: Iterable[object], limit: int = 20) -> str:
+    """Format a list of allowed values for an error message (the first ``limit`` of them)."""
+    names = list(names)
+    shown = ", ".join(short(n) for n in names[:limit])
+    return shown + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
+
+
+def short(value: object) -> str:
+    """``repr(value)`` abbreviated to tens of characters, for messages that quote user input."""
+    return _SHORT.repr(value)
+
+
+def _elide(text: str, limit: int) -> str:
+    """``text`` cut in the middle to at most ``limit`` characters."""
+    if len(text) <= limit:
+        return text
+    head = max(limit - 40, limit // 2)
+    return f"{text[:head]} ... {text[len(text) - (limit - head - 5):]}"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # before any import of ray
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,9 +38,10 @@ def ray_instance():
     """A real local Ray instance shared by every test that trains children on Ray."""
     import ray
 
+    from automl.execution.ray_executor import start_local_ray
+
     if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-                 logging_level="ERROR", _node_ip_address="127.0.0.1")
+        start_local_ray(num_cpus=2, log_to_driver=False, logging_level="ERROR")
     yield ray
     ray.shutdown()
 

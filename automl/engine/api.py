@@ -174,28 +174,33 @@ def resume_search(run: str | Path, *, trials: int | None = None,
                   on_start: Callable[[RunFolder], None] | None = None) -> SearchOutcome:
     """Continue a stopped or killed search to ``trials`` finished trials (default: as asked)."""
     folder = RunFolder.open(run, runs_dir)
-    info = folder.info()
-    _load_plugins(info.get("plugins", []))
+    folder.acquire_lock()  # before anything here changes: a refused resume changes nothing
     try:
-        config = yaml.safe_load(folder.config_path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise RunError(f"cannot read the run's config ({exc})",
-                       source=str(folder.config_path)) from None
-    space = parse_space(config, source_name=str(folder.config_path),
-                        base_dir=Path(info.get("base_dir", ".")))
-    stored = ExecutionSettings(**info.get("execution", {}))
-    execution = check_execution(execution or stored)
-    trials = check_trials(trials if trials is not None else int(info["trials"]))
-    seed = int(info.get("seed", 0))
-    instance = create_strategy(info["strategy"], space, seed=seed,
-                               workers=int(stored.workers),
-                               settings=info.get("strategy_settings") or {},
-                               source=str(folder.run_json))
-    reward, reward_params = _reward_of(space)
-    data, task_name = _load_data(space, seed)
-    executor = create_executor(execution, data, task_name=task_name,
-                               plugin_paths=info.get("plugins", []))
-    folder.update_info(trials=trials)
+        info = folder.info()
+        _load_plugins(info.get("plugins", []))
+        try:
+            config = yaml.safe_load(folder.config_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError, yaml.YAMLError) as exc:
+            raise RunError(f"cannot read the run's config ({type(exc).__name__})",
+                           source=str(folder.config_path)) from None
+        space = parse_space(config, source_name=str(folder.config_path),
+                            base_dir=Path(info.get("base_dir", ".")))
+        stored = ExecutionSettings(**info.get("execution", {}))
+        execution = check_execution(execution or stored)
+        trials = check_trials(trials if trials is not None else int(info["trials"]))
+        seed = int(info.get("seed", 0))
+        instance = create_strategy(info["strategy"], space, seed=seed,
+                                   workers=int(stored.workers),
+                                   settings=info.get("strategy_settings") or {},
+                                   source=str(folder.run_json))
+        reward, reward_params = _reward_of(space)
+        data, task_name = _load_data(space, seed)
+        executor = create_executor(execution, data, task_name=task_name,
+                                   plugin_paths=info.get("plugins", []))
+        folder.update_info(trials=trials)
+    except BaseException:
+        folder.release_lock()
+        raise
     return _run(folder, space, instance, executor, trials, seed, reward, reward_params,
                 max_consecutive_failures, on_progress, on_start, resume=True)
 
@@ -205,7 +210,8 @@ def _run(run: RunFolder, space: SearchSpace, strategy: Strategy, executor: Execu
          max_consecutive_failures: int, on_progress: Callable[[Progress], None] | None,
          on_start: Callable[[RunFolder], None] | None, *, resume: bool) -> SearchOutcome:
     try:
-        run.acquire_lock()
+        if not run.holds_lock:
+            run.acquire_lock()
         if not executor.started:
             executor.start()
         with _log_to(run):

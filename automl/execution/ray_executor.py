@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +27,35 @@ from automl.execution.settings import ExecutionSettings
 from automl.execution.worker import ChildTrainer
 
 logger = logging.getLogger(__name__)
+
+
+LOOPBACK_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+"""Ray's switch for single-machine nodes: "0" makes the node's address the loopback one."""
+
+
+def start_local_ray(**options: Any) -> None:
+    """Start a Ray instance on this machine whose processes listen on 127.0.0.1 only.
+
+    Given ``_node_ip_address="127.0.0.1"``, Ray swaps in the machine's routable address
+    (``services.resolve_ip_for_localhost``) and its GCS, raylet and workers listen on every
+    interface. With ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` (its single-machine mode, the default
+    on Windows and macOS) the node's address is the loopback one and every server binds to it.
+    Ray reads the switch when it is first imported, so it is set before the import; an
+    explicit value in the environment wins. Token authentication (Ray's default) stays on.
+    """
+    os.environ.setdefault(LOOPBACK_SWITCH, "0")
+    import ray
+
+    ray.init(include_dashboard=False, **options)
+    if os.environ[LOOPBACK_SWITCH] == "0" and ray.util.get_node_ip_address() != "127.0.0.1":
+        logging.getLogger(__name__).warning(
+            "Ray was imported before automl could keep it on 127.0.0.1; its processes may "
+            "listen on every interface (token authentication still applies)")
+
+
+def _ray_initialized() -> bool:
+    ray = sys.modules.get("ray")
+    return ray is not None and ray.is_initialized()
 
 
 @dataclass
@@ -60,13 +91,15 @@ class RayExecutor:
         return self._actor_class is not None
 
     def start(self) -> None:
-        import ray
+        if not _ray_initialized():
+            import ray
 
-        if not ray.is_initialized():
-            local = {"_node_ip_address": "127.0.0.1"} if self.settings.address is None else {}
-            ray.init(address=self.settings.address, include_dashboard=False, **local,
-                     log_to_driver=False, logging_level=logging.ERROR,
-                     configure_logging=True)
+            options = {"log_to_driver": False, "logging_level": logging.ERROR,
+                       "configure_logging": True}
+            if self.settings.address is None:
+                start_local_ray(**options)
+            else:
+                ray.init(address=self.settings.address, include_dashboard=False, **options)
             self._started_ray = True
         try:
             self._check_resources(ray.cluster_resources())

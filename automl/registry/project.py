@@ -8,12 +8,11 @@ to it, so the project can be moved; others are stored absolute.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import yaml
 
+from automl.atomic_write import atomic_write
 from automl.errors import PluginError
 
 CONFIG_PATH = Path(".automl") / "plugins.yaml"
@@ -36,7 +35,7 @@ def registered_paths(project_dir: Path) -> list[Path]:
         return []
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (OSError, ValueError, RecursionError, yaml.YAMLError) as exc:
         raise PluginError(f"cannot be read ({type(exc).__name__})", source=str(path)) from None
     if data is None:
         return []
@@ -60,16 +59,7 @@ def _write(project_dir: Path, paths: list[Path]) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     text = _HEADER + yaml.safe_dump(
         {"plugins": [_stored_form(p, project_dir) for p in paths]}, sort_keys=False)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".plugins-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    atomic_write(target, text)
     return target
 
 

@@ -18,6 +18,7 @@ from automl.errors import SpaceError
 from automl.errors import UserInputError
 from automl.errors import allowed
 from automl.errors import did_you_mean
+from automl.errors import short
 from automl.space._space import RewardSetting
 from automl.space._space import SearchSpace
 from automl.space._space import TaskSetting
@@ -69,6 +70,8 @@ def load_space(source: str | Path | Mapping[str, Any]) -> SearchSpace:
         raise SpaceError(f"YAML syntax error: {problem}", source=name, key=where) from None
     except RecursionError:
         raise SpaceError("YAML nesting too deep", source=name) from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise SpaceError(f"a value cannot be read: {short(str(exc))}", source=name) from None
     if data is None:
         raise SpaceError("the file is empty; expected a mapping with 'layers' and 'task'",
                          source=name, key="top level")
@@ -231,7 +234,7 @@ class _Validator:
             raise self.fail(key, f"expected a mapping, got {_type_name(data)}")
         for name in data:
             if not isinstance(name, str):
-                raise self.fail(key, f"key {name!r} must be a string")
+                raise self.fail(key, f"key {short(name)} must be a string")
             if keys is not None and name not in keys:
                 where = f"{key}.{name}" if key else name
                 raise self.fail(where, f"unknown key{did_you_mean(name, keys)}; "
@@ -283,7 +286,7 @@ class _Validator:
             if param is None:
                 if not isinstance(item, (str, int, float, bool)) or (
                         isinstance(item, float) and not math.isfinite(item)):
-                    raise self.fail(where, f"{item!r} is not a string, number or boolean")
+                    raise self.fail(where, f"{short(item)} is not a string, number or boolean")
                 value = item
             else:
                 problem = param.check(item)
@@ -291,7 +294,7 @@ class _Validator:
                     raise self.fail(where, problem)
                 value = param.normalise(item)
             if any(type(value) is type(seen) and value == seen for seen in out):
-                raise self.fail(where, f"duplicate choice {value!r}")
+                raise self.fail(where, f"duplicate choice {short(value)}")
             out.append(value)
         return tuple(out)
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from automl.errors import SpaceError
 from automl.errors import allowed
+from automl.errors import short
 from automl.space.architecture import Architecture
 
 
@@ -48,7 +49,7 @@ class Decision:
             if _same(choice, value):
                 return i
         raise SpaceError(
-            f"{value!r} is not a choice of this decision; allowed: {allowed(self.choices)}",
+            f"{short(value)} is not a choice of this decision; allowed: {allowed(self.choices)}",
             key=self.name,
         )
 
@@ -307,7 +308,7 @@ def _parse_choice(decision: Decision, text: str, source: str) -> Any:
             except ValueError:
                 pass
     raise SpaceError(
-        f"{text!r} is not a choice; allowed: {allowed(decision.choices)}",
+        f"{short(text)} is not a choice; allowed: {allowed(decision.choices)}",
         source=source,
         key=decision.name,
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 from automl.errors import allowed
 from automl.errors import did_you_mean
+from automl.errors import short
 
 _KINDS: dict[type, str] = {
     int: "an integer", float: "a number", bool: "true or false", str: "a string"}
@@ -50,16 +51,16 @@ class Param:
         else:
             ok = isinstance(value, self.kind)
         if not ok:
-            return f"{value!r} is not {_KINDS.get(self.kind, self.kind.__name__)}"
+            return f"{short(value)} is not {_KINDS.get(self.kind, self.kind.__name__)}"
         if self.choices is not None and value not in self.choices:
             return (
-                f"{value!r} is not allowed{did_you_mean(value, map(str, self.choices))}; "
+                f"{short(value)} is not allowed{did_you_mean(value, map(str, self.choices))}; "
                 f"allowed: {allowed(self.choices)}"
             )
         if self.min is not None and value < self.min:
-            return f"{value!r} is below the minimum {self.min}"
+            return f"{short(value)} is below the minimum {self.min}"
         if self.max is not None and value > self.max:
-            return f"{value!r} is above the maximum {self.max}"
+            return f"{short(value)} is above the maximum {self.max}"
         return None
 
     def normalise(self, value: Any) -> Any:

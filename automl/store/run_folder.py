@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from automl.atomic_write import atomic_write
 from automl.errors import RunError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -129,10 +130,7 @@ class RunFolder:
         return json.loads(self.run_json.read_text(encoding="utf-8"))
 
     def update_info(self, **changes: Any) -> None:
-        data = {**self.info(), **changes}
-        tmp = self.run_json.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
-        os.replace(tmp, self.run_json)
+        atomic_write(self.run_json, json.dumps({**self.info(), **changes}, indent=2))
 
     # ------------------------------------------------------------------ lock
     def acquire_lock(self) -> None:
@@ -154,6 +152,10 @@ class RunFolder:
         # Holding the lock, any temporary file here was left by a writer that was killed.
         for stale in self.path.glob(".*.tmp"):
             stale.unlink(missing_ok=True)
+
+    @property
+    def holds_lock(self) -> bool:
+        return self._lock_handle is not None
 
     def release_lock(self) -> None:
         if self._lock_handle is not None:

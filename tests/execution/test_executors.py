@@ -100,3 +100,29 @@ def test_in_process_search_without_ray(tmp_path: Path) -> None:
     assert all(t.host and (t.node is None or ray_before) for t in complete)  # no Ray node
     assert (outcome.run_path / "strategy.npz").is_file()
     assert sum(outcome.counts.values()) == 2
+
+
+def test_local_ray_listens_on_loopback_only(ray_instance) -> None:
+    """Every socket the local Ray processes listen on is a loopback address (Ray's GCS, raylet,
+    workers and agents; this test's instance is started as the executor starts its own)."""
+    import ipaddress
+
+    import psutil
+
+    ray_processes = [p for p in psutil.process_iter(["cmdline"])
+                     if any(part in " ".join(p.info["cmdline"] or [])
+                            for part in ("gcs_server", "raylet", "ray::", "runtime_env"))]
+    ray_processes.append(psutil.Process())  # the driver's own core worker
+    listening = []
+    for process in ray_processes:
+        try:
+            sockets = process.net_connections(kind="inet")
+            listening += [(process.name(), c.laddr.ip) for c in sockets
+                          if c.status == psutil.CONN_LISTEN]
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    assert len(listening) >= 3  # at least the GCS, the raylet and the driver
+    for _, address in listening:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        ip = getattr(ip, "ipv4_mapped", None) or ip
+        assert ip.is_loopback, f"a Ray process listens on {address}: {listening}"

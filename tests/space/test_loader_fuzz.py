@@ -3,13 +3,16 @@ UserInputError for plugins) comes out, always with the file and a location."""
 
 from __future__ import annotations
 
+import pytest
 import yaml
 from hypothesis import HealthCheck
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from automl.errors import MAX_LINE
 from automl.errors import UserInputError
+from automl.space import load_space
 from automl.space import parse_space
 from tests.conftest import TINY_DIGITS
 
@@ -44,6 +47,7 @@ def _check(data: object) -> None:
         line = exc.one_line()
         assert "fuzz.yaml" in line and "\n" not in line
         assert exc.key, line
+        assert len(line) <= MAX_LINE, line
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
@@ -72,3 +76,26 @@ def test_random_text_through_yaml(tmp_path_factory, text: str) -> None:
         load_space(path)
     except UserInputError as exc:
         assert str(path) in exc.one_line() and exc.key
+
+
+def _alias_bomb(levels: int) -> str:
+    """A YAML list whose items define anchors that expand to 9 ** levels strings."""
+    items = ['&a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    items += [f"&a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return f"[{', '.join(items)}]"
+
+
+@pytest.mark.parametrize("line", [
+    f"units: {_alias_bomb(6)}",
+    f"activation: {_alias_bomb(6)}",
+    f"units: [{'9' * 5000}]",
+    f"{'k' * 5000}: [1]",
+])
+def test_errors_stay_short_for_alias_bombs_and_long_values(tmp_path, line: str) -> None:
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(["name: bomb", "layers:", "  min: 1", "  max: 2", "  types:",
+                               "    dense:", f"      {line}", ""]))
+    with pytest.raises(UserInputError) as caught:
+        load_space(path)
+    message = caught.value.one_line()
+    assert "bomb.yaml" in message and len(message) <= MAX_LINE, (len(message), message[:200])

@@ -67,3 +67,20 @@ def test_run_folder_is_created_whole_and_locked(tmp_path: Path) -> None:
     with pytest.raises(RunError, match="in use"):
         RunFolder.open(tmp_path / "r1").acquire_lock()
     run.release_lock()
+
+
+def test_a_refused_resume_leaves_the_run_folder_byte_identical(tmp_path: Path) -> None:
+    from automl import resume_search
+
+    run = RunFolder.create(tmp_path, "r1", {"name": "x"}, {"strategy": "random", "trials": 4})
+    run.acquire_lock()  # a search is running on it
+
+    def snapshot() -> dict[str, bytes]:
+        return {str(p.relative_to(run.path)): p.read_bytes()
+                for p in sorted(run.path.rglob("*")) if p.is_file()}
+
+    before = snapshot()
+    with pytest.raises(RunError, match="in use"):
+        resume_search(run.path, trials=10)
+    assert snapshot() == before
+    run.release_lock()
