@@ -10,8 +10,10 @@ import difflib
 import reprlib
 from collections.abc import Iterable
 
-MAX_LINE = 300
-"""Longest one-line error: a value that expands to megabytes (a YAML alias bomb) is elided."""
+MAX_LINE = 1000
+"""Longest one-line error, a safety net: values quoted from user input are abbreviated with
+:func:`short` where the message is made (a YAML alias bomb gives a line of under 300
+characters); this bound catches any message that quotes a value in full."""
 
 _SHORT = reprlib.Repr()
 _SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 2, 40, 40

@@ -61,15 +61,13 @@ def run(args: argparse.Namespace) -> int:
     from automl.bench import run_suite
     from automl.registry import STRATEGIES
     from automl.registry import ensure_builtins
-    from automl.registry.discovery import load_plugin_paths
+    from automl.registry.discovery import load_named
     from automl.space import load_space
 
     ensure_builtins()
-    load_plugin_paths(args.plugins)
+    load_named(args.plugins)
     pairs = table_paths(args.spaces, args.table)
-    spaces = [load_space(space) for space, _ in pairs]
-    for space in spaces:
-        load_plugin_paths(space.plugins)
+    spaces = [load_space(space, load_plugins=True) for space, _ in pairs]
     strategies = _strategies(args.strategies, STRATEGIES.names())
     for _, table_path in pairs:  # every file is checked before the slow loading starts
         if not Path(table_path).is_file():

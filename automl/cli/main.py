@@ -50,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    _show_plugin_notices()
     try:
         return int(args.handler(args) or 0)
     except UserInputError as exc:
@@ -57,6 +58,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+
+
+def _show_plugin_notices() -> None:
+    """Which plugin code a command runs, one line each on stderr (``note: ...``)."""
+    import logging
+
+    class Notice(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:  # sys.stderr as it is now
+            sys.stderr.write(f"note: {record.getMessage()}\n")
+
+    logger = logging.getLogger("automl.plugins")
+    if not any(isinstance(h, Notice) or type(h).__name__ == "Notice" for h in logger.handlers):
+        logger.addHandler(Notice())
 
 
 if __name__ == "__main__":

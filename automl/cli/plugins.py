@@ -1,10 +1,9 @@
-"""`automl plugins list|new|register|unregister`: see, scaffold and record plugins."""
+"""`automl plugins list|new`: see and scaffold plugins."""
 
 from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from automl.cli._common import console
@@ -12,10 +11,10 @@ from automl.cli._common import console
 
 def register(subparsers: Any) -> None:
     plugins = subparsers.add_parser(
-        "plugins", help="list, scaffold and register plugins",
+        "plugins", help="list and scaffold plugins",
         description="Layer types, tasks, rewards and strategies from installed packages "
-                    "(entry point group 'automl.plugins'), the project's plugins/ folder and "
-                    "registered paths.")
+                    "(entry point group 'automl.plugins', loaded by default) and plugin files "
+                    "named with --plugins or, on search and resume, a space's plugins: list.")
     commands = plugins.add_subparsers(dest="plugins_command", required=True, metavar="COMMAND")
 
     listing = commands.add_parser("list", help="every layer, task, reward and strategy, with "
@@ -32,15 +31,6 @@ def register(subparsers: Any) -> None:
                      help="what the plugin provides")
     new.add_argument("--dir", default=".", help="folder to create automl-NAME/ in (default: .)")
     new.set_defaults(handler=run_new)
-
-    add = commands.add_parser("register", help="load a plugin file or folder in every later "
-                              "command run from this folder")
-    add.add_argument("path", metavar="PATH", help="plugin .py file or folder")
-    add.set_defaults(handler=run_register)
-
-    remove = commands.add_parser("unregister", help="stop loading a registered plugin path")
-    remove.add_argument("path", metavar="PATH", help="a registered plugin .py file or folder")
-    remove.set_defaults(handler=run_unregister)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -83,33 +73,4 @@ def run_new(args: argparse.Namespace) -> int:
         console.print(f"created {path}", markup=False)
     console.print(f"Next: pip install -e {folder} && python -m pytest -q {folder / 'tests'}",
                   markup=False)
-    return 0
-
-
-def run_register(args: argparse.Namespace) -> int:
-    from automl.registry.discovery import load_plugin_paths
-    from automl.registry.discovery import plugin_records
-    from automl.registry.project import config_file
-    from automl.registry.project import register_path
-
-    project = Path.cwd()
-    resolved, added = register_path(args.path, project)
-    load_plugin_paths([resolved], strict=False)
-    records = [r for r in plugin_records()
-               if r.source == str(resolved) or Path(r.source).parent == resolved]
-    what = "; ".join(
-        (", ".join(f"{kind} {name!r}" for kind, name in r.provides) or "nothing")
-        if r.ok else f"broken: {r.reason}" for r in records) or "nothing"
-    verb = "registered" if added else "already registered"
-    console.print(f"{verb} {resolved} in {config_file(project)} ({what})", markup=False)
-    return 0
-
-
-def run_unregister(args: argparse.Namespace) -> int:
-    from automl.registry.project import config_file
-    from automl.registry.project import unregister_path
-
-    project = Path.cwd()
-    resolved = unregister_path(args.path, project)
-    console.print(f"unregistered {resolved} from {config_file(project)}", markup=False)
     return 0

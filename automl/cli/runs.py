@@ -166,13 +166,18 @@ def _keras_summary(run: Any, trial: Any) -> str:
 
     import yaml
 
+    from automl.errors import UserInputError
     from automl.registry import TASKS
     from automl.space import parse_space
     from automl.training.trainer import model_spec
 
     info = run.info()
-    space = parse_space(yaml.safe_load(run.config_path.read_text()),
-                        source_name=str(run.config_path), base_dir=Path(info.get("base_dir", ".")))
+    try:  # the run's plugins are not run here: a run folder someone sent is data
+        space = parse_space(yaml.safe_load(run.config_path.read_text()),
+                            source_name=str(run.config_path),
+                            base_dir=Path(info.get("base_dir", ".")))
+    except UserInputError as exc:
+        return f"(no Keras summary: {exc.one_line()})"
     if space.task is None:
         return ""
     data = TASKS.get(space.task.name).load(space.task.fixed, base_dir=space.base_dir,

@@ -13,12 +13,17 @@ def register(subparsers: Any) -> None:
     commands = spaces.add_subparsers(dest="spaces_command", required=True, metavar="COMMAND")
     validate = commands.add_parser("validate", help="validate YAML search spaces")
     validate.add_argument("files", nargs="+", help="YAML files")
+    validate.add_argument("--plugins", action="append", default=[], metavar="PATH",
+                          help="load this plugin file or folder first (repeatable); a space's "
+                               "own plugins: run only on search and resume")
     validate.set_defaults(handler=run_validate)
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    from automl.registry.discovery import load_named
     from automl.space import load_space
 
+    load_named(args.plugins)
     for path in args.files:
         space = load_space(path)
         decisions = len(space.slots())

@@ -91,12 +91,12 @@ def _log_to(run: RunFolder) -> Iterator[None]:
         handler.close()
 
 
-def _load_plugins(paths: Sequence[str]) -> None:
-    """Discover plugins once per process (entry points, ``plugins/``, registered paths), then
-    load ``paths`` strictly: a broken one stops here, before anything is written."""
-    from automl.registry.discovery import discover
+def _load_plugins(paths: Sequence[str], named_by: str = "--plugins") -> None:
+    """Installed plugins, then ``paths`` strictly (a broken one stops here, before anything is
+    written), with a one-line notice of the code that ran and who named it."""
+    from automl.registry.discovery import load_named
 
-    discover(paths)
+    load_named(paths, named_by)
 
 
 def _unique_name(runs_dir: Path, base: str) -> str:
@@ -132,8 +132,8 @@ def run_search(space: str | Path | SearchSpace, *, strategy: str | None = None,
         check_run_name(name)
     _load_plugins(plugins)
     if not isinstance(space, SearchSpace):
-        space = load_space(space)
-    _load_plugins(space.plugins)
+        space = load_space(space, load_plugins=True)
+    _load_plugins(space.plugins, named_by=f"{space.source} (plugins:)")
     execution = check_execution(execution or ExecutionSettings())
     trials = check_trials(trials if trials is not None else space.trials)
     seed = seed if seed is not None else (space.seed or 0)
@@ -177,14 +177,14 @@ def resume_search(run: str | Path, *, trials: int | None = None,
     folder.acquire_lock()  # before anything here changes: a refused resume changes nothing
     try:
         info = folder.info()
-        _load_plugins(info.get("plugins", []))
+        _load_plugins(info.get("plugins", []), named_by=f"{folder.run_json} (resume)")
         try:
             config = yaml.safe_load(folder.config_path.read_text(encoding="utf-8"))
         except (OSError, ValueError, RecursionError, yaml.YAMLError) as exc:
             raise RunError(f"cannot read the run's config ({type(exc).__name__})",
                            source=str(folder.config_path)) from None
         space = parse_space(config, source_name=str(folder.config_path),
-                            base_dir=Path(info.get("base_dir", ".")))
+                            base_dir=Path(info.get("base_dir", ".")), load_plugins=True)
         stored = ExecutionSettings(**info.get("execution", {}))
         execution = check_execution(execution or stored)
         trials = check_trials(trials if trials is not None else int(info["trials"]))

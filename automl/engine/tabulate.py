@@ -33,7 +33,7 @@ def tabulate(space_path: str | Path, out: str | Path, *, execution: ExecutionSet
     from automl.bench.table import row_for
     from automl.bench.table import write_table
 
-    space = load_space(space_path)
+    space = load_space(space_path, load_plugins=True)  # it trains them: a search
     size = space.size()
     if size > max_size:
         raise UserInputError(f"the space has {size:,} architectures, more than the limit "

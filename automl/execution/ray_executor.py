@@ -92,15 +92,17 @@ class RayExecutor:
 
     def start(self) -> None:
         if not _ray_initialized():
-            import ray
-
             options = {"log_to_driver": False, "logging_level": logging.ERROR,
                        "configure_logging": True}
             if self.settings.address is None:
-                start_local_ray(**options)
+                start_local_ray(**options)  # imports ray after setting its loopback switch
             else:
+                import ray
+
                 ray.init(address=self.settings.address, include_dashboard=False, **options)
             self._started_ray = True
+        import ray
+
         try:
             self._check_resources(ray.cluster_resources())
         except BaseException:

@@ -1,17 +1,18 @@
-"""Plugin discovery: find every plugin once per process, record the broken ones, break nothing.
+"""Plugin discovery: installed plugins load by default; code from a path only when named.
 
-Order (each source is imported at most once per process; importing it registers its objects):
+The trust model (docs/plugins.md):
 
 1. built-ins (:func:`automl.registry.ensure_builtins`);
 2. installed packages that declare an entry point in the group ``automl.plugins``
-   (``[project.entry-points."automl.plugins"] name = "package.module"``); the source recorded is
-   the distribution name and version. An entry point that names a function (``module:register``)
-   has it called after the import;
-3. the project's ``plugins/`` folder (in the working directory): every ``.py`` file and every
-   package in it, except names starting with ``_`` or ``.``;
-4. paths recorded by ``automl plugins register`` (``.automl/plugins.yaml``);
-5. paths listed under ``plugins:`` in a space or given with ``--plugins`` (strict: a broken one
-   stops the command).
+   (``[project.entry-points."automl.plugins"] name = "package.module"``): installing a package
+   is the user's consent to run it. The source recorded is the distribution name and version.
+   An entry point that names a function (``module:register``) has it called after the import;
+3. plugin files and folders the user names: ``--plugins PATH`` on the command line, or, on
+   ``search`` and ``resume`` only, a space's ``plugins:`` list and the paths a run folder
+   recorded (with a one-line notice of what ran). ``validate``, ``show``, ``leaderboard`` and
+   ``plugins list`` never import a path nobody named on their command line: a YAML file or run
+   folder someone sends you is data until you search with it. These are strict: a broken one
+   stops the command.
 
 A plugin that fails (import error, duplicate name, contract violation) is rolled back (nothing it
 registered stays), recorded as broken with the reason, and the names it would have provided are
@@ -21,9 +22,8 @@ The names of a plugin that failed before registering anything are read from its 
 ``ast`` (calls ``<REGISTRY>.register("name", ...)``), without executing it.
 
 Discovery imports no TensorFlow (plugins import Keras inside their build functions) and costs one
-``importlib.metadata`` scan (~0.1 s) per process. The Ray worker runs the same discovery when it
-starts (:class:`automl.execution.worker.ChildTrainer`), from its own working directory, which for
-a local Ray instance is the driver's.
+``importlib.metadata`` scan (~0.1 s) per process. A Ray worker runs the same discovery when it
+starts (:class:`automl.execution.worker.ChildTrainer`) with the driver's path plugins.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import inspect
+import logging
 import sys
 import traceback
 from collections.abc import Iterable
@@ -51,9 +52,6 @@ from automl.registry._registry import loading
 ENTRY_POINT_GROUP = "automl.plugins"
 """Entry-point group an installed plugin package declares."""
 
-PROJECT_FOLDER = "plugins"
-"""Folder of the working directory whose files and packages are loaded as plugins."""
-
 NOT_FOUND = "plugin file or folder not found"
 NOT_A_PLUGIN = "not a .py file, a package folder or a folder of plugins"
 _KIND_OF_REGISTRY = {"LAYERS": "layer", "TASKS": "task", "REWARDS": "reward",
@@ -67,8 +65,7 @@ class PluginRecord:
     Attributes:
         name: Module stem, package folder name, or entry-point name.
         source: The file or folder (resolved), or the distribution name of an installed package.
-        origin: How it was found: ``entry point``, ``project`` (the ``plugins/`` folder),
-            ``registered`` (``automl plugins register``) or ``path`` (``plugins:``/``--plugins``).
+        origin: How it was found: ``entry point`` or ``path`` (``plugins:``/``--plugins``).
         version: The distribution's version, or the module's ``__version__``.
         status: ``ok`` or ``broken``.
         reason: Why it is broken.
@@ -108,27 +105,23 @@ class _State:
     def __init__(self) -> None:
         self.records: dict[str, PluginRecord] = {}
         self.entry_points_scanned = False
-        self.projects: set[str] = set()
 
 
 _STATE = _State()
 
 
 # ---------------------------------------------------------------------------------- public API
-def discover(paths: Sequence[str | Path] = (), *, project_dir: str | Path | None = None,
-             refresh: bool = False) -> list[PluginRecord]:
-    """Load built-ins, entry points, the project folder and registered paths, then ``paths``.
+def discover(paths: Sequence[str | Path] = (), *, refresh: bool = False) -> list[PluginRecord]:
+    """Load built-ins and installed plugins (entry points), then the named ``paths``.
 
     Sources already seen in this process are not imported again, so calling this from every
-    command costs nothing after the first call. Broken plugins are recorded, never raised,
-    except those named in ``paths`` (a space's ``plugins:`` or ``--plugins``).
+    command costs nothing after the first call. Broken installed plugins are recorded, never
+    raised; a broken plugin in ``paths`` (a space's ``plugins:`` or ``--plugins``) is.
 
     Args:
-        paths: Plugin files or folders the caller needs (strict).
-        project_dir: Folder holding ``plugins/`` and ``.automl/plugins.yaml``; default: the
-            working directory.
-        refresh: Scan entry points and the project again (after installing a package in this
-            process); sources already loaded stay as they are.
+        paths: Plugin files or folders the user named (strict).
+        refresh: Scan entry points again (after installing a package in this process); sources
+            already loaded stay as they are.
 
     Returns:
         Every plugin record of this process, in discovery order.
@@ -144,17 +137,19 @@ def discover(paths: Sequence[str | Path] = (), *, project_dir: str | Path | None
         importlib.invalidate_caches()
         for entry_point in _entry_points():
             _load_entry_point(entry_point)
-    project = Path(project_dir if project_dir is not None else Path.cwd()).resolve()
-    if refresh or str(project) not in _STATE.projects:
-        _STATE.projects.add(str(project))
-        folder = project / PROJECT_FOLDER
-        if folder.is_dir():
-            for item in _folder_items(folder):
-                _load_path(item, "project")
-        _load_registered(project)
     if paths:
         load_plugin_paths(paths, strict=True)
     return plugin_records()
+
+
+def load_named(paths: Sequence[str | Path], named_by: str = "--plugins") -> None:
+    """:func:`discover`, then ``paths`` strictly, with a one-line notice (logger
+    ``automl.plugins``; the CLI prints it as ``note: ...``) of the code that ran and who named
+    it."""
+    discover(paths)
+    if paths:
+        logging.getLogger("automl.plugins").warning(
+            "running plugin code named by %s: %s", named_by, ", ".join(map(str, paths)))
 
 
 def load_plugin_paths(paths: Sequence[str | Path], *, strict: bool = True) -> list[str]:
@@ -178,7 +173,9 @@ def load_plugin_paths(paths: Sequence[str | Path], *, strict: bool = True) -> li
             record = _load_path(item, "path")
             if record.ok:
                 loaded.append(record.module)
-            elif strict:
+            elif strict and item == path:
+                # a named file or package; a broken member of a named folder is recorded and
+                # blocks its names, so only the commands that need it stop
                 raise record.error()
     return loaded
 
@@ -193,10 +190,9 @@ def broken_plugins() -> list[PluginRecord]:
 
 
 def path_plugins() -> list[str]:
-    """Files and folders of the ok path-based plugins (project folder, registered, explicit):
-    what a process on another node needs to load to see the same plugins."""
-    return [r.source for r in _STATE.records.values()
-            if r.ok and r.origin in ("project", "registered", "path")]
+    """Files and folders of the ok path plugins: what a worker process needs to load to see
+    the same plugins as this one."""
+    return [r.source for r in _STATE.records.values() if r.ok and r.origin == "path"]
 
 
 def forget(record: PluginRecord) -> None:
@@ -329,22 +325,6 @@ def _is_plain_folder(path: Path) -> bool:
     return path.is_dir() and not (path / "__init__.py").is_file()
 
 
-def _load_registered(project: Path) -> None:
-    from automl.registry.project import config_file
-    from automl.registry.project import registered_paths
-
-    try:
-        paths = registered_paths(project)
-    except PluginError as exc:
-        key = str(config_file(project))
-        _STATE.records.setdefault(key, PluginRecord(
-            "plugins.yaml", key, "registered", status="broken", reason=exc.message))
-        return
-    for path in paths:
-        for item in _folder_items(path) if _is_plain_folder(path) else [path]:
-            _load_path(item, "registered")
-
-
 def _module_name(path: Path) -> str:
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
     stem = "".join(c if c.isalnum() else "_" for c in path.stem)
@@ -471,5 +451,5 @@ def _doc_of(target: Any) -> str:
     return str(doc)
 
 
-__all__ = ["ENTRY_POINT_GROUP", "PROJECT_FOLDER", "PluginRecord", "broken_plugins", "discover",
+__all__ = ["ENTRY_POINT_GROUP", "load_named", "PluginRecord", "broken_plugins", "discover",
            "forget", "load_plugin_paths", "path_plugins", "plugin_records", "plugin_rows"]

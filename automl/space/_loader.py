@@ -38,14 +38,17 @@ MAX_CHOICES = 10_000
 RESERVED_DECISIONS = ("num_layers", "layers", "train", "task")
 
 
-def load_space(source: str | Path | Mapping[str, Any]) -> SearchSpace:
-    """Read and validate a search space from a YAML file (or an already-parsed mapping).
+def load_space(source: str | Path | Mapping[str, Any], *, load_plugins: bool = False
+               ) -> SearchSpace:
+    """Read and validate a search space from a YAML file (or an already-parsed mapping);
+    ``load_plugins``: import the space's ``plugins:`` (:func:`parse_space`).
 
     Raises:
         SpaceError: with the file, the YAML key and what is allowed.
     """
     if isinstance(source, Mapping):
-        return parse_space(source, source_name="<dict>", base_dir=Path.cwd())
+        return parse_space(source, source_name="<dict>", base_dir=Path.cwd(),
+                           load_plugins=load_plugins)
     path = Path(source)
     name = str(source)
     if not path.exists():
@@ -75,11 +78,44 @@ def load_space(source: str | Path | Mapping[str, Any]) -> SearchSpace:
     if data is None:
         raise SpaceError("the file is empty; expected a mapping with 'layers' and 'task'",
                          source=name, key="top level")
-    return parse_space(data, source_name=name, base_dir=path.resolve().parent)
+    return parse_space(data, source_name=name, base_dir=path.resolve().parent,
+                       load_plugins=load_plugins)
 
 
-def parse_space(data: Any, *, source_name: str, base_dir: Path) -> SearchSpace:
-    """Validate a parsed YAML document into a SearchSpace."""
+def parse_space(data: Any, *, source_name: str, base_dir: Path,
+                load_plugins: bool = False) -> SearchSpace:
+    """Validate a parsed YAML document into a SearchSpace.
+
+    The space's ``plugins:`` are imported only with ``load_plugins`` (``search`` and ``resume``
+    pass it): parsing a file someone sent you runs none of its code. Without them, a name only
+    they provide is an error that says so.
+    """
+    try:
+        return _parse_space(data, source_name=source_name, base_dir=base_dir,
+                            load_plugins=load_plugins)
+    except UserInputError as exc:
+        unloaded = [] if load_plugins else _unloaded_plugins(data, base_dir)
+        if not unloaded:
+            raise
+        raise type(exc)(f"{exc.message} (this command does not run the space's plugins: "
+                        f"{', '.join(unloaded)}; name them with --plugins to load them)",
+                        source=exc.source, key=exc.key) from None
+
+
+def _unloaded_plugins(data: Any, base_dir: Path) -> list[str]:
+    """The space's ``plugins:`` entries that this process has not loaded."""
+    from automl.registry.discovery import path_plugins
+
+    listed = data.get("plugins") if isinstance(data, Mapping) else None
+    if not isinstance(listed, list):
+        return []
+    loaded = set(path_plugins())
+    return [str(item) for item in listed
+            if isinstance(item, str) and str((base_dir / item).resolve()) not in loaded]
+
+
+def _parse_space(data: Any, *, source_name: str, base_dir: Path,
+                 load_plugins: bool) -> SearchSpace:
     from automl.registry import REWARDS
     from automl.registry import TASKS
     from automl.registry import ensure_builtins
@@ -97,7 +133,7 @@ def parse_space(data: Any, *, source_name: str, base_dir: Path) -> SearchSpace:
     from automl.registry.discovery import discover
     from automl.registry.discovery import load_plugin_paths
 
-    discover()  # once per process: entry points, the project's plugins/, registered paths
+    discover()  # once per process: built-ins and installed plugins (entry points)
     plugins: list[str] = []
     if "plugins" in top:
         raw_plugins = top["plugins"]
@@ -106,7 +142,8 @@ def parse_space(data: Any, *, source_name: str, base_dir: Path) -> SearchSpace:
         for i, item in enumerate(raw_plugins):
             text = v.scalar(item, f"plugins[{i}]", str)
             plugins.append(str((base_dir / text).resolve()))
-        load_plugin_paths(plugins, strict=True)
+        if load_plugins:
+            load_plugin_paths(plugins, strict=True)
 
     # layers
     min_layers = max_layers = 0

@@ -25,14 +25,13 @@ def isolated_plugins() -> Iterator[None]:
     entries = {kind: dict(r._entries) for kind, r in REGISTRIES.items()}
     blocked = {kind: dict(r._blocked) for kind, r in REGISTRIES.items()}
     state = discovery._STATE
-    records, projects, scanned = dict(state.records), set(state.projects), \
-        state.entry_points_scanned
+    records, scanned = dict(state.records), state.entry_points_scanned
     modules = set(sys.modules)
     yield
     for kind, registry in REGISTRIES.items():
         registry._entries = entries[kind]
         registry._blocked = blocked[kind]
-    state.records, state.projects, state.entry_points_scanned = records, projects, scanned
+    state.records, state.entry_points_scanned = records, scanned
     for name in set(sys.modules) - modules:
         if name.startswith("automl_plugin_"):
             del sys.modules[name]

@@ -1,5 +1,6 @@
-"""Discovery of the project's plugins/ folder and registered paths; broken plugins are listed
-and stop only the searches that need them, with one line and exit code 2."""
+"""Plugin files named by a space or on the command line; broken plugins are listed and stop only
+the searches that need them, with one line and exit code 2; a space or run folder someone sent
+runs none of its code on validate, show and leaderboard."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from automl.cli.main import main
 from automl.registry import LAYERS
@@ -82,6 +82,7 @@ BROKEN = {
 }
 
 SPACE = """
+plugins: [plugins]
 task: {task}
 reward: {reward}
 layers:
@@ -115,16 +116,19 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_plugins: N
     for name, (fields, _) in NEEDS_BROKEN.items():
         (tmp_path / name).write_text(space_text(**fields))
     explicit = tmp_path / "explicit.yaml"
-    explicit.write_text("plugins: [plugins/broken_import.py]\n" + explicit.read_text())
+    explicit.write_text(explicit.read_text().replace("plugins: [plugins]",
+                                                     "plugins: [plugins/broken_import.py]"))
     (tmp_path / "good.yaml").write_text(space_text())
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr without the ``note:`` lines that name the plugin code run."""
     code = main(list(args))
     out, err = capsys.readouterr()
-    return code, out, err
+    return code, out, "".join(line for line in err.splitlines(keepends=True)
+                              if not line.startswith("note: "))
 
 
 @pytest.mark.parametrize("space", list(NEEDS_BROKEN))
@@ -150,7 +154,7 @@ def test_strategy_from_a_broken_plugin_stops_the_search(
 
 def test_broken_plugins_do_not_break_the_others(
         project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_cli(capsys, "spaces", "validate", "good.yaml")
+    code, out, err = run_cli(capsys, "spaces", "validate", "good.yaml", "--plugins", "plugins")
     assert code == 0 and "good.yaml: ok (2 architectures" in out, err
     entry = LAYERS.entry("good_layer")
     assert entry.source == str(project / "plugins" / "good_layer.py") and entry.version == "2.1"
@@ -164,10 +168,12 @@ def test_broken_plugins_do_not_break_the_others(
 def test_list_marks_broken_plugins_with_the_reason(
         project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "plugins", "list", "--format", "json")
+    assert code == 0 and "good_layer" not in out  # a folder nobody named is never imported
+    code, out, _ = run_cli(capsys, "plugins", "list", "--format", "json", "--plugins", "plugins")
     assert code == 0
     rows = {(r["kind"], r["name"]): r for r in json.loads(out)}
     assert rows[("layer", "good_layer")]["status"] == "ok"
-    assert rows[("layer", "good_layer")]["origin"] == "project"
+    assert rows[("layer", "good_layer")]["origin"] == "path"
     assert rows[("layer", "dense")]["source"] == "builtin"
     expected = {
         ("layer", "needs_missing"): "ModuleNotFoundError: No module named "
@@ -182,35 +188,74 @@ def test_list_marks_broken_plugins_with_the_reason(
         assert rows[key]["status"] == "broken", rows[key]
         assert reason in rows[key]["reason"], rows[key]
     assert not any("_private_helper" in r["source"] for r in rows.values())
-    code, out, _ = run_cli(capsys, "plugins", "list")
+    code, out, _ = run_cli(capsys, "plugins", "list", "--plugins", "plugins")
     assert code == 0 and "good_layer" in out and "6 broken: a search that needs one stops" in out
 
 
-def test_register_and_unregister_a_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                        capsys: pytest.CaptureFixture[str],
-                                        isolated_plugins: None) -> None:
-    write(tmp_path / "extra" / "reg_layer.py", GOOD_LAYER.replace("good_layer", "reg_layer"))
-    monkeypatch.chdir(tmp_path)
-    code, out, err = run_cli(capsys, "plugins", "register", "extra/reg_layer.py")
-    assert code == 0 and "registered" in out and "layer 'reg_layer'" in out, err
-    config = tmp_path / ".automl" / "plugins.yaml"
-    assert yaml.safe_load(config.read_text()) == {"plugins": ["extra/reg_layer.py"]}
-    assert [p.name for p in config.parent.iterdir()] == ["plugins.yaml"]  # no temporary left
-    code, out, _ = run_cli(capsys, "plugins", "register", "extra/reg_layer.py")
-    assert code == 0 and "already registered" in out
-    # a later command (a fresh process) finds it through the project's config
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    listed = subprocess.run([sys.executable, "-m", "automl", "plugins", "list", "--format",
-                             "json"], cwd=tmp_path, env=env, text=True, capture_output=True,
-                            timeout=120)
-    assert listed.returncode == 0, listed.stderr
-    rows = {r["name"]: r for r in json.loads(listed.stdout)}
-    assert rows["reg_layer"]["origin"] == "registered" and rows["reg_layer"]["status"] == "ok"
-    code, out, _ = run_cli(capsys, "plugins", "unregister", "extra/reg_layer.py")
-    assert code == 0 and yaml.safe_load(config.read_text()) == {"plugins": []}
-    for args in (("unregister", "extra/reg_layer.py"), ("register", "missing.py")):
-        code, _, err = run_cli(capsys, "plugins", *args)
-        assert code == 2 and len(err.strip().splitlines()) == 1, err
+MARKER_PLUGIN = '''
+from pathlib import Path
+
+from automl.builder import LayerType
+from automl.registry import LAYERS
+from automl.space import Param
+
+Path(__file__).with_name("IMPORTED").write_text("this plugin ran")
+
+
+def build(x, params, context):
+    import keras
+
+    return keras.layers.Dense(params["units"])(x)
+
+
+LAYERS.register("marked", LayerType("marked", build, {
+    "units": Param(int, min=1, default=4)}, accepts="vector"))
+'''
+
+
+def fresh_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The command in a new process, so nothing imported by this test process counts."""
+    return subprocess.run([sys.executable, "-m", "automl", *args], cwd=cwd, text=True,
+                          capture_output=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_code_runs_only_when_named_for_a_search(tmp_path: Path, isolated_plugins: None,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    from automl import run_search
+    from automl.execution import ExecutionSettings
+
+    write(tmp_path / "sent" / "marker_plugin.py", MARKER_PLUGIN)
+    marker = tmp_path / "sent" / "IMPORTED"
+    space = tmp_path / "sent" / "marked.yaml"
+    space.write_text("plugins: [marker_plugin.py]\ntask: digits\nlayers:\n  types:\n"
+                     "    marked: {units: [4]}\ntrain: {epochs: 1, batch_size: 256}\n")
+    # a space someone sent: validating it runs none of its code, and says why a name is unknown
+    result = fresh_cli(tmp_path, "spaces", "validate", "sent/marked.yaml")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "does not run the space's plugins: marker_plugin.py" in result.stderr
+    assert not marker.exists()
+    # named on the command line: it runs, with a notice
+    result = fresh_cli(tmp_path, "spaces", "validate", "sent/marked.yaml",
+                       "--plugins", "sent/marker_plugin.py")
+    assert result.returncode == 0, result.stderr
+    assert "note: running plugin code named by --plugins: sent/marker_plugin.py" in result.stderr
+    assert marker.exists()
+    marker.unlink()
+    # a search honours the space's plugins:, with a notice; the run folder records them
+    with caplog.at_level("WARNING", logger="automl.plugins"):
+        outcome = run_search(space, trials=1, runs_dir=tmp_path / "runs", name="r",
+                             execution=ExecutionSettings(executor="in_process"))
+    assert outcome.best_trial is not None and marker.exists()
+    assert f"named by {space} (plugins:)" in caplog.text
+    marker.unlink()
+    # looking at that run folder (as its recipient would) runs none of its code
+    for args in (("leaderboard", "r"), ("show", "r"), ("show", "r", "0")):
+        result = fresh_cli(tmp_path, *args, "--runs-dir", "runs")
+        assert result.returncode == 0, (args, result.stderr)
+        assert not marker.exists(), args
+    assert "no Keras summary" in result.stdout and "marker_plugin.py" in result.stdout
+    assert fresh_cli(tmp_path, "plugins", "register", "sent/marker_plugin.py").returncode == 2
 
 
 def test_discovery_is_once_per_process_and_imports_no_tensorflow(tmp_path: Path) -> None:
@@ -218,9 +263,9 @@ def test_discovery_is_once_per_process_and_imports_no_tensorflow(tmp_path: Path)
     code = (
         "import sys, time\n"
         "from automl.registry.discovery import discover\n"
-        "t = time.perf_counter(); first = discover()\n"
+        "t = time.perf_counter(); first = discover(['plugins'])\n"
         "first_s = time.perf_counter() - t\n"
-        "t = time.perf_counter(); again = discover()\n"
+        "t = time.perf_counter(); again = discover(['plugins'])\n"
         "again_s = time.perf_counter() - t\n"
         "assert [r.source for r in first] == [r.source for r in again]\n"
         "assert any(r.name == 'good_layer' and r.ok for r in first), first\n"
