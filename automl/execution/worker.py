@@ -47,12 +47,15 @@ class ChildTrainer:
             quiet_tensorflow()
             import tensorflow as tf
 
+            from automl.tf_devices import enable_memory_growth
+
             tf.config.threading.set_intra_op_parallelism_threads(max(1, threads))
             tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, threads)))
+            enable_memory_growth(tf)  # two children on one GPU must not fight for all of it
+        self._own_process = own_process
         from automl.registry.discovery import discover
 
-        # the driver's discovery, repeated here: built-ins, entry points, plugins/ and registered
-        # paths of the working directory (the driver's, for a local Ray), then the run's paths
+        # the driver's discovery, repeated here: built-ins, installed plugins, the run's paths
         discover(plugin_paths)
         self._data = data
         self._task_name = task_name
@@ -87,6 +90,11 @@ class ChildTrainer:
             text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             detail = traceback.format_exc(limit=-3)
             return {"ok": False, "error": f"{text}\n{detail}", **where}
+        finally:
+            if self._own_process:  # Keras' global state grows with every model built here
+                import keras
+
+                keras.backend.clear_session()
         out.pop("model", None)
         return {"ok": True, **out, **where}
 

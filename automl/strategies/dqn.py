@@ -16,7 +16,8 @@ What makes it sample-efficient (docs/benchmark.md has the measurements):
 * Terminal rewards are the normal scores of each child's rank among everything told so far,
   rewritten in the replay buffer after every result: Q-values then live on one scale whatever
   the reward's units (a loss of 500 next to losses of 0.3 no longer dominates every TD error).
-* Dyna (Sutton 1991): after each result the agent acts out ``imagined_episodes`` episodes
+* Dyna (Sutton 1991): after each result (every ``ceil(n / dyna_horizon)``-th once there are
+  more than ``dyna_horizon``) the agent acts out ``imagined_episodes`` episodes
   (batched, epsilon-greedy) whose terminal reward is the optimistic estimate of a reward model
   fitted to every result (:class:`~automl.strategies.reward_model.RewardModel`); half of every
   minibatch comes from them. The agent still chooses every real child itself.
@@ -53,6 +54,8 @@ from automl.strategies.reward_model import RewardModel
 from automl.strategies.reward_model import dyna_due
 from automl.strategies.reward_model import rank_scores
 from automl.strategies.tried import TriedTree
+from automl.tf_devices import hide_gpus
+from automl.tf_devices import tf_module
 
 logger = logging.getLogger(__name__)
 
@@ -244,6 +247,7 @@ class DQN(Strategy):
 
     def __init__(self, space: SearchSpace, *, seed: int = 0, workers: int = 1, **settings: Any):
         super().__init__(space, seed=seed, workers=workers, **settings)
+        hide_gpus(tf_module())  # a tiny network: GPU memory belongs to the children
         self.settings: DQNSettings
         _validate(self.settings)
         self.env = ArchitectureEnv(space)

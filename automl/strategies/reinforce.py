@@ -20,15 +20,16 @@ the median child, and learning does not depend on the reward's units or outliers
 average divided by an early spread stalled when one failure or one diverged child stretched it).
 
 Between real children the controller also learns from imagined ones (Dyna; Sutton 1991): after
-each told result a reward model (:class:`~automl.strategies.reward_model.RewardModel`, a GP over
+each told result (every ``ceil(n / dyna_horizon)``-th once there are more than ``dyna_horizon``)
+a reward model (:class:`~automl.strategies.reward_model.RewardModel`, a GP over
 everything told) is refitted, and ``imagined_batches`` REINFORCE steps are taken on batches the
 controller samples itself, each scored by the model's optimistic estimate (mean + ``model_beta``
 x std). The controller still proposes every real child; the model only tells it, cheaply, which
 of its own samples look promising or unexplored. An ask samples from the policy conditioned on
 architectures not yet tried (:class:`~automl.strategies.tried.TriedTree`): a converged
 controller still proposes something new. On the five development tables it reaches the top 1 %
-in 23-33 children (median of 20 seeds) where plain REINFORCE needed 38-62.5 and random search
-43-105.5 (docs/benchmark.md; TPE is still ahead on protein and slice).
+in 14.5-53.5 children (median of 20 seeds) where plain REINFORCE needed 38-62.5 and random
+search 43-105.5 (docs/benchmark.md; TPE is still ahead on slice and phoneme).
 
 Why it is built this way:
 
@@ -69,6 +70,8 @@ from automl.strategies.reward_model import RewardModel
 from automl.strategies.reward_model import dyna_due
 from automl.strategies.reward_model import rank_scores
 from automl.strategies.tried import TriedTree
+from automl.tf_devices import hide_gpus
+from automl.tf_devices import tf_module
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +179,7 @@ class Reinforce(Strategy):
 
     def __init__(self, space: SearchSpace, *, seed: int = 0, workers: int = 1, **settings: Any):
         super().__init__(space, seed=seed, workers=workers, **settings)
+        hide_gpus(tf_module())  # a tiny network: GPU memory belongs to the children
         self.settings: ReinforceSettings
         _validate(self.settings)
         if keras.backend.backend() != "tensorflow":
@@ -210,7 +214,9 @@ class Reinforce(Strategy):
                                      for w in self.controller.get_weights()])
         self.optimizer = keras.optimizers.Adam(learning_rate=self.settings.learning_rate)
         self.optimizer.build(self.controller.trainable_variables)
-        self._train_step = tf.function(self._train_step_eager, input_signature=[
+        # autograph=False: the update has no tensor-dependent Python control flow to convert
+        # (autograph re-reads this file's source, a needless cost and a fragile one).
+        self._train_step = tf.function(self._train_step_eager, autograph=False, input_signature=[
             tf.TensorSpec([None, self.max_steps], tf.int32),                   # tokens
             tf.TensorSpec([None, self.max_steps], tf.int32),                   # actions
             tf.TensorSpec([None, self.max_steps, self.num_outputs], tf.bool),  # valid
