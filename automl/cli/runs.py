@@ -16,7 +16,18 @@ def register(subparsers: Any) -> None:
     board = subparsers.add_parser("leaderboard", help="rank the trials of one or more runs")
     board.add_argument("runs", nargs="*", help="run folders or names (default: every run)")
     board.add_argument("--top", type=positive_int, default=None, help="rows to show")
-    board.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    board.add_argument("--format", choices=("table", "json", "csv", "markdown"), default="table")
+    board.add_argument("--all", action="store_true",
+                       help="every trial (default: one row per architecture, its best trial)")
+    board.add_argument("--status", action="append", default=[], metavar="STATUS",
+                       help="only trials with this status: complete, cached, failed, running "
+                            "(repeatable, or comma-separated)")
+    board.add_argument("--sort", default=None, metavar="KEY",
+                       help="sort by reward, params, train_seconds, a metric (accuracy, loss), "
+                            "test.METRIC or a decision; KEY:asc / KEY:desc to choose the order")
+    board.add_argument("--where", action="append", default=[], metavar="COND",
+                       help='keep rows meeting KEY OP VALUE, e.g. "params<50000" (repeatable)')
+    board.add_argument("--test", action="store_true", help="add the test metrics as columns")
     board.add_argument("--runs-dir", default="runs", help="folder of runs (default: runs)")
     board.set_defaults(handler=run_leaderboard)
 
@@ -44,17 +55,20 @@ def _open_runs(names: Sequence[str], runs_dir: str) -> list[Any]:
     return [RunFolder(p.parent) for p in runs]
 
 
-def print_leaderboard(runs: Sequence[Any], *, top: int | None = None) -> None:
+def print_leaderboard(runs: Sequence[Any], *, top: int | None = None,
+                      rows: list[dict[str, Any]] | None = None, test: bool = False) -> None:
     from rich.table import Table
 
     from automl.report import leaderboard_rows
 
-    rows = leaderboard_rows(runs, top=top)
+    rows = leaderboard_rows(runs, top=top) if rows is None else rows
     metric_names = [m for m in ("accuracy", "uar", "ccc", "loss")
                     if any(m in r["metrics"] for r in rows)]
+    test_names = sorted({k for r in rows for k in r["test_metrics"]}) if test else []
     table = Table(title=f"Leaderboard ({', '.join(r.name for r in runs)})", title_justify="left")
     for column in ("rank", *(["run"] if len(runs) > 1 else []), "trial", "id", "status",
-                   "reward", *metric_names, "params", "seconds", "architecture"):
+                   "reward", *metric_names, *(f"test.{m}" for m in test_names), "params",
+                   "seconds", "architecture"):
         table.add_column(column, justify="right" if column not in
                          ("id", "status", "architecture", "run") else "left",
                          overflow="fold")
@@ -63,6 +77,8 @@ def print_leaderboard(runs: Sequence[Any], *, top: int | None = None) -> None:
             str(r["rank"]), *([r["run"]] if len(runs) > 1 else []), str(r["trial"]), r["id"],
             r["status"], "-" if r["reward"] is None else f"{r['reward']:.4f}",
             *("-" if m not in r["metrics"] else f"{r['metrics'][m]:.4f}" for m in metric_names),
+            *("-" if m not in r["test_metrics"] else f"{r['test_metrics'][m]:.4f}"
+              for m in test_names),
             "-" if r["params"] is None else f"{r['params']:,}",
             "-" if r["train_seconds"] is None else f"{r['train_seconds']:.1f}",
             r["summary"] if r["status"] != "failed" else
@@ -74,14 +90,20 @@ def run_leaderboard(args: argparse.Namespace) -> int:
     from automl.report import leaderboard_rows
     from automl.report import to_csv
     from automl.report import to_json
+    from automl.report import to_markdown
 
     runs = _open_runs(args.runs, args.runs_dir)
+    statuses = [s.strip() for item in args.status for s in item.split(",") if s.strip()]
+    rows = leaderboard_rows(runs, top=args.top, unique=not args.all, statuses=statuses,
+                            sort=args.sort, where=args.where)
     if args.format == "table":
-        print_leaderboard(runs, top=args.top)
+        print_leaderboard(runs, rows=rows, test=args.test)
     elif args.format == "json":
-        print(to_json(leaderboard_rows(runs, top=args.top)))
+        print(to_json(rows))
+    elif args.format == "markdown":
+        print(to_markdown(rows, test=args.test), end="")
     else:
-        print(to_csv(leaderboard_rows(runs, top=args.top)), end="")
+        print(to_csv(rows, test=args.test), end="")
     return 0
 
 

@@ -1,13 +1,23 @@
-"""Leaderboard rows from one or more runs: complete and cached trials by reward, failed last."""
+"""Leaderboard rows from one or more runs: complete and cached trials by reward, failed last.
+
+One row per architecture and run by default (a cached repeat is the same result, not a new
+rank; ``unique=False`` keeps every trial), filtered by status and by conditions such as
+``params<50000``, sorted by the reward or any stored number. The store is opened read-only, so
+a leaderboard works while a search is writing to it.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import operator
+import re
 from collections.abc import Sequence
 from typing import Any
 
+from automl.errors import UserInputError
+from automl.errors import allowed
 from automl.store import RunFolder
 from automl.store import TrialStatus
 from automl.store import TrialStore
@@ -16,8 +26,27 @@ _STATUS_ORDER = {TrialStatus.COMPLETE: 0, TrialStatus.CACHED: 0, TrialStatus.RUN
                  TrialStatus.PENDING: 1, TrialStatus.FAILED: 2}
 
 
-def leaderboard_rows(runs: Sequence[RunFolder], *, top: int | None = None) -> list[dict[str, Any]]:
-    """Every trial of the runs as plain dicts, best first (failed trials never top)."""
+_OPERATORS = {"<=": operator.le, ">=": operator.ge, "!=": operator.ne, "==": operator.eq,
+              "<": operator.lt, ">": operator.gt, "=": operator.eq}
+_CONDITION = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=|!=|==|<|>|=)\s*([^<>=!\s].*?)\s*$")
+_LOWER_IS_BETTER = ("params", "train_seconds", "trial")
+
+
+def leaderboard_rows(runs: Sequence[RunFolder], *, top: int | None = None,
+                     unique: bool = True, statuses: Sequence[str] = (),
+                     sort: str | None = None, where: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The trials of the runs as plain dicts, best first (failed trials never top).
+
+    Args:
+        top: Keep the first ``top`` rows.
+        unique: One row per (run, architecture): its best trial, with ``trials`` counting them.
+        statuses: Keep only these statuses (``complete``, ``cached``, ``failed``, ...).
+        sort: A key of :func:`row_value` (``reward``, ``params``, ``accuracy``,
+            ``test.accuracy``, ...), best first: descending, except for losses, ``params`` and
+            ``train_seconds``; ``KEY:asc`` or ``KEY:desc`` chooses. Rows without it come last.
+        where: Conditions ``KEY OP VALUE`` (``<``, ``<=``, ``>``, ``>=``, ``==``, ``!=``), all
+            of which a row must meet.
+    """
     rows: list[dict[str, Any]] = []
     for run in runs:
         store = TrialStore(run.db_path, readonly=True)
@@ -36,23 +65,111 @@ def leaderboard_rows(runs: Sequence[RunFolder], *, top: int | None = None) -> li
     rows.sort(key=lambda r: (_STATUS_ORDER[TrialStatus(r["status"])],
                              -(r["reward"] if r["reward"] is not None else float("-inf")),
                              r["run"], r["trial"]))
+    known = {s.value for s in TrialStatus}
+    for status in statuses:
+        if status not in known:
+            raise UserInputError(f"unknown status {status!r}; allowed: {allowed(sorted(known))}",
+                                 key="--status")
+    if statuses:
+        rows = [r for r in rows if r["status"] in statuses]
+    if unique:
+        best: dict[tuple[str, str], dict[str, Any]] = {}
+        for row in rows:
+            kept = best.setdefault((row["run"], row["id"]), row)
+            kept["trials"] = kept.get("trials", 0) + 1
+        rows = list(best.values())
+    for condition in where:
+        rows = [r for r in rows if _meets(r, condition)]
+    if sort:
+        rows = _sorted(rows, sort)
     for rank, row in enumerate(rows, start=1):
         row["rank"] = rank
     return rows[:top] if top else rows
+
+
+def row_value(row: dict[str, Any], key: str) -> Any:
+    """A row's number by name: ``reward``, ``params``, ``train_seconds``, ``trial``, a metric
+    (``accuracy``, ``loss``), a test metric (``test.accuracy``) or a decision (``num_layers``)."""
+    if key in ("reward", "params", "train_seconds", "trial"):
+        return row[key]
+    if key.startswith("test."):
+        return row["test_metrics"].get(key[5:])
+    if key in row["metrics"]:
+        return row["metrics"][key]
+    return row["flat"].get(key)
+
+
+def _meets(row: dict[str, Any], condition: str) -> bool:
+    match = _CONDITION.match(condition)
+    if not match:
+        raise UserInputError(f"{condition!r} is not KEY OP VALUE; OP is one of "
+                             f"{allowed(['<', '<=', '>', '>=', '==', '!='])}", key="--where")
+    key, op, text = match.groups()
+    value = row_value(row, key)
+    if value is None:
+        return False
+    try:
+        wanted: Any = float(text)
+    except ValueError:
+        wanted = text.strip("'\"")
+        value = str(value)
+    try:
+        return bool(_OPERATORS[op](value, wanted))
+    except TypeError:
+        return False
+
+
+def _sorted(rows: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
+    key, _, direction = sort.partition(":")
+    if direction not in ("", "asc", "desc"):
+        raise UserInputError(f"{sort!r}: the direction must be asc or desc", key="--sort")
+    ascending = direction == "asc" or (
+        not direction and (key in _LOWER_IS_BETTER or key.endswith("loss")))
+    present = [r for r in rows if isinstance(row_value(r, key), (int, float))]
+    if rows and not present:
+        raise UserInputError(f"no row has a number called {key!r}; try reward, params, "
+                             "train_seconds, a metric (accuracy, loss, ...) or test.METRIC",
+                             key="--sort")
+    present.sort(key=lambda r: row_value(r, key), reverse=not ascending)
+    return present + [r for r in rows if r not in present]
 
 
 def to_json(rows: Sequence[dict[str, Any]]) -> str:
     return json.dumps(list(rows), indent=2)
 
 
-def to_csv(rows: Sequence[dict[str, Any]]) -> str:
+def to_markdown(rows: Sequence[dict[str, Any]], *, test: bool = False) -> str:
+    """A GitHub-flavoured Markdown table (for reports, issues and notebooks)."""
     metric_names = sorted({k for r in rows for k in r["metrics"]})
+    test_names = sorted({k for r in rows for k in r["test_metrics"]}) if test else []
+    header = ["rank", "run", "trial", "id", "status", "reward", *metric_names,
+              *(f"test.{m}" for m in test_names), "params", "architecture"]
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return "-"
+        text = f"{value:.4f}" if isinstance(value, float) else str(value)
+        return text.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in rows:
+        values = [r["rank"], r["run"], r["trial"], r["id"], r["status"], r["reward"],
+                  *(r["metrics"].get(m) for m in metric_names),
+                  *(r["test_metrics"].get(m) for m in test_names), r["params"], r["summary"]]
+        lines.append("| " + " | ".join(cell(v) for v in values) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(rows: Sequence[dict[str, Any]], *, test: bool = False) -> str:
+    metric_names = sorted({k for r in rows for k in r["metrics"]})
+    test_names = sorted({k for r in rows for k in r["test_metrics"]}) if test else []
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["rank", "run", "trial", "id", "status", "reward", *metric_names, "params",
-                     "train_seconds", "summary"])
+    writer.writerow(["rank", "run", "trial", "id", "status", "reward", *metric_names,
+                     *(f"test.{m}" for m in test_names), "params", "train_seconds", "summary"])
     for r in rows:
         writer.writerow([r["rank"], r["run"], r["trial"], r["id"], r["status"], r["reward"],
-                         *(r["metrics"].get(m) for m in metric_names), r["params"],
+                         *(r["metrics"].get(m) for m in metric_names),
+                         *(r["test_metrics"].get(m) for m in test_names), r["params"],
                          r["train_seconds"], r["summary"]])
     return out.getvalue()

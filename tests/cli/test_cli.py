@@ -99,7 +99,7 @@ def test_cli_search_leaderboard_show(ray_instance, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Leaderboard" in result.stdout and "Search finished" in result.stdout
     assert "Traceback" not in result.stderr and "oneDNN" not in result.stderr
-    board = automl("leaderboard", "runs/c3", "--format", "json", cwd=tmp_path)
+    board = automl("leaderboard", "runs/c3", "--format", "json", "--all", cwd=tmp_path)
     rows = json.loads(board.stdout)
     assert len(rows) == 3
     for row in rows:
