@@ -160,8 +160,17 @@ class SearchLoop:
         checkpointed = 0
         if self.run.checkpoint_path.exists():
             state = load_checkpoint(self.run.checkpoint_path)
-            checkpointed = int(state.meta["seq"])
-            self.strategy.load_state_dict(StrategyState(state.meta["strategy"], state.arrays))
+            journal = self.store.max_event_seq()
+            if int(state.meta["seq"]) > journal:
+                # The store is the journal: a checkpoint that saw events the store does not hold
+                # (lost in a power cut) would tell those results twice. Rebuild from the store.
+                logger.warning("the strategy checkpoint (event %s) is ahead of the store (event "
+                               "%s): rebuilding the strategy by replaying the store",
+                               state.meta["seq"], journal)
+            else:
+                checkpointed = int(state.meta["seq"])
+                self.strategy.load_state_dict(StrategyState(state.meta["strategy"],
+                                                            state.arrays))
         events: list[tuple[int, str, TrialRecord]] = []
         for record in self.store.trials():
             if record.ask_seq and record.ask_seq > checkpointed:
