@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from automl._version import __version__
 
 _LAZY = {
     "load_space": "automl.space",

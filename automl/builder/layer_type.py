@@ -14,7 +14,10 @@ from dataclasses import field
 from typing import Any
 from typing import Literal
 
+from automl.registry._contracts import require_accepts
+from automl.registry._registry import ContractViolation
 from automl.space.params import Param
+from automl.space.params import check_params
 
 TensorKind = Literal["vector", "sequence", "image", "any"]
 TENSOR_KINDS: tuple[str, ...] = ("vector", "sequence", "image", "any")
@@ -63,3 +66,25 @@ class LayerType:
             return self.label(params)
         inner = ",".join(str(params[k]) for k in self.params if k in params)
         return f"{self.name}({inner})" if inner else self.name
+
+
+def check_layer(name: str, obj: Any) -> Any:
+    """A :class:`~automl.builder.LayerType` whose ``build(x, params, context)`` is callable and
+    whose parameters are declared with Param (so spaces validate before anything trains)."""
+    if not isinstance(obj, LayerType):
+        raise ContractViolation(f"must be an automl.builder.LayerType, got {type(obj).__name__}")
+    if obj.name != name:
+        raise ContractViolation(f"is registered under a different name than its "
+                                f"LayerType.name {obj.name!r}")
+    if not callable(obj.build):
+        raise ContractViolation("build is not callable")
+    require_accepts(obj.build, "build", "(x, params, context)", None, {}, None)
+    check_params(obj.params, defaults_required=True)
+    if obj.accepts not in TENSOR_KINDS:
+        raise ContractViolation(f"accepts {obj.accepts!r}; allowed: "
+                                f"{', '.join(map(repr, TENSOR_KINDS))}")
+    if obj.label is not None:
+        if not callable(obj.label):
+            raise ContractViolation("label is not callable")
+        require_accepts(obj.label, "label", "(params)", {})
+    return obj

@@ -7,7 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-import automl
+from automl._version import __version__
 
 # Command modules, each with register(subparsers); imported lazily so `automl --help` is quick.
 COMMAND_MODULES = (
@@ -31,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="automl", description="Architecture search for deep learning on "
                      "signals: REINFORCE and DQN controllers, Keras children on Ray.")
-    parser.add_argument("--version", action="version", version=f"automl {automl.__version__}")
+    parser.add_argument("--version", action="version", version=f"automl {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                        parser_class=_Parser)
     for name in COMMAND_MODULES:

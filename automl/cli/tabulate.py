@@ -34,9 +34,9 @@ def register(subparsers: Any) -> None:
 
 def run_tabulate(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from automl.bench.tabulate import tabulate
     from automl.cli.search import ProgressView
     from automl.cli.search import _execution
-    from automl.engine.tabulate import tabulate
 
     view = ProgressView()
     try:

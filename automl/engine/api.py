@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-import automl
+from automl._version import __version__
 from automl.engine.search import Progress
 from automl.engine.search import SearchLoop
 from automl.engine.search import SearchOutcome
@@ -151,7 +151,7 @@ def run_search(space: str | Path | SearchSpace, *, strategy: str | None = None,
         # folder) load the same ones
         "plugins": path_plugins(),
         "created_at": datetime.datetime.now().isoformat(timespec="seconds"),
-        "automl_version": automl.__version__,
+        "automl_version": __version__,
     }
     if not overwrite:
         RunFolder.check_free(runs_dir, name)

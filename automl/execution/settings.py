@@ -4,17 +4,15 @@ those settings choose (:func:`create_executor`)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from typing import Any
 
 from automl.errors import UserInputError
 from automl.errors import allowed
 from automl.errors import did_you_mean
 
 if TYPE_CHECKING:
-    from automl.execution.base import Executor
+    pass
 
 EXECUTORS = ("ray", "in_process")
 """Executors that train children (a benchmark table's executor is made by ``automl bench``)."""
@@ -77,25 +75,4 @@ def check_execution(settings: ExecutionSettings) -> ExecutionSettings:
     return settings
 
 
-def create_executor(settings: ExecutionSettings, data: Any, *, task_name: str | None,
-                    plugin_paths: Sequence[str] = ()) -> Executor:
-    """The executor ``settings.executor`` names, not yet started.
-
-    Args:
-        settings: Validated by :func:`check_execution`.
-        data: The task's loaded dataset, handed to every trainer.
-        task_name: Registered task, for its worker-side ``prepare``.
-        plugin_paths: Plugin files or folders a trainer loads.
-    """
-    check_execution(settings)
-    if settings.executor == "in_process":
-        from automl.execution.in_process import InProcessExecutor
-
-        return InProcessExecutor(data, task_name=task_name, plugin_paths=plugin_paths)
-    from automl.execution.ray_executor import RayExecutor
-
-    return RayExecutor(settings, data, task_name=task_name, plugin_paths=plugin_paths)
-
-
-__all__ = ["EXECUTORS", "ExecutionSettings", "check_execution", "create_executor",
-           "default_workers"]
+__all__ = ["EXECUTORS", "ExecutionSettings", "check_execution", "default_workers"]

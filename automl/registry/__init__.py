@@ -3,8 +3,9 @@
 Only this package knows how extensions are found. ``ensure_builtins()`` registers the built-in
 layer types, tasks, rewards and strategies through the same door plugins use;
 :func:`~automl.registry.discovery.discover` then adds installed packages (entry point group
-``automl.plugins``), the project's ``plugins/`` folder and registered paths. Every object is
-checked against its kind's contract when it is registered (see ``docs/plugins.md``).
+``automl.plugins``) and the plugin files a user names. Every object is checked against its
+kind's contract when it is registered (see ``docs/plugins.md``). This package is the ground
+floor: it imports nothing of automl but ``errors`` (an import-linter contract checks it).
 """
 
 from __future__ import annotations
@@ -12,18 +13,15 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from automl.registry._contracts import check_layer
-from automl.registry._contracts import check_reward
-from automl.registry._contracts import check_strategy
-from automl.registry._contracts import check_task
 from automl.registry._registry import Entry
 from automl.registry._registry import Registry
 from automl.registry.discovery import discover
 
-LAYERS: Registry[Any] = Registry("layer", check_layer)
-TASKS: Registry[Any] = Registry("task", check_task)
-REWARDS: Registry[Any] = Registry("reward", check_reward)
-STRATEGIES: Registry[Any] = Registry("strategy", check_strategy)
+# Each kind's contract lives beside its class; named here as data, imported on first use.
+LAYERS: Registry[Any] = Registry("layer", "automl.builder.layer_type:check_layer")
+TASKS: Registry[Any] = Registry("task", "automl.tasks.task:check_task")
+REWARDS: Registry[Any] = Registry("reward", "automl.training.rewards:check_reward")
+STRATEGIES: Registry[Any] = Registry("strategy", "automl.strategies.base:check_strategy")
 
 REGISTRIES: dict[str, Registry[Any]] = {
     "layer": LAYERS,

@@ -123,9 +123,10 @@ class Registry(Generic[T]):
 
     Args:
         kind: The kind, used in every message.
-        contract: ``contract(name, obj) -> obj`` run on every registration; it raises
-            :class:`ContractViolation` with the problem, and may normalise the object (a plain
-            reward function becomes a :class:`~automl.training.rewards.Reward`).
+        contract: ``contract(name, obj) -> obj`` run on every registration, or its
+            ``"module:function"`` name (imported on first use, so the registry imports nothing
+            of the kinds); it raises :class:`ContractViolation` with the problem, and may
+            normalise the object (a plain reward function becomes a Reward).
 
     Example:
         >>> from automl.registry import REWARDS
@@ -134,7 +135,7 @@ class Registry(Generic[T]):
         ...     return 2 * metrics["accuracy"]
     """
 
-    def __init__(self, kind: str, contract: Contract | None = None):
+    def __init__(self, kind: str, contract: Contract | str | None = None):
         self.kind = kind
         self._contract = contract
         self._entries: dict[str, Entry[T]] = {}
@@ -170,8 +171,8 @@ class Registry(Generic[T]):
             if name in self._entries:
                 raise ContractViolation(
                     f"is registered twice (first by {self._entries[name].source})")
-            if self._contract is not None:
-                obj = self._contract(name, obj)
+            if self.contract is not None:
+                obj = self.contract(name, obj)
         except ContractViolation as exc:
             if session is not None:
                 session.failed = (self.kind, str(name))
@@ -180,6 +181,14 @@ class Registry(Generic[T]):
                                     version=version)
         if session is not None:
             session.added.append((self.kind, name))
+
+    @property
+    def contract(self) -> Contract | None:
+        """The contract check (resolved from its ``"module:function"`` name on first use)."""
+        if isinstance(self._contract, str):
+            module, _, attr = self._contract.partition(":")
+            self._contract = getattr(importlib.import_module(module), attr)
+        return self._contract  # type: ignore[return-value]
 
     def remove(self, name: str) -> None:
         self._entries.pop(name, None)

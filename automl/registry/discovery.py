@@ -220,7 +220,7 @@ def plugin_rows() -> list[dict[str, Any]]:
     Keys: ``name``, ``kind``, ``source``, ``origin``, ``version``, ``status`` (``ok`` or
     ``broken``), ``reason``, ``doc``.
     """
-    import automl
+    from automl._version import __version__
     from automl.registry import REGISTRIES
 
     origin_of = {r.source: r for r in _STATE.records.values()}
@@ -229,7 +229,7 @@ def plugin_rows() -> list[dict[str, Any]]:
         for entry in registry:
             record = origin_of.get(entry.source)
             if entry.is_builtin:
-                origin, version = "builtin", automl.__version__
+                origin, version = "builtin", __version__
             elif record is not None:
                 origin, version = record.origin, entry.version or record.version
             else:

@@ -8,12 +8,15 @@ rejects ``units: [0]`` or ``activation: [rleu]`` before anything trains.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from automl.errors import allowed
 from automl.errors import did_you_mean
 from automl.errors import short
+from automl.registry._contracts import PARAM_KINDS
+from automl.registry._registry import ContractViolation
 
 _KINDS: dict[type, str] = {
     int: "an integer", float: "a number", bool: "true or false", str: "a string"}
@@ -66,3 +69,35 @@ class Param:
     def normalise(self, value: Any) -> Any:
         """Return the value in its canonical Python type (e.g. 1 -> 1.0 for floats)."""
         return float(value) if self.kind is float else value
+
+
+def check_params(params: Any, *, defaults_required: bool) -> dict[str, Any]:
+    """Declared parameters: a mapping of identifiers to :class:`~automl.space.params.Param`.
+
+    Args:
+        params: The declared parameters.
+        defaults_required: Layer parameters need a valid default (a space that omits one gets
+            it); task and reward parameters may default to None ("not given").
+    """
+    if not isinstance(params, Mapping):
+        raise ContractViolation(f"params must be a mapping of names to Param, got "
+                                f"{type(params).__name__}")
+    for key, param in params.items():
+        if not isinstance(key, str) or not key.isidentifier():
+            raise ContractViolation(f"parameter name {key!r} is not an identifier")
+        if not isinstance(param, Param):
+            raise ContractViolation(f"parameter {key!r} must be an automl.space.Param, got "
+                                    f"{type(param).__name__}")
+        if param.kind not in PARAM_KINDS:
+            raise ContractViolation(f"parameter {key!r} has kind {param.kind!r}; allowed: int, "
+                                    "float, bool, str")
+        for choice in param.choices or ():
+            problem = param.check(choice)
+            if problem:
+                raise ContractViolation(f"parameter {key!r} choice {problem}")
+        if param.default is None and not defaults_required:
+            continue
+        problem = param.check(param.default)
+        if problem:
+            raise ContractViolation(f"parameter {key!r} default {problem}")
+    return dict(params)

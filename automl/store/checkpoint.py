@@ -9,18 +9,37 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
+from typing import Any
+from typing import Protocol
 
 import numpy as np
 
 from automl.atomic_write import atomic_write
 from automl.failpoints import failpoint
-from automl.strategies.base import StrategyState
 
 _META_KEY = "__meta__"
 
 
-def save_checkpoint(path: str | Path, state: StrategyState) -> None:
+class State(Protocol):
+    """What a checkpoint holds: JSON-able ``meta`` and named NumPy ``arrays`` (a strategy's
+    ``StrategyState`` has this shape; the store needs to know nothing else of strategies)."""
+
+    meta: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint; pass it to ``Strategy.load_state_dict`` as it is."""
+
+    meta: dict[str, Any]
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def save_checkpoint(path: str | Path, state: State) -> None:
     """Write ``state`` to ``path`` atomically (:func:`~automl.atomic_write.atomic_write`)."""
     if _META_KEY in state.arrays:
         raise ValueError(f"array name {_META_KEY!r} is reserved")
@@ -30,9 +49,9 @@ def save_checkpoint(path: str | Path, state: StrategyState) -> None:
     atomic_write(path, buffer.getvalue(), before_replace=lambda: failpoint("checkpoint_tmp"))
 
 
-def load_checkpoint(path: str | Path) -> StrategyState:
+def load_checkpoint(path: str | Path) -> Checkpoint:
     """Read a checkpoint written by :func:`save_checkpoint` (no pickle)."""
     with np.load(Path(path), allow_pickle=False) as data:
         meta = json.loads(bytes(data[_META_KEY]).decode("utf-8"))
         arrays = {key: np.array(data[key]) for key in data.files if key != _META_KEY}
-    return StrategyState(meta=meta, arrays=arrays)
+    return Checkpoint(meta=meta, arrays=arrays)

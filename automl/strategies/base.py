@@ -12,6 +12,7 @@ State is saved as JSON-able ``meta`` plus named NumPy ``arrays`` (never pickle);
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from abc import ABC
 from abc import abstractmethod
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ import numpy as np
 from automl.errors import UserInputError
 from automl.errors import allowed
 from automl.errors import did_you_mean
+from automl.registry._registry import ContractViolation
 from automl.space import Architecture
 from automl.space import SearchSpace
 
@@ -123,3 +125,22 @@ def _convert(value: Any, expected: Any, source: str, key: str) -> Any:
     if text.startswith(("float", "int", "bool", "str")):
         raise UserInputError(f"{value!r} is not of type {text}", source=source, key=key)
     return value
+
+
+def check_strategy(name: str, obj: Any) -> Any:
+    """A subclass of :class:`~automl.strategies.Strategy` that implements ask and tell and has a
+    dataclass ``Settings``; or a lazy ``"module:Class"`` string (checked when it is chosen)."""
+    if isinstance(obj, str):
+        module, _, attr = obj.partition(":")
+        if not module or not attr:
+            raise ContractViolation(f"lazy target {obj!r} must look like 'package.module:Class'")
+        return obj
+    if not (isinstance(obj, type) and issubclass(obj, Strategy)):
+        raise ContractViolation(f"must be a subclass of automl.strategies.Strategy, got "
+                                f"{obj!r}")
+    if inspect.isabstract(obj):
+        missing = ", ".join(sorted(getattr(obj, "__abstractmethods__", ())))
+        raise ContractViolation(f"does not implement {missing}")
+    if not dataclasses.is_dataclass(obj.Settings):
+        raise ContractViolation("Settings must be a dataclass (one field per setting)")
+    return obj

@@ -18,7 +18,10 @@ from typing import Literal
 
 import numpy as np
 
+from automl.registry._contracts import require_accepts
+from automl.registry._registry import ContractViolation
 from automl.space.params import Param
+from automl.space.params import check_params
 
 Output = Literal["classification", "regression"]
 
@@ -108,3 +111,35 @@ def split_indices(n: int, seed: int, val: float = 0.15, test: float = 0.15,
         train.append(members[n_test + n_val:])
     return (np.sort(np.concatenate(train)), np.sort(np.concatenate(valid)),
             np.sort(np.concatenate(tests)))
+
+
+def check_task(name: str, obj: Any) -> Any:
+    """A :class:`~automl.tasks.Task` instance (a Task subclass is instantiated) that implements
+    ``load``, declares its parameters, its output and a default reward."""
+    if isinstance(obj, type) and issubclass(obj, Task):
+        try:
+            obj = obj()
+        except Exception as exc:  # noqa: BLE001 (a failing constructor is a contract problem)
+            raise ContractViolation(f"cannot be instantiated without arguments "
+                                    f"({type(exc).__name__}: {exc})") from None
+    if not isinstance(obj, Task):
+        raise ContractViolation(f"must be an automl.tasks.Task (instance or subclass), got "
+                                f"{type(obj).__name__}")
+    if type(obj).load is Task.load:
+        raise ContractViolation("does not implement load(params, *, base_dir, seed)")
+    require_accepts(obj.load, "load", "(params, *, base_dir, seed)", {}, base_dir=None, seed=0)
+    require_accepts(obj.prepare, "prepare", "(data, params)", None, {})
+    if not obj.name:
+        obj.name = name
+    elif obj.name != name:
+        raise ContractViolation(f"is registered under a different name than its "
+                                f"Task.name {obj.name!r}")
+    check_params(obj.params, defaults_required=False)
+    if obj.output not in ("classification", "regression"):
+        raise ContractViolation(f"output {obj.output!r}; allowed: 'classification', "
+                                "'regression'")
+    if not isinstance(obj.default_reward, str) or not obj.default_reward.isidentifier():
+        raise ContractViolation(f"default_reward {obj.default_reward!r} is not a reward name")
+    if not isinstance(obj.loss, str) or not obj.loss:
+        raise ContractViolation(f"loss {obj.loss!r} is not a Keras loss name")
+    return obj

@@ -7,6 +7,7 @@ never needs to reach the workers. The test split is reported, never rewarded.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,7 +16,12 @@ from typing import Any
 
 from automl.errors import TrialFailedError
 from automl.registry import REWARDS
+from automl.registry._contracts import PARAM_KINDS
+from automl.registry._contracts import require_accepts
+from automl.registry._contracts import signature_of
+from automl.registry._registry import ContractViolation
 from automl.space.params import Param
+from automl.space.params import check_params
 
 RewardFn = Callable[..., float]
 
@@ -59,6 +65,37 @@ def compute_reward(name: str, params: Mapping[str, Any], metrics: Mapping[str, f
     """Look up and apply the reward ``name`` (used by the search loop in the driver)."""
     reward = REWARDS.get(name)
     return reward(metrics, facts, **params)
+
+
+def check_reward(name: str, obj: Any) -> Any:
+    """A :class:`~automl.training.rewards.Reward`, or a function ``fn(metrics, facts,
+    **params)`` whose keyword parameters with defaults become its declared parameters."""
+    if not isinstance(obj, Reward):
+        if not callable(obj) or isinstance(obj, type):
+            raise ContractViolation(f"must be an automl.training.rewards.Reward or a function "
+                                    f"fn(metrics, facts, **params), got {type(obj).__name__}")
+        params = {}
+        parameters = list(signature_of(obj, "the reward function").parameters.values())
+        for parameter in parameters[2:]:
+            if parameter.default is inspect.Parameter.empty or parameter.kind not in (
+                    parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
+                continue
+            if type(parameter.default) not in PARAM_KINDS:
+                raise ContractViolation(
+                    f"parameter {parameter.name!r} has default {parameter.default!r}; declare "
+                    "it with Reward(name, fn, params={...: Param(...)}) instead")
+            params[parameter.name] = Param(type(parameter.default), default=parameter.default)
+        doc = (inspect.getdoc(obj) or "").strip().splitlines()
+        obj = Reward(name, obj, params, doc=doc[0] if doc else "")
+    if obj.name != name:
+        raise ContractViolation(f"is registered under a different name than its Reward.name "
+                                f"{obj.name!r}")
+    if not callable(obj.fn):
+        raise ContractViolation("fn is not callable")
+    params = check_params(obj.params, defaults_required=False)
+    shape = "(metrics, facts, **params)" + (f" with params {', '.join(params)}" if params else "")
+    require_accepts(obj.fn, "fn", shape, {}, {}, **{k: p.default for k, p in params.items()})
+    return obj
 
 
 REWARDS.register("accuracy", Reward("accuracy", _metric("accuracy"),

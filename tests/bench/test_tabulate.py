@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from automl.bench.table import load_table
-from automl.engine.tabulate import tabulate
+from automl.bench.tabulate import tabulate
 from automl.errors import UserInputError
 from automl.execution import ExecutionSettings
 from automl.space import load_space

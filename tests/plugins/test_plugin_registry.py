@@ -136,11 +136,11 @@ def test_one_call_or_one_decorator(isolated_plugins: None) -> None:
 
 
 def test_builtins_pass_their_own_contracts() -> None:
-    from automl.registry._contracts import CONTRACTS
+    from automl.registry import REGISTRIES
 
     for kind, registry in (("layer", LAYERS), ("task", TASKS), ("reward", REWARDS),
                            ("strategy", STRATEGIES)):
-        check: Callable[[str, Any], Any] = CONTRACTS[kind]
+        check: Callable[[str, Any], Any] = REGISTRIES[kind].contract
         for entry in registry:
             if entry.is_builtin:
                 check(entry.name, entry.target)

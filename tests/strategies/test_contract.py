@@ -11,7 +11,6 @@ import dataclasses
 import inspect
 import json
 import math
-import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -137,17 +136,6 @@ def test_settings_have_defaults_and_docstrings(name: str) -> None:
         documented = _documented_fields(settings)
         missing = [f.name for f in fields if f.name not in documented]
         assert not missing, f"{name}: settings without a docstring: {missing}"
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_never_imports_ray(name: str) -> None:
-    module = sys.modules[STRATEGIES.get(name).__module__]
-    tree = ast.parse(inspect.getsource(module))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            assert not any(a.name.split(".")[0] == "ray" for a in node.names)
-        if isinstance(node, ast.ImportFrom):
-            assert (node.module or "").split(".")[0] != "ray"
 
 
 def _check_progress(strategy: Strategy) -> None:
