@@ -48,7 +48,7 @@ def start_local_ray(**options: Any) -> None:
 
     ray.init(include_dashboard=False, **options)
     if os.environ[LOOPBACK_SWITCH] == "0" and ray.util.get_node_ip_address() != "127.0.0.1":
-        logging.getLogger(__name__).warning(
+        logger.warning(
             "Ray was imported before automl could keep it on 127.0.0.1; its processes may "
             "listen on every interface (token authentication still applies)")
 

@@ -1,18 +1,14 @@
-"""How children are run (:class:`ExecutionSettings`, stored in ``run.json``) and the executor
-those settings choose (:func:`create_executor`)."""
+"""How children are run (:class:`ExecutionSettings`, stored in ``run.json``); the executor these
+settings choose is made by :func:`automl.execution.factory.create_executor`."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from automl.errors import UserInputError
 from automl.errors import allowed
 from automl.errors import did_you_mean
-
-if TYPE_CHECKING:
-    pass
 
 EXECUTORS = ("ray", "in_process")
 """Executors that train children (a benchmark table's executor is made by ``automl bench``)."""
