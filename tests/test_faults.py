@@ -181,7 +181,9 @@ def test_hanging_child_times_out_and_failures_stop_the_search(tmp_path: Path,
 
 def test_ctrl_c_stops_cleanly_and_resumes(tmp_path: Path, address: str) -> None:
     space = tmp_path / "space.yaml"
-    space.write_text(FAST_SPACE.replace("epochs: 1", "epochs: 3"))
+    # children long enough (30 epochs, about a second each) that the search cannot finish
+    # between the first finished trial and the signal (3 epochs did on a warm cluster)
+    space.write_text(FAST_SPACE.replace("epochs: 1", "epochs: 30"))
     process = subprocess.Popen(
         [sys.executable, "-m", "automl", "search", str(space), "--trials", "6", "--workers",
          "2", "--name", "c", "--address", address], cwd=tmp_path, text=True,
