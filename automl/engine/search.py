@@ -3,10 +3,14 @@ Study, it is the only place that knows all four).
 
 Asks and tells are numbered in one event sequence, persisted the moment they happen: an ask is
 stored with its trial (``ask_seq``) before the child is submitted; a result is stored (one
-transaction, ``told_seq``) before ``tell``, and the strategy is checkpointed after it. A kill at
-any point therefore resumes exactly: the checkpoint says up to which event the strategy has seen,
-the later asks and tells are replayed into it in their original order (so its RNG and pending
-state are as they were), and trials that were running are rerun with the same architecture.
+transaction, ``told_seq``) before ``tell``. The strategy is checkpointed after each of the first
+``CHECKPOINT_HORIZON`` results, then after every ``ceil(n / CHECKPOINT_HORIZON)``-th, and when
+the loop ends: a checkpoint holds the whole state (a DQN's replay buffer, the tried
+architectures), so writing one per result would make a long search quadratic. A kill at any
+point still resumes exactly: the checkpoint says up to which event the strategy has seen, the
+later asks and tells (at most ``n / CHECKPOINT_HORIZON`` results) are replayed into it from the
+store in their original order (so its RNG and pending state are as they were), and trials that
+were running are rerun with the same architecture.
 
 The executor (:class:`automl.execution.Executor`) decides where children run: on Ray, in this
 process, or looked up in a benchmark table with simulated time (``automl bench``), so caching,
@@ -48,6 +52,9 @@ from automl.training.rewards import Reward
 
 logger = logging.getLogger("automl.search")
 
+
+CHECKPOINT_HORIZON = 100
+"""Results after each of which the strategy is checkpointed; later, every ``ceil(n / 100)``-th."""
 
 @dataclass
 class Progress:
@@ -196,6 +203,13 @@ class SearchLoop:
 
     # ------------------------------------------------------------------ the loop
     def run_loop(self) -> SearchOutcome:
+        try:
+            return self._run_loop()
+        except SearchAbortedError:
+            self._checkpoint()  # every result is told; a resume starts from here
+            raise
+
+    def _run_loop(self) -> SearchOutcome:
         requeue = [t for t in self.store.trials()
                    if t.status in (TrialStatus.RUNNING, TrialStatus.PENDING)]
         next_id = self.store.max_trial_id() + 1
@@ -229,6 +243,7 @@ class SearchLoop:
                 self._emit("")
         finally:
             self.executor.shutdown()
+        self._checkpoint()
         return self.summary()
 
     def _finished_count(self) -> int:
@@ -312,7 +327,9 @@ class SearchLoop:
         if stats:
             self.store.add_strategy_update(self._seq, stats)
         failpoint("after_tell")
-        self._checkpoint()
+        told = self._finished
+        if told <= CHECKPOINT_HORIZON or told % math.ceil(told / CHECKPOINT_HORIZON) == 0:
+            self._checkpoint()
         failpoint("checkpoint_written")
         if self.on_told is not None:
             self.on_told(Told(trial_id, architecture, reward, status, self.elapsed(),

@@ -163,3 +163,52 @@ def test_resume_is_exact_whichever_of_store_and_checkpoint_is_ahead(
     db.commit()
     db.close()
     assert search(run, 40, resume=True) == straight
+
+
+def test_checkpoints_are_thinned_after_the_horizon_and_resume_replays_the_gap(
+        tmp_path: Path) -> None:
+    """After 100 results the checkpoint is written every ceil(n / 100)-th result; a search that
+    dies between two checkpoints replays the results since the last one and goes on exactly
+    as the uninterrupted search did."""
+    from automl.engine.search import CHECKPOINT_HORIZON
+    from automl.store import load_checkpoint
+    from automl.strategies import create_strategy
+
+    root = Path(__file__).resolve().parents[2]
+    space = load_space(root / "search_spaces" / "tabular_dense.yaml")
+    table = load_table(root / "benchmarks" / "tables" / "tabular_dense.csv", space)
+
+    class Killed(Exception):
+        pass
+
+    def search(run: RunFolder, trials: int, *, resume: bool = False,
+               kill_at: int | None = None) -> list[str]:
+        run.path.mkdir(exist_ok=True)
+        store = TrialStore(run.db_path)
+        told: list[Told] = []
+
+        def on_told(result: Told) -> None:
+            told.append(result)
+            if len(told) == kill_at:
+                raise Killed
+
+        loop = SearchLoop(run, space, create_strategy("evolution", space, seed=5),
+                          TableExecutor(table), trials=trials, seed=5,
+                          reward=table_reward("reward"), store=store, on_told=on_told)
+        if resume:
+            loop.restore_strategy()
+        try:
+            loop.run_loop()
+        except Killed:
+            pass
+        ids = [t.arch_id for t in store.trials()]
+        store.close()
+        return ids
+
+    straight = search(RunFolder(tmp_path / "straight"), 260)
+    run = RunFolder(tmp_path / "killed")
+    search(run, 260, kill_at=2 * CHECKPOINT_HORIZON + 32)  # checkpoints every 3rd result there
+    store = TrialStore(run.db_path, readonly=True)
+    assert load_checkpoint(run.checkpoint_path).meta["seq"] < store.max_event_seq()  # stale
+    store.close()
+    assert search(run, 260, resume=True) == straight
