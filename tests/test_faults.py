@@ -181,14 +181,15 @@ def test_hanging_child_times_out_and_failures_stop_the_search(tmp_path: Path,
 
 def test_ctrl_c_stops_cleanly_and_resumes(tmp_path: Path, address: str) -> None:
     space = tmp_path / "space.yaml"
-    # children long enough (30 epochs, about a second each) that the search cannot finish
-    # between the first finished trial and the signal (3 epochs did on a warm cluster)
-    space.write_text(FAST_SPACE.replace("epochs: 1", "epochs: 30"))
+    space.write_text(FAST_SPACE.replace("epochs: 1", "epochs: 3"))
     process = subprocess.Popen(
         [sys.executable, "-m", "automl", "search", str(space), "--trials", "6", "--workers",
          "2", "--name", "c", "--address", address], cwd=tmp_path, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(ROOT)})
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        # as in a terminal: a test run started in the background of a non-interactive shell
+        # inherits SIGINT ignored, and the search would never see the Ctrl-C
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     db = tmp_path / "runs" / "c" / "trials.sqlite"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
