@@ -28,6 +28,7 @@ from automl.execution import ExecutionSettings
 from automl.execution import Executor
 from automl.execution import check_execution
 from automl.execution import create_executor
+from automl.registry.discovery import load_named
 from automl.registry.discovery import path_plugins
 from automl.space import SearchSpace
 from automl.space import load_space
@@ -91,14 +92,6 @@ def _log_to(run: RunFolder) -> Iterator[None]:
         handler.close()
 
 
-def _load_plugins(paths: Sequence[str], named_by: str = "--plugins") -> None:
-    """Installed plugins, then ``paths`` strictly (a broken one stops here, before anything is
-    written), with a one-line notice of the code that ran and who named it."""
-    from automl.registry.discovery import load_named
-
-    load_named(paths, named_by)
-
-
 def _unique_name(runs_dir: Path, base: str) -> str:
     """``SPACE-DATE-TIME``, with a suffix if a run of that name exists already."""
     stem = check_run_name(f"{base}-{datetime.datetime.now():%Y%m%d-%H%M%S}"[:90])
@@ -130,10 +123,10 @@ def run_search(space: str | Path | SearchSpace, *, strategy: str | None = None,
     """
     if name is not None:
         check_run_name(name)
-    _load_plugins(plugins)
+    load_named(plugins)
     if not isinstance(space, SearchSpace):
         space = load_space(space, load_plugins=True)
-    _load_plugins(space.plugins, named_by=f"{space.source} (plugins:)")
+    load_named(space.plugins, named_by=f"{space.source} (plugins:)")
     execution = check_execution(execution or ExecutionSettings())
     trials = check_trials(trials if trials is not None else space.trials)
     seed = seed if seed is not None else (space.seed or 0)
@@ -177,7 +170,7 @@ def resume_search(run: str | Path, *, trials: int | None = None,
     folder.acquire_lock()  # before anything here changes: a refused resume changes nothing
     try:
         info = folder.info()
-        _load_plugins(info.get("plugins", []), named_by=f"{folder.run_json} (resume)")
+        load_named(info.get("plugins", []), named_by=f"{folder.run_json} (resume)")
         try:
             config = yaml.safe_load(folder.config_path.read_text(encoding="utf-8"))
         except (OSError, ValueError, RecursionError, yaml.YAMLError) as exc:

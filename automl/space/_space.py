@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -176,6 +177,11 @@ class SearchSpace:
             chosen[decision.name] = decision.choices[index]
             out.append((decision, index))
         return out
+
+    def from_decisions(self, steps: Sequence[tuple[Decision, int]]) -> Architecture:
+        """Inverse of :meth:`decisions_of`: the architecture a (decision, choice index)
+        sequence makes (as a batch walk of the decision process returns them)."""
+        return self.architecture({d.name: d.choices[i] for d, i in steps})
 
     def architecture(self, chosen: Mapping[str, Any]) -> Architecture:
         """Complete architecture from the chosen decision values (fixed settings filled in)."""

@@ -445,8 +445,8 @@ class DQN(Strategy):
         # then act only among choices with an untried architecture below.
         architecture = self.tried.propose(
             lambda restricted: self._act(restricted=restricted), self.settings.redraws,
-            lambda n: [self.space.architecture({d.name: d.choices[i] for d, i in sequence})
-                       for sequence in self._act_many(n, self.epsilon).sequences])
+            lambda n: [self.space.from_decisions(steps)
+                       for steps in self._act_many(n, self.epsilon).sequences])
         self.episodes += 1
         return architecture
 

@@ -245,8 +245,7 @@ class Reinforce(Strategy):
 
     def _sample_many(self, n: int) -> list[Architecture]:
         """``n`` architectures from the controller in one vectorised pass."""
-        return [self.space.architecture({d.name: d.choices[i] for d, i in sequence})
-                for sequence in self.sample_batch(n).sequences]
+        return [self.space.from_decisions(steps) for steps in self.sample_batch(n).sequences]
 
     def _sample(self, *, restricted: bool) -> Architecture:
         """One architecture from the controller; ``restricted``: only among untried ones."""
