@@ -50,6 +50,7 @@ from automl.strategies.base import Strategy
 from automl.strategies.base import StrategyState
 from automl.strategies.batch_walk import BatchWalker
 from automl.strategies.blas import one_blas_thread
+from automl.strategies.reward_model import FANTASIES
 from automl.strategies.reward_model import RewardModel
 from automl.strategies.reward_model import dyna_due
 from automl.strategies.reward_model import rank_scores
@@ -130,6 +131,10 @@ class DQNSettings:
     redraws: int = 32
     """Episodes an ask may act out to end at an architecture not yet tried before it acts
     among the untried subtrees only (which favours the siblings of the greedy choice)."""
+    fantasy: str = "believer"
+    """How children still training enter the reward model's fit before imagined episodes
+    (``believer``: at the model's mean; ``liar``: at the worst reward told; ``none``), so that
+    with several workers the agent does not imagine its way back to the children in flight."""
     reward_window: int = 50
     """Recent episodes averaged into ``progress()["mean_reward"]``."""
 
@@ -257,7 +262,7 @@ class DQN(Strategy):
         self.imagined_buffer = ReplayBuffer(
             max(1, 4 * self.settings.imagined_episodes * len(self.env.slots)),
             self.env.obs_dim, self.env.max_choices)
-        self.model = RewardModel(space)
+        self.model = RewardModel(space, fantasy=self.settings.fantasy)
         self.walker = BatchWalker(space)
         self.episodes = 0  # architectures asked: the clock of the epsilon schedule
         self.tried = TriedTree(space)  # asked or told: acting skips them
@@ -448,6 +453,8 @@ class DQN(Strategy):
             lambda n: [self.space.from_decisions(steps)
                        for steps in self._act_many(n, self.epsilon).sequences])
         self.episodes += 1
+        if architecture is not None:
+            self.model.add_pending(trial_id, self.model.codes.encode(architecture))
         return architecture
 
     def _act(self, *, restricted: bool) -> Architecture:
@@ -467,6 +474,7 @@ class DQN(Strategy):
     @one_blas_thread
     def tell(self, trial_id: int, architecture: Architecture, reward: float | None) -> None:
         s = self.settings
+        self.model.drop_pending(trial_id)
         try:
             trajectory = self.env.trajectory(architecture)
             codes = self.model.codes.encode(architecture)
@@ -644,6 +652,7 @@ def _validate(s: DQNSettings) -> None:
         ("tau", 0.0 < s.tau <= 1.0, "in (0, 1]"),
         ("reward_window", s.reward_window >= 1, ">= 1"),
         ("redraws", s.redraws >= 0, ">= 0"),
+        ("fantasy", s.fantasy in FANTASIES, "one of " + ", ".join(FANTASIES)),
     ]
     for name, ok, expected in checks:
         if not ok:

@@ -66,6 +66,7 @@ from automl.strategies.base import Strategy
 from automl.strategies.base import StrategyState
 from automl.strategies.batch_walk import BatchWalker
 from automl.strategies.blas import one_blas_thread
+from automl.strategies.reward_model import FANTASIES
 from automl.strategies.reward_model import RewardModel
 from automl.strategies.reward_model import dyna_due
 from automl.strategies.reward_model import rank_scores
@@ -126,6 +127,14 @@ class ReinforceSettings:
     init_range: float = 0.1
     """Initial weights are uniform in [-init_range, init_range] (as in ENAS), drawn from the
     strategy's seed."""
+    ask_temperature: float | None = None
+    """Logits of the real children's samples are divided by this as well (below 1: closer to
+    the controller's favourite choices); imagined batches always sample the policy itself, so
+    the gradient stays on-policy. None: 1."""
+    fantasy: str = "believer"
+    """How children still training enter the reward model's fit when the controller imagines
+    (``believer``: at the model's mean; ``liar``: at the worst reward told; ``none``), so that
+    with several workers it does not imagine its way back to the children already in flight."""
 
 
 class SampledBatch(NamedTuple):
@@ -226,7 +235,7 @@ class Reinforce(Strategy):
         self._refresh_numpy_weights()
 
         self.walker = BatchWalker(space)
-        self.model = RewardModel(space)
+        self.model = RewardModel(space, fantasy=self.settings.fantasy)
         self._slot_of = self.model.codes.index
         self.tried = TriedTree(space)  # asked or told: sampling skips them
 
@@ -240,12 +249,16 @@ class Reinforce(Strategy):
     def ask(self, trial_id: int) -> Architecture | None:
         # ALGO LOGIC: the policy conditioned on "untried": draw until the sample is new (exact
         # while the untried mass is not tiny), then restrict the choices to untried subtrees.
-        return self.tried.propose(lambda restricted: self._sample(restricted=restricted),
-                                  self.settings.redraws, self._sample_many)
+        architecture = self.tried.propose(lambda restricted: self._sample(restricted=restricted),
+                                          self.settings.redraws, self._sample_many)
+        if architecture is not None:
+            self.model.add_pending(trial_id, self.model.codes.encode(architecture))
+        return architecture
 
     def _sample_many(self, n: int) -> list[Architecture]:
-        """``n`` architectures from the controller in one vectorised pass."""
-        return [self.space.from_decisions(steps) for steps in self.sample_batch(n).sequences]
+        """``n`` architectures from the controller in one vectorised pass (an ask's redraws)."""
+        return [self.space.from_decisions(steps)
+                for steps in self.sample_batch(n, self.settings.ask_temperature).sequences]
 
     def _sample(self, *, restricted: bool) -> Architecture:
         """One architecture from the controller; ``restricted``: only among untried ones."""
@@ -259,7 +272,7 @@ class Reinforce(Strategy):
             columns, rows = self._lookup(decision)
             h, c = self._lstm_step(self._w["embedding"][token], h, c)
             logits = h @ self._w["head_kernel"][:, columns] + self._w["head_bias"][columns]
-            probs = _softmax(self._shape_logits(logits))
+            probs = _softmax(self._shape_logits(logits) / (self.settings.ask_temperature or 1.0))
             if restricted:
                 probs = np.where(self.tried.open_choices(tuple(prefix), len(columns)), probs, 0)
             cdf = np.cumsum(probs / probs.sum())
@@ -319,6 +332,7 @@ class Reinforce(Strategy):
     @one_blas_thread
     def tell(self, trial_id: int, architecture: Architecture, reward: float | None) -> None:
         self._progress = None
+        self.model.drop_pending(trial_id)
         try:
             codes = self.model.codes.encode(architecture)
         except SpaceError as error:
@@ -372,9 +386,9 @@ class Reinforce(Strategy):
                              advantages.astype(np.float32))
             self._refresh_numpy_weights()
 
-    def sample_batch(self, n: int) -> SampledBatch:
+    def sample_batch(self, n: int, temperature: float | None = None) -> SampledBatch:
         """``n`` architectures drawn from the controller at once, already encoded for the
-        update and for the reward model."""
+        update and for the reward model; ``temperature`` divides the shaped logits."""
         hidden = self.settings.hidden_size
         h, c = np.zeros((n, hidden)), np.zeros((n, hidden))
         token = np.full(n, _START)
@@ -396,7 +410,7 @@ class Reinforce(Strategy):
         def choose(t: int, decision: Decision, idx: np.ndarray) -> np.ndarray:
             columns, rows = self._lookup(decision)
             logits = self._shape_logits(h[idx] @ w["head_kernel"][:, columns]
-                                        + w["head_bias"][columns])
+                                        + w["head_bias"][columns]) / (temperature or 1.0)
             probs = np.exp(logits - logits.max(axis=1, keepdims=True))
             cdf = np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)
             picks = np.minimum((cdf < self.rng.random(len(idx))[:, None]).sum(axis=1),
@@ -494,6 +508,7 @@ def _validate(settings: ReinforceSettings) -> None:
     positive = {"hidden_size": settings.hidden_size, "embedding_size": settings.embedding_size,
                 "learning_rate": settings.learning_rate, "temperature": settings.temperature,
                 "tanh_constant": settings.tanh_constant, "grad_clip": settings.grad_clip,
+                "ask_temperature": settings.ask_temperature,
                 "dyna_horizon": settings.dyna_horizon,
                 "batch_size": settings.batch_size,
                 "imagined_batch_size": settings.imagined_batch_size}
@@ -509,6 +524,9 @@ def _validate(settings: ReinforceSettings) -> None:
         if not value >= 0:
             raise UserInputError(f"must be >= 0, got {value!r}", source="reinforce",
                                  key=f"strategy.{key}")
+    if settings.fantasy not in FANTASIES:
+        raise UserInputError(f"must be one of {', '.join(FANTASIES)}, got "
+                             f"{settings.fantasy!r}", source="reinforce", key="strategy.fantasy")
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
