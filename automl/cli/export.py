@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 from automl.cli._common import console
@@ -38,6 +39,10 @@ def run_export(args: argparse.Namespace) -> int:
     with quiet_stderr():
         result = export_model(args.run, args.trial, args.output, retrain=args.retrain,
                               runs_dir=args.runs_dir)
+    plugins = result.metadata.get("plugins") or []
+    if result.retrained and plugins:  # the notice went to the quieted stderr: say it again
+        sys.stderr.write(f"note: ran plugin code named by the run's run.json (to retrain): "
+                         f"{', '.join(plugins)}\n")
     how = "retrained from its recorded seed" if result.retrained else "kept weights"
     console.print(f"trial {result.trial_id} ({result.metadata['arch_id']}, {how}) -> "
                   f"{result.path} (metadata {result.metadata_path})", markup=False)

@@ -79,6 +79,7 @@ def export_model(run: str | Path, trial: str | None, out: str | Path, *,
         "architecture": source.architecture, **dataset,
         "metrics": source.metrics, "test_metrics": source.test_metrics,
         "reward": source.reward, "params": source.params, "retrained": retrained,
+        "plugins": folder.info().get("plugins", []),
         "seed": child_seed(int(folder.info().get("seed", 0)), source.trial_id),
     }
     sidecar = out.with_suffix(".json")
