@@ -107,9 +107,15 @@ def test_keep_best_keeps_the_top_k_and_resume_keeps_them_consistent(searched: di
         store.close()
 
 
-def test_kept_models_are_replaced_as_the_ranking_changes(tmp_path: Path) -> None:
+def test_kept_models_are_replaced_as_the_ranking_changes(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """Grid order makes every child larger; the reward is the size: each child takes the top
-    spot, so the one kept model is replaced after every result."""
+    spot, so the one kept model is replaced after every result. The driver claims another
+    host name, so the trainer sends the model's bytes back as a worker on another node does,
+    and the driver writes them."""
+    import types
+
+    import automl.engine.search as search_module
     from automl.engine.search import SearchLoop
     from automl.execution.in_process import InProcessExecutor
     from automl.registry import TASKS
@@ -123,6 +129,12 @@ def test_kept_models_are_replaced_as_the_ranking_changes(tmp_path: Path) -> None
         "train": {"epochs": 1, "batch_size": 256}}, source_name="grow.yaml", base_dir=tmp_path)
     run = RunFolder(tmp_path / "grow")
     run.path.mkdir()
+    monkeypatch.setattr(search_module, "socket",
+                        types.SimpleNamespace(gethostname=lambda: "driver-elsewhere"))
+    written: list[int] = []
+    real_write = ModelFiles.write_pending
+    monkeypatch.setattr(ModelFiles, "write_pending", lambda self, trial, data: (
+        written.append(trial), real_write(self, trial, data))[1])
     kept_at_tell: list[list[int]] = []
     loop = SearchLoop(run, space, create_strategy("grid", space), InProcessExecutor(
         TASKS.get("digits").load({}, base_dir=tmp_path, seed=0), task_name="digits"),
@@ -130,7 +142,12 @@ def test_kept_models_are_replaced_as_the_ranking_changes(tmp_path: Path) -> None
         keep_best=1, on_told=lambda told: kept_at_tell.append(ModelFiles(run.path).kept()))
     loop.run_loop()
     assert kept_at_tell == [[0], [1], [2]]
+    assert written == [0, 1, 2]  # every model came back as bytes
     assert not list(run.path.glob("models/.pending-*"))
+    import keras
+
+    largest = keras.saving.load_model(ModelFiles(run.path).path(2), safe_mode=True)
+    assert largest.count_params() == (64 * 16 + 16) + (16 * 10 + 10)  # Dense(16) and the head
 
 
 def test_export_round_trip_loads_with_safe_mode_and_predicts_the_same(
