@@ -342,6 +342,9 @@ class SearchLoop:
             return
         if result.get("model_bytes") is not None:  # trained on another machine
             self.models.write_pending(trial_id, result["model_bytes"])
+        if result.get("model_error"):
+            logger.warning("trial %d: its model could not be saved (%s)", trial_id,
+                           result["model_error"])
         top = self.store.top_trained(self.keep_best)
         if status == TrialStatus.COMPLETE and trial_id in top and self.models.promote(trial_id):
             logger.info("trial %d enters the best %d: model kept", trial_id, self.keep_best)

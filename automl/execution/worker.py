@@ -115,18 +115,22 @@ class ChildTrainer:
 
 
 def _save_model(model: Any, model_out: Mapping[str, Any]) -> dict[str, Any]:
-    """Save on this machine when it is the driver's, else return the file's bytes."""
+    """Save on this machine when it is the driver's, else return the file's bytes. A model that
+    cannot be saved (a full disk) costs the run that file, not the child its result."""
     import tempfile
     from pathlib import Path
 
     path = Path(str(model_out["path"]))
-    if model_out.get("host") == socket.gethostname() and path.parent.is_dir():
-        model.save(path)
-        return {"model_file": str(path)}
-    with tempfile.TemporaryDirectory() as folder:
-        local = Path(folder) / "model.keras"
-        model.save(local)
-        return {"model_bytes": local.read_bytes()}
+    try:
+        if model_out.get("host") == socket.gethostname() and path.parent.is_dir():
+            model.save(path)
+            return {"model_file": str(path)}
+        with tempfile.TemporaryDirectory() as folder:
+            local = Path(folder) / "model.keras"
+            model.save(local)
+            return {"model_bytes": local.read_bytes()}
+    except Exception as exc:  # noqa: BLE001
+        return {"model_error": f"{type(exc).__name__}: {exc}"[:500]}
 
 
 def _placement() -> dict[str, Any]:

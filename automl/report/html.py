@@ -76,9 +76,11 @@ def load_run(folder: RunFolder) -> RunData:
     return RunData(folder, folder.info(), config, trials, updates, dataset)
 
 
-def render_report(runs: Sequence[RunFolder]) -> str:
-    """The HTML page (a string) for ``runs``: one run, or a comparison of several."""
-    data = [load_run(run) for run in runs]
+def render_report(runs: Sequence[RunFolder | str | Path]) -> str:
+    """The HTML page (a string) for ``runs`` (folders, or paths of run folders): one run, or a
+    comparison of several."""
+    folders = [run if isinstance(run, RunFolder) else RunFolder.open(run) for run in runs]
+    data = [load_run(folder) for folder in folders]
     names = [d.name for d in data]
     title = (f"automl report: {names[0]}" if len(data) == 1
              else f"automl comparison: {', '.join(names)}")
@@ -100,7 +102,7 @@ def render_report(runs: Sequence[RunFolder]) -> str:
              for d in data})),
         "</div>",
         _controller(data),
-        _top_table(runs, data),
+        _top_table(folders, data),
         *(_settings(d) for d in data),
     ]
     generated = datetime.datetime.now().isoformat(timespec="seconds")
@@ -113,7 +115,7 @@ def render_report(runs: Sequence[RunFolder]) -> str:
             f"</body></html>\n")
 
 
-def write_report(runs: Sequence[RunFolder], out: str | Path) -> Path:
+def write_report(runs: Sequence[RunFolder | str | Path], out: str | Path) -> Path:
     """Render and write the page atomically; returns its path."""
     path = Path(out)
     atomic_write(path, render_report(runs))
