@@ -78,29 +78,34 @@ def best_so_far(series: Mapping[str, Sequence[tuple[float, float | None]]], *,
     return _svg(fig)
 
 
+STATUS_MARKERS = {"complete": "o", "cached": "s", "failed": "x", "running": "^",
+                  "pending": "v"}
+
+
 def rewards_by_status(series: Mapping[str, Sequence[tuple[int, float | None, str]]]) -> str:
-    """Every trial's reward against its trial number, coloured by status (failed trials, which
-    have no reward, sit on the bottom edge); one marker shape per run."""
+    """Every trial's reward against its trial number by status (failed trials, which have no
+    reward, sit on the bottom edge as crosses): one run is coloured by status; several are
+    coloured by run, with one marker shape per status."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
     rewards = [r for points in series.values() for _, r, _ in points if r is not None]
     floor = min(rewards) if rewards else 0.0
-    seen: set[str] = set()
+    labelled = False
     for i, (run, points) in enumerate(series.items()):
         for status, colour in STATUS_COLOURS.items():
             chosen = [(t, floor if r is None else r) for t, r, s in points if s == status]
             if not chosen:
                 continue
-            label = status if len(series) == 1 else f"{run}: {status}"
-            ax.scatter([t for t, _ in chosen], [r for _, r in chosen], s=18, color=colour,
-                       marker="x" if status == "failed" else MARKERS[i % len(MARKERS)],
-                       label=label, alpha=0.85)
-            seen.add(status)
+            one = len(series) == 1
+            ax.scatter([t for t, _ in chosen], [r for _, r in chosen], s=18,
+                       color=colour if one else run_colour(i), marker=STATUS_MARKERS[status],
+                       label=status if one else f"{run}: {status}", alpha=0.8)
+            labelled = True
     _integer_ticks(ax)
     ax.set_xlabel("trial")
     ax.set_ylabel("reward")
     ax.set_title("Every trial's reward, by status (failed: on the floor)")
-    if seen:
+    if labelled:
         ax.legend(fontsize=7, ncol=2)
     return _svg(fig)
 
@@ -109,9 +114,13 @@ def controller(series: Mapping[str, Sequence[Mapping[str, Any]]], keys: Sequence
     """The controller's statistics per update (REINFORCE: mean batch reward, baseline,
     entropy; DQN: epsilon, TD loss), one panel per statistic, runs overlaid."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(keys), figsize=(max(3.2 * len(keys), 6.4), 2.8),
+    columns = min(len(keys), 4 if len(keys) == 4 else 3)
+    rows = math.ceil(len(keys) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(max(3.2 * columns, 6.4), 2.6 * rows),
                              squeeze=False)
-    for ax, key in zip(axes[0], keys, strict=True):
+    for ax in axes.flat[len(keys):]:
+        ax.set_visible(False)
+    for ax, key in zip(axes.flat, keys, strict=False):
         for i, (run, updates) in enumerate(series.items()):
             points = [(n, u[key]) for n, u in enumerate(updates, start=1)
                       if isinstance(u.get(key), (int, float))]
@@ -122,7 +131,7 @@ def controller(series: Mapping[str, Sequence[Mapping[str, Any]]], keys: Sequence
         ax.set_xlabel("update")
         _integer_ticks(ax)
     if len(series) > 1:
-        axes[0][0].legend(fontsize=7)
+        axes.flat[0].legend(fontsize=7)
     fig.tight_layout()
     return _svg(fig)
 
@@ -155,10 +164,13 @@ def reward_vs_params(series: Mapping[str, Sequence[tuple[float, float]]]) -> str
                    label=f"{run}: Pareto front" if len(series) > 1 else "Pareto front")
     if any(points for points in series.values()):
         ax.set_xscale("log")
+        ax.legend(fontsize=7)
+    else:  # e.g. a run on a benchmark table, whose rows have no parameter counts
+        ax.text(0.5, 0.5, "no parameter counts stored", transform=ax.transAxes,
+                ha="center", va="center", color="#666666")
     ax.set_xlabel("parameters")
     ax.set_ylabel("reward")
     ax.set_title("Reward against size (Pareto front: nothing smaller is better)")
-    ax.legend(fontsize=7)
     return _svg(fig)
 
 
