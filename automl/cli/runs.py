@@ -159,7 +159,8 @@ def _show_trial(run: Any, store: Any, key: str, fmt: str) -> int:
         raise RunError(f"no trial {key!r} in run {run.name}", source=str(run.path), key="TRIAL")
     epochs = store.epochs(trial.trial_id)
     if fmt == "json":
-        print(json.dumps({**trial.to_dict(), "epochs": epochs}, indent=2))
+        print(json.dumps({**trial.to_dict(), "epochs": epochs,
+                          "keras_summary": _keras_summary(run, trial, store)}, indent=2))
         return 0
     console.print(f"Trial {trial.trial_id} of run {run.name}  id {trial.arch_id}  "
                   f"status {trial.status.value}", markup=False)

@@ -259,6 +259,23 @@ def test_show_and_report_read_files_only(searched: dict, tmp_path: Path) -> None
         assert not imported & {"tensorflow", "keras", "ray"}, imported & {"tensorflow", "keras"}
 
 
+def test_show_of_a_run_without_stored_summaries_says_so(searched: dict, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    import sqlite3
+
+    from automl.cli.main import main
+
+    old = tmp_path / "old"
+    shutil.copytree(searched["run"].path, old)
+    db = sqlite3.connect(old / "trials.sqlite")
+    db.execute("DROP TABLE keras_summaries")  # as a run made before summaries were stored
+    db.commit()
+    db.close()
+    assert main(["show", str(old), "0"]) == 0
+    out = capsys.readouterr().out
+    assert "no Keras summary stored" in out and "Total params" not in out
+
+
 # ------------------------------------------------------------------------- report in Chromium
 def chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
