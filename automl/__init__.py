@@ -26,6 +26,8 @@ _LAZY = {
     "Architecture": "automl.space",
     "run_search": "automl.engine",
     "resume_search": "automl.engine",
+    "export_model": "automl.engine",
+    "render_report": "automl.report",
     "ExecutionSettings": "automl.execution",
     "load_trials": "automl.report",
     "trials_dataframe": "automl.report",

@@ -51,4 +51,7 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-__all__ = ["atomic_write"]
+fsync_folder = _fsync_folder
+"""Flush a folder so that a rename in it survives a power loss (after ``os.replace``)."""
+
+__all__ = ["atomic_write", "fsync_folder"]

@@ -13,6 +13,8 @@ from automl._version import __version__
 COMMAND_MODULES = (
     "automl.cli.search",
     "automl.cli.runs",
+    "automl.cli.export",
+    "automl.cli.report",
     "automl.cli.spaces",
     "automl.cli.bench",
     "automl.cli.tabulate",

@@ -9,7 +9,6 @@ from typing import Any
 
 from automl.cli._common import console
 from automl.cli._common import positive_int
-from automl.cli._common import quiet_stderr
 
 
 def register(subparsers: Any) -> None:
@@ -160,7 +159,8 @@ def _show_trial(run: Any, store: Any, key: str, fmt: str) -> int:
         raise RunError(f"no trial {key!r} in run {run.name}", source=str(run.path), key="TRIAL")
     epochs = store.epochs(trial.trial_id)
     if fmt == "json":
-        print(json.dumps({**trial.to_dict(), "epochs": epochs}, indent=2))
+        print(json.dumps({**trial.to_dict(), "epochs": epochs,
+                          "keras_summary": _keras_summary(run, trial, store)}, indent=2))
         return 0
     console.print(f"Trial {trial.trial_id} of run {run.name}  id {trial.arch_id}  "
                   f"status {trial.status.value}", markup=False)
@@ -176,40 +176,19 @@ def _show_trial(run: Any, store: Any, key: str, fmt: str) -> int:
     console.print("Flat encoding:", markup=False)
     for k, v in trial.flat.items():
         console.print(f"  {k} = {v}", markup=False)
-    console.print(_keras_summary(run, trial), markup=False)
+    console.print(_keras_summary(run, trial, store), markup=False)
     return 0
 
 
-def _keras_summary(run: Any, trial: Any) -> str:
-    """Build (never train) the child and return Keras' summary."""
-    import io
-    from contextlib import redirect_stdout
-    from pathlib import Path
-
-    import yaml
-
-    from automl.errors import UserInputError
-    from automl.registry import TASKS
-    from automl.space import parse_space
-    from automl.training.trainer import model_spec
-
-    info = run.info()
-    try:  # the run's plugins are not run here: a run folder someone sent is data
-        space = parse_space(yaml.safe_load(run.config_path.read_text()),
-                            source_name=str(run.config_path),
-                            base_dir=Path(info.get("base_dir", ".")))
-    except UserInputError as exc:
-        return f"(no Keras summary: {exc.one_line()})"
-    if space.task is None:
-        return ""
-    data = TASKS.get(space.task.name).load(space.task.fixed, base_dir=space.base_dir,
-                                           seed=int(info.get("seed", 0)))
-    data = TASKS.get(space.task.name).prepare(data, dict(trial.arch.task))
-    with quiet_stderr(str(run.log_dir / "show.log")):
-        from automl.builder import build_model
-
-        model = build_model(trial.arch, model_spec(data))
-        buffer = io.StringIO()
-        with redirect_stdout(buffer):
-            model.summary(line_length=100)
-    return buffer.getvalue()
+def _keras_summary(run: Any, trial: Any, store: Any) -> str:
+    """The Keras summary the worker stored when it trained the child (nothing is built here: a
+    run folder someone sent is data, and loading its dataset would take longer than reading)."""
+    text = store.keras_summary(trial.trial_id)
+    if text is None and trial.cached_from is not None:
+        text = store.keras_summary(trial.cached_from)
+    if text is not None:
+        return text
+    if trial.status.value in ("running", "pending"):
+        return "(no Keras summary yet: the child is still training)"
+    return ("(no Keras summary stored for this trial: it failed before its model was built, or "
+            "the run was made by an automl that did not store summaries)")

@@ -35,6 +35,9 @@ def _add_execution_flags(parser: argparse.ArgumentParser, *, defaults: bool) -> 
                         help="stop the search after this many failures in a row (default 10)")
     parser.add_argument("--recycle-after", type=positive_int, default=d(40),
                         help="children per worker process before it is replaced (default 40)")
+    parser.add_argument("--keep-best", type=non_negative_int, default=d(3), metavar="K",
+                        help="keep the trained models of the best K children in the run "
+                             "folder, models/TRIAL.keras (default 3; 0: none)")
 
 
 def register(subparsers: Any) -> None:
@@ -80,7 +83,7 @@ def _execution(args: argparse.Namespace, base: Any = None) -> Any:
     if base is None and args.workers is None:
         values["workers"] = default_workers(args.cpus_per_trial, args.gpus_per_trial)
     for field in ("workers", "cpus_per_trial", "gpus_per_trial", "address", "max_retries",
-                  "trial_timeout", "recycle_after"):
+                  "trial_timeout", "recycle_after", "keep_best"):
         value = getattr(args, field, None)
         if value is not None:
             values[field] = value

@@ -78,6 +78,15 @@ def _reward_of(space: SearchSpace) -> tuple[Reward, dict[str, Any]]:
     return REWARDS.get(name), {}
 
 
+def dataset_facts(data: Any, task_name: str | None) -> dict[str, Any]:
+    """What a model's user needs to know of its data (stored with the run: export writes it
+    next to the model, without loading the data again)."""
+    return {"task": task_name, "output": data.output, "n_outputs": int(data.n_outputs),
+            "input_shape": list(data.input_shape), "class_names": list(data.class_names),
+            "sizes": {"train": len(data.x_train), "val": len(data.x_val),
+                      "test": len(data.x_test)}}
+
+
 @contextlib.contextmanager
 def _log_to(run: RunFolder) -> Iterator[None]:
     handler = logging.FileHandler(run.log_dir / "search.log", encoding="utf-8")
@@ -157,7 +166,8 @@ def run_search(space: str | Path | SearchSpace, *, strategy: str | None = None,
         executor.shutdown()
         raise
     return _run(run, space, instance, executor, trials, seed, reward, reward_params,
-                max_consecutive_failures, on_progress, on_start, resume=False)
+                max_consecutive_failures, on_progress, on_start, resume=False,
+                keep_best=execution.keep_best, dataset=dataset_facts(data, task_name))
 
 
 def resume_search(run: str | Path, *, trials: int | None = None,
@@ -178,7 +188,7 @@ def resume_search(run: str | Path, *, trials: int | None = None,
                            source=str(folder.config_path)) from None
         space = parse_space(config, source_name=str(folder.config_path),
                             base_dir=Path(info.get("base_dir", ".")), load_plugins=True)
-        stored = ExecutionSettings(**info.get("execution", {}))
+        stored = ExecutionSettings(**info.get("execution", {}))  # keep_best: as recorded
         execution = check_execution(execution or stored)
         trials = check_trials(trials if trials is not None else int(info["trials"]))
         seed = int(info.get("seed", 0))
@@ -190,18 +200,22 @@ def resume_search(run: str | Path, *, trials: int | None = None,
         data, task_name = _load_data(space, seed)
         executor = create_executor(execution, data, task_name=task_name,
                                    plugin_paths=info.get("plugins", []))
-        folder.update_info(trials=trials)
+        # a --keep-best given to this resume holds for later ones too
+        folder.update_info(trials=trials, execution={**info.get("execution", {}),
+                                                     "keep_best": execution.keep_best})
     except BaseException:
         folder.release_lock()
         raise
     return _run(folder, space, instance, executor, trials, seed, reward, reward_params,
-                max_consecutive_failures, on_progress, on_start, resume=True)
+                max_consecutive_failures, on_progress, on_start, resume=True,
+                keep_best=execution.keep_best, dataset=dataset_facts(data, task_name))
 
 
 def _run(run: RunFolder, space: SearchSpace, strategy: Strategy, executor: Executor,
          trials: int, seed: int, reward: Reward, reward_params: dict[str, Any],
          max_consecutive_failures: int, on_progress: Callable[[Progress], None] | None,
-         on_start: Callable[[RunFolder], None] | None, *, resume: bool) -> SearchOutcome:
+         on_start: Callable[[RunFolder], None] | None, *, resume: bool,
+         keep_best: int, dataset: dict[str, Any]) -> SearchOutcome:
     try:
         if not run.holds_lock:
             run.acquire_lock()
@@ -211,7 +225,8 @@ def _run(run: RunFolder, space: SearchSpace, strategy: Strategy, executor: Execu
             loop = SearchLoop(run, space, strategy, executor, trials=trials, seed=seed,
                               reward=reward, reward_params=reward_params,
                               max_consecutive_failures=max_consecutive_failures,
-                              on_progress=on_progress)
+                              on_progress=on_progress, keep_best=keep_best)
+            loop.store.set_meta("dataset", dataset)  # what export and report say of the data
             if resume:
                 replayed = loop.restore_strategy()
                 logging.getLogger("automl.search").info(

@@ -24,6 +24,7 @@ from __future__ import annotations
 import collections
 import logging
 import math
+import socket
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from automl.execution import Outcome
 from automl.failpoints import failpoint
 from automl.space import Architecture
 from automl.space import SearchSpace
+from automl.store import ModelFiles
 from automl.store import RunFolder
 from automl.store import TrialRecord
 from automl.store import TrialStatus
@@ -131,6 +133,8 @@ class SearchLoop:
         store: The trial store; default: the run folder's database. A bench passes an
             in-memory one (``TrialStore(":memory:")``).
         checkpoint: Write the strategy's checkpoint after every tell (needed for resume).
+        keep_best: Keep the trained models of the best K children (``models/<trial>.keras``,
+            :class:`~automl.store.ModelFiles`); 0 (a bench, a table): ask for no models.
     """
 
     def __init__(self, run: RunFolder, space: SearchSpace, strategy: Strategy,
@@ -139,7 +143,8 @@ class SearchLoop:
                  max_consecutive_failures: int | None = 10,
                  on_progress: Callable[[Progress], None] | None = None,
                  on_told: Callable[[Told], None] | None = None,
-                 store: TrialStore | None = None, checkpoint: bool = True):
+                 store: TrialStore | None = None, checkpoint: bool = True,
+                 keep_best: int = 0):
         self.run = run
         self.space = space
         self.strategy = guarded(strategy)
@@ -153,6 +158,8 @@ class SearchLoop:
         self.on_told = on_told
         self.checkpoint = checkpoint
         self.store = store if store is not None else TrialStore(run.db_path)
+        self.keep_best = keep_best
+        self.models = ModelFiles(run.path)
         self.strategy.set_budget(trials)  # before any ask, replayed ones included
         self._clock_zero = executor.now()
         self._consecutive_failures: collections.deque[str] = collections.deque()
@@ -214,6 +221,8 @@ class SearchLoop:
                    if t.status in (TrialStatus.RUNNING, TrialStatus.PENDING)]
         next_id = self.store.max_trial_id() + 1
         self.store.set_meta("trials_requested", self.trials)
+        if self.keep_best:  # after a kill: no pending files, no model outside the top K
+            self.models.sync(self.store.top_trained(self.keep_best))
         self._finished = self._finished_count()  # then counted here, not queried per event
         try:
             while True:
@@ -259,8 +268,12 @@ class SearchLoop:
         else:
             self.store.mark_running(trial_id, attempts)
         self._architectures[trial_id] = architecture
+        model_out = None
+        if self.keep_best:
+            model_out = {"path": str(self.models.pending_path(trial_id)),
+                         "host": socket.gethostname()}
         self.executor.submit(trial_id, architecture.to_json(), child_seed(self.seed, trial_id),
-                             attempts=attempts)
+                             attempts=attempts, model_out=model_out)
         failpoint("after_submit")
         self._emit(lambda: f"trial {trial_id} started: {architecture.summary()}")
 
@@ -300,9 +313,11 @@ class SearchLoop:
             test_metrics=result.get("test_metrics"), params=result.get("params"),
             train_seconds=result.get("train_seconds"), host=result.get("host"),
             node=result.get("node"), gpus=result.get("gpus"), error=error,
-            attempts=outcome.attempts, epochs=result.get("epochs"), told_seq=self._seq)
+            attempts=outcome.attempts, epochs=result.get("epochs"), told_seq=self._seq,
+            keras_summary=result.get("keras_summary"))
         self._finished += 1
         failpoint("after_store")
+        self._keep_model(outcome.trial_id, status, result)
         self._tell(outcome.trial_id, architecture, reward, status,
                    float(result.get("train_seconds") or 0.0))
         if status == TrialStatus.FAILED:
@@ -319,6 +334,22 @@ class SearchLoop:
             self._consecutive_failures.clear()
             self._emit(lambda: f"trial {outcome.trial_id} reward {reward:.4f}: "
                        f"{architecture.summary()}")
+
+    def _keep_model(self, trial_id: int, status: TrialStatus, result: Mapping[str, Any]) -> None:
+        """Promote the child's model if it entered the top K (its result is stored already),
+        drop the kept model that fell out; a failed child's file is deleted."""
+        if not self.keep_best:
+            return
+        if result.get("model_bytes") is not None:  # trained on another machine
+            self.models.write_pending(trial_id, result["model_bytes"])
+        if result.get("model_error"):
+            logger.warning("trial %d: its model could not be saved (%s)", trial_id,
+                           result["model_error"])
+        top = self.store.top_trained(self.keep_best)
+        if status == TrialStatus.COMPLETE and trial_id in top and self.models.promote(trial_id):
+            logger.info("trial %d enters the best %d: model kept", trial_id, self.keep_best)
+        self.models.discard_pending(trial_id)
+        self.models.sync(top, pending=False)
 
     def _tell(self, trial_id: int, architecture: Architecture, reward: float | None,
               status: TrialStatus, train_seconds: float) -> None:

@@ -10,6 +10,7 @@ whatever runs the children.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from typing import Protocol
@@ -23,7 +24,9 @@ class Outcome:
     Attributes:
         trial_id: The trial the result belongs to.
         result: The worker's result dict: ``ok``; then ``metrics``, ``test_metrics``,
-            ``params``, ``train_seconds``, ``epochs`` and placement facts, or ``error`` text.
+            ``params``, ``train_seconds``, ``epochs``, ``keras_summary``, the saved model
+            (``model_file`` or ``model_bytes``, when asked for) and placement facts, or
+            ``error`` text.
         attempts: Times the child was started (more than one after a worker died).
     """
 
@@ -57,8 +60,12 @@ class Executor(Protocol):
         """Trial ids of the children in flight."""
 
     def submit(self, trial_id: int, architecture_json: str, seed: int,
-               attempts: int = 0) -> None:
-        """Start one child (``architecture_json`` is :meth:`Architecture.to_json`)."""
+               attempts: int = 0, model_out: Mapping[str, Any] | None = None) -> None:
+        """Start one child (``architecture_json`` is :meth:`Architecture.to_json`).
+
+        ``model_out`` (``{"path", "host"}``) asks for the trained model: saved to ``path`` on
+        the driver's host, else returned as ``model_bytes`` (see ``ChildTrainer.train``).
+        """
 
     def wait(self, timeout: float = 1.0) -> list[Outcome]:
         """Children that finished within ``timeout`` seconds (possibly none), oldest first."""

@@ -10,6 +10,7 @@ real searches without starting Ray.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
 
@@ -41,7 +42,7 @@ class InProcessExecutor:
         self._task_name = task_name
         self._plugin_paths = list(plugin_paths)
         self._trainer: ChildTrainer | None = None
-        self._job: tuple[int, str, int, int] | None = None
+        self._job: tuple[int, str, int, int, Mapping[str, Any] | None] | None = None
         self._clock_zero = time.monotonic()
 
     @property
@@ -68,11 +69,12 @@ class InProcessExecutor:
     def running(self) -> list[int]:
         return [self._job[0]] if self._job is not None else []
 
-    def submit(self, trial_id: int, architecture_json: str, seed: int, attempts: int = 0) -> None:
+    def submit(self, trial_id: int, architecture_json: str, seed: int, attempts: int = 0,
+               model_out: Mapping[str, Any] | None = None) -> None:
         if self._job is not None:
             raise RuntimeError(f"trial {self._job[0]} is still in flight; the in-process "
                                "executor runs one child at a time")
-        self._job = (trial_id, architecture_json, seed, attempts + 1)
+        self._job = (trial_id, architecture_json, seed, attempts + 1, model_out)
 
     def wait(self, timeout: float = 1.0) -> list[Outcome]:
         """Train the submitted child now (``timeout`` does not apply) and return it."""
@@ -81,9 +83,9 @@ class InProcessExecutor:
         if self._trainer is None:
             self.start()
         assert self._trainer is not None
-        trial_id, architecture_json, seed, attempts = self._job
+        trial_id, architecture_json, seed, attempts, model_out = self._job
         try:
-            result = self._trainer.train(architecture_json, seed)
+            result = self._trainer.train(architecture_json, seed, model_out)
         finally:
             self._job = None
         return [Outcome(trial_id, result, attempts)]

@@ -17,6 +17,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,7 +66,7 @@ class _Slot:
     trial_id: int | None = None
     ref: Any = None
     started: float = 0.0
-    job: tuple[str, int] = ("", 0)
+    job: tuple[str, int, Mapping[str, Any] | None] = ("", 0, None)
     attempts: int = 0
 
 
@@ -156,9 +157,10 @@ class RayExecutor:
     def running(self) -> list[int]:
         return [slot.trial_id for slot in self._slots if slot.trial_id is not None]
 
-    def submit(self, trial_id: int, architecture_json: str, seed: int, attempts: int = 0) -> None:
+    def submit(self, trial_id: int, architecture_json: str, seed: int, attempts: int = 0,
+               model_out: Mapping[str, Any] | None = None) -> None:
         slot = next(slot for slot in self._slots if slot.trial_id is None)
-        slot.job, slot.attempts = (architecture_json, seed), attempts
+        slot.job, slot.attempts = (architecture_json, seed, model_out), attempts
         self._launch(slot, trial_id)
 
     def _launch(self, slot: _Slot, trial_id: int) -> None:

@@ -30,6 +30,8 @@ class ExecutionSettings:
         executor: ``ray`` (the default: one trainer actor per worker slot) or ``in_process``
             (children train one at a time in this process, without Ray: for tests, debugging
             and machines where Ray cannot start; Ray-only settings are ignored).
+        keep_best: Trained models of the best K children kept as ``models/<trial>.keras``
+            in the run folder (0: none).
     """
 
     workers: int = 1
@@ -40,6 +42,7 @@ class ExecutionSettings:
     trial_timeout: float | None = None
     recycle_after: int = 40
     executor: str = "ray"
+    keep_best: int = 3
 
 
 def default_workers(cpus_per_trial: float, gpus_per_trial: float = 0.0) -> int:
@@ -64,6 +67,10 @@ def check_execution(settings: ExecutionSettings) -> ExecutionSettings:
             f"unknown executor {settings.executor!r}"
             f"{did_you_mean(settings.executor, EXECUTORS)}; allowed: {allowed(EXECUTORS)}",
             key="executor")
+    if (not isinstance(settings.keep_best, int) or isinstance(settings.keep_best, bool)
+            or settings.keep_best < 0):
+        raise UserInputError(f"keep_best must be a non-negative integer; got "
+                             f"{settings.keep_best!r}", key="--keep-best")
     if settings.executor == "in_process" and settings.workers != 1:
         raise UserInputError(
             f"the in_process executor trains one child at a time; got workers="

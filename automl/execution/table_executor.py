@@ -11,6 +11,8 @@ completion order, not in the order the children were asked for.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping
+from typing import Any
 from typing import Protocol
 
 from automl.execution.base import Outcome
@@ -89,7 +91,9 @@ class TableExecutor:
     def running(self) -> list[int]:
         return [trial_id for _, trial_id, _ in self._in_flight]
 
-    def submit(self, trial_id: int, architecture_json: str, seed: int, attempts: int = 0) -> None:
+    def submit(self, trial_id: int, architecture_json: str, seed: int, attempts: int = 0,
+               model_out: Mapping[str, Any] | None = None) -> None:
+        """Look the child up; ``model_out`` is ignored (a table has no weights to keep)."""
         if not self.free_slots:
             raise RuntimeError(f"all {self.workers} simulated workers are busy")
         row = self.table.lookup(Architecture.from_json(architecture_json))

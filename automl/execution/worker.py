@@ -15,6 +15,7 @@ import socket
 import sys
 import traceback
 import warnings
+from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
 
@@ -75,15 +76,30 @@ class ChildTrainer:
             self._prepared = {key: data}  # keep one front end at a time: bounded memory
         return self._prepared[key]
 
-    def train(self, architecture_json: str, seed: int) -> dict[str, Any]:
-        """Train one child; never raises for the child's own errors (they come back as text)."""
+    def train(self, architecture_json: str, seed: int,
+              model_out: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Train one child; never raises for the child's own errors (they come back as text).
+
+        Args:
+            model_out: Where the trained model goes (the run keeps its best K):
+                ``{"path": ..., "host": ...}``, the pending file the driver named and the
+                driver's host. On the driver's host the model is saved to ``path``
+                (``model_file`` in the result); on another machine the ``.keras`` file's bytes
+                come back in the result (``model_bytes``) and the driver writes them.
+        """
         from automl.space import Architecture
+        from automl.training.trainer import keras_summary
         from automl.training.trainer import train_child
 
         where = _placement()
         architecture = Architecture.from_json(architecture_json)
         try:
-            out = train_child(architecture, self._data_for(dict(architecture.task)), seed=seed)
+            out = train_child(architecture, self._data_for(dict(architecture.task)), seed=seed,
+                              keep_model=True)
+            model = out.pop("model")
+            out["keras_summary"] = keras_summary(model)
+            if model_out is not None:
+                out.update(_save_model(model, model_out))
         except TrialFailedError as exc:
             return {"ok": False, "error": str(exc), **where}
         except Exception as exc:  # noqa: BLE001 (any error of one child fails that child alone)
@@ -95,8 +111,26 @@ class ChildTrainer:
                 import keras
 
                 keras.backend.clear_session()
-        out.pop("model", None)
         return {"ok": True, **out, **where}
+
+
+def _save_model(model: Any, model_out: Mapping[str, Any]) -> dict[str, Any]:
+    """Save on this machine when it is the driver's, else return the file's bytes. A model that
+    cannot be saved (a full disk) costs the run that file, not the child its result."""
+    import tempfile
+    from pathlib import Path
+
+    path = Path(str(model_out["path"]))
+    try:
+        if model_out.get("host") == socket.gethostname() and path.parent.is_dir():
+            model.save(path)
+            return {"model_file": str(path)}
+        with tempfile.TemporaryDirectory() as folder:
+            local = Path(folder) / "model.keras"
+            model.save(local)
+            return {"model_bytes": local.read_bytes()}
+    except Exception as exc:  # noqa: BLE001
+        return {"model_error": f"{type(exc).__name__}: {exc}"[:500]}
 
 
 def _placement() -> dict[str, Any]:

@@ -2,11 +2,12 @@
 
 from automl.store.checkpoint import load_checkpoint
 from automl.store.checkpoint import save_checkpoint
+from automl.store.model_files import ModelFiles
 from automl.store.run_folder import RunFolder
 from automl.store.run_folder import check_run_name
 from automl.store.trial_store import TrialRecord
 from automl.store.trial_store import TrialStatus
 from automl.store.trial_store import TrialStore
 
-__all__ = ["RunFolder", "TrialRecord", "TrialStatus", "TrialStore", "check_run_name",
+__all__ = ["ModelFiles", "RunFolder", "TrialRecord", "TrialStatus", "TrialStore", "check_run_name",
            "load_checkpoint", "save_checkpoint"]

@@ -9,6 +9,7 @@ Layout::
       run.json           strategy, seed, workers, requested trials, versions, creation time
       trials.sqlite      the trial store (WAL mode)
       strategy.npz       the strategy's last checkpoint (JSON meta + arrays, no pickle)
+      models/<trial>.keras  the trained models of the best K children (``ModelFiles``)
       logs/search.log    the driver's log (TensorFlow and Ray noise stays out of the terminal)
 """
 

@@ -65,6 +65,10 @@ CREATE TABLE IF NOT EXISTS strategy_updates (
     stats      TEXT NOT NULL,
     created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS keras_summaries (
+    trial_id INTEGER PRIMARY KEY,
+    text     TEXT NOT NULL
+);
 """
 
 
@@ -183,8 +187,8 @@ class TrialStore:
                      gpus: str | None = None, error: str | None = None,
                      attempts: int | None = None, cached_from: int | None = None,
                      epochs: list[Mapping[str, float]] | None = None,
-                     told_seq: int | None = None) -> None:
-        """Record a finished trial and its epochs in one transaction."""
+                     told_seq: int | None = None, keras_summary: str | None = None) -> None:
+        """Record a finished trial, its epochs and its Keras summary in one transaction."""
         with self._transaction() as db:
             db.execute(
                 "UPDATE trials SET status=?, reward=?, metrics=?, test_metrics=?, params=?, "
@@ -197,6 +201,9 @@ class TrialStore:
             for entry in epochs or []:
                 db.execute("INSERT OR REPLACE INTO epochs VALUES (?, ?, ?)",
                            (trial_id, int(entry["epoch"]), json.dumps(dict(entry))))
+            if keras_summary:
+                db.execute("INSERT OR REPLACE INTO keras_summaries VALUES (?, ?)",
+                           (trial_id, keras_summary))
 
     def add_strategy_update(self, told_seq: int, stats: Mapping[str, Any]) -> None:
         with self._transaction() as db:
@@ -241,6 +248,26 @@ class TrialStore:
             "SELECT * FROM trials WHERE status IN ('complete', 'cached') AND reward IS NOT NULL "
             "ORDER BY reward DESC, trial_id LIMIT 1").fetchone()
         return _decode(row) if row else None
+
+    def top_trained(self, k: int) -> list[int]:
+        """The ``k`` complete trials with the highest rewards (ties: the earlier trial), the
+        ones whose models a run keeps; cached trials trained nothing and are not among them."""
+        if k <= 0:
+            return []
+        rows = self._db.execute(
+            "SELECT trial_id FROM trials WHERE status='complete' AND reward IS NOT NULL "
+            "ORDER BY reward DESC, trial_id LIMIT ?", (int(k),)).fetchall()
+        return [int(r["trial_id"]) for r in rows]
+
+    def keras_summary(self, trial_id: int) -> str | None:
+        """The Keras ``model.summary()`` text the worker captured; None for runs made before
+        summaries were stored (their database has no such table) or trials never trained."""
+        try:
+            row = self._db.execute("SELECT text FROM keras_summaries WHERE trial_id=?",
+                                   (trial_id,)).fetchone()
+        except sqlite3.OperationalError:  # an older run's database, opened read-only
+            return None
+        return row["text"] if row else None
 
     def completed_result(self, arch_id: str) -> TrialRecord | None:
         """The first complete trial of this architecture, if any (for caching)."""

@@ -47,6 +47,15 @@ def evaluate(model: Any, data: Dataset, x: np.ndarray, y: np.ndarray,
     return regression_metrics(y, predictions)
 
 
+def keras_summary(model: Any) -> str:
+    """``model.summary()`` as text (80 columns: Keras' table loses columns when wider off a
+    terminal), stored with the trial so ``automl show`` never rebuilds the model."""
+    parts: list[str] = []
+    model.summary(line_length=80, print_fn=lambda text, line_break=True: parts.append(
+        text + ("\n" if line_break and not text.endswith("\n") else "")))
+    return "".join(parts)
+
+
 def train_child(architecture: Architecture, data: Dataset, *, seed: int,
                 report: EpochReport | None = None,
                 keep_model: bool = False) -> dict[str, Any]:

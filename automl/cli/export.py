@@ -1,0 +1,49 @@
+"""`automl export`: write one child's trained model as a ``.keras`` file (the engine does it)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from automl.cli._common import console
+from automl.cli._common import quiet_stderr
+
+
+def register(subparsers: Any) -> None:
+    export = subparsers.add_parser(
+        "export", help="write a trial's trained model as a .keras file",
+        description="Write the kept model of a trial (or retrain it from its recorded "
+                    "architecture, settings and seed) to a .keras file with a .json sidecar.")
+    export.add_argument("run", help="run folder or name")
+    export.add_argument("trial", nargs="?", default=None,
+                        help="trial number or architecture id (prefix); default: the best")
+    export.add_argument("--best", action="store_true", help="the best trial (the default)")
+    export.add_argument("-o", "--output", required=True, metavar="FILE.keras",
+                        help="where to write the model (FILE.json gets its metadata)")
+    export.add_argument("--retrain", action="store_true",
+                        help="train the child again even if its model was kept")
+    export.add_argument("--runs-dir", default="runs", help="folder of runs (default: runs)")
+    export.set_defaults(handler=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from automl.errors import UserInputError
+
+    if args.best and args.trial is not None:
+        raise UserInputError("give a TRIAL or --best, not both", key="--best")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from automl.engine import export_model
+
+    with quiet_stderr():
+        result = export_model(args.run, args.trial, args.output, retrain=args.retrain,
+                              runs_dir=args.runs_dir)
+    plugins = result.metadata.get("plugins") or []
+    if result.retrained and plugins:  # the notice went to the quieted stderr: say it again
+        sys.stderr.write(f"note: ran plugin code named by the run's run.json (to retrain): "
+                         f"{', '.join(plugins)}\n")
+    how = "retrained from its recorded seed" if result.retrained else "kept weights"
+    console.print(f"trial {result.trial_id} ({result.metadata['arch_id']}, {how}) -> "
+                  f"{result.path} (metadata {result.metadata_path})", markup=False)
+    return 0

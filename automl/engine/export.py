@@ -1,0 +1,138 @@
+"""Take a child home: one trial's trained model as a ``.keras`` file, with a JSON sidecar.
+
+A search keeps the models of its best K children (``models/<trial>.keras``); exporting one of
+them copies the file. Any other complete trial, or any trial with ``retrain=True``, is trained
+again here from its recorded architecture, training settings and child seed (the run's plugins
+are loaded for that, with a notice, as on resume: retraining runs the run's code). The models
+are plain Keras: built-in layers only (the ``attention`` example plugin composes Keras layers),
+so ``keras.saving.load_model(path, safe_mode=True)`` loads them with Keras alone.
+
+The sidecar (``model.json`` beside ``model.keras``) says what the model is: run, trial,
+architecture id and JSON, task, output kind, class names in output order, input shape, the
+stored validation and test metrics, and whether the weights were retrained.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from automl.atomic_write import atomic_write
+from automl.engine.api import dataset_facts
+from automl.engine.search import child_seed
+from automl.errors import RunError
+from automl.errors import UserInputError
+from automl.store import ModelFiles
+from automl.store import RunFolder
+from automl.store import TrialRecord
+from automl.store import TrialStatus
+from automl.store import TrialStore
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What :func:`export_model` wrote."""
+
+    path: Path
+    metadata_path: Path
+    trial_id: int
+    retrained: bool
+    metadata: dict[str, Any]
+
+
+def export_model(run: str | Path, trial: str | None, out: str | Path, *,
+                 retrain: bool = False, runs_dir: str | Path = "runs") -> ExportResult:
+    """Write the model of ``trial`` (a number or architecture id; None: the best) to ``out``.
+
+    Raises:
+        RunError: no such run or trial, or the trial has no model (failed, still running).
+        UserInputError: ``out`` does not end in ``.keras``.
+    """
+    out = Path(out)
+    if out.suffix != ".keras":
+        raise UserInputError(f"{str(out)!r} must end in .keras (Keras' own format)", key="-o")
+    folder = RunFolder.open(run, runs_dir)
+    store = TrialStore(folder.db_path, readonly=True)
+    try:
+        record = _trial(folder, store, trial)
+        source = store.trial(record.cached_from) if record.cached_from is not None else record
+        dataset = store.meta("dataset") or {}
+    finally:
+        store.close()
+    assert source is not None
+    kept = ModelFiles(folder.path).path(source.trial_id)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    retrained = retrain or not kept.is_file()
+    if retrained:
+        dataset = {**dataset, **_retrain(folder, source, out)}
+    else:
+        atomic_write(out, kept.read_bytes())
+    metadata = {
+        "run": folder.name, "trial": record.trial_id, "trained_as_trial": source.trial_id,
+        "arch_id": source.arch_id, "summary": source.summary,
+        "architecture": source.architecture, **dataset,
+        "metrics": source.metrics, "test_metrics": source.test_metrics,
+        "reward": source.reward, "params": source.params, "retrained": retrained,
+        "plugins": folder.info().get("plugins", []),
+        "seed": child_seed(int(folder.info().get("seed", 0)), source.trial_id),
+    }
+    sidecar = out.with_suffix(".json")
+    atomic_write(sidecar, json.dumps(metadata, indent=2))
+    return ExportResult(out, sidecar, record.trial_id, retrained, metadata)
+
+
+def _trial(folder: RunFolder, store: TrialStore, key: str | None) -> TrialRecord:
+    record = store.best() if key is None else store.find_trial(str(key))
+    if record is None:
+        what = "no complete trial" if key is None else f"no trial {key!r}"
+        raise RunError(f"{what} in run {folder.name}", source=str(folder.path), key="TRIAL")
+    if record.status not in (TrialStatus.COMPLETE, TrialStatus.CACHED):
+        raise RunError(f"trial {record.trial_id} is {record.status.value}: only complete or "
+                       "cached trials have a model to export", source=str(folder.path),
+                       key="TRIAL")
+    return record
+
+
+def _retrain(folder: RunFolder, record: TrialRecord, out: Path) -> dict[str, Any]:
+    """Train the child again with its recorded seed and save it to ``out`` (atomically)."""
+    from automl.registry import TASKS
+    from automl.registry.discovery import load_named
+    from automl.space import parse_space
+    from automl.training.trainer import train_child
+
+    info = folder.info()
+    load_named(info.get("plugins", []), named_by=f"{folder.run_json} (export --retrain)")
+    try:
+        config = yaml.safe_load(folder.config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError, yaml.YAMLError) as exc:
+        raise RunError(f"cannot read the run's config ({type(exc).__name__})",
+                       source=str(folder.config_path)) from None
+    space = parse_space(config, source_name=str(folder.config_path),
+                        base_dir=Path(info.get("base_dir", ".")), load_plugins=True)
+    if space.task is None:
+        raise RunError("the run's space declares no task, so its children cannot be "
+                       "retrained", source=str(folder.config_path), key="task")
+    task = TASKS.get(space.task.name)
+    seed = int(info.get("seed", 0))
+    data = task.prepare(task.load(space.task.fixed, base_dir=space.base_dir, seed=seed),
+                        dict(record.arch.task))
+    trained = train_child(record.arch, data, seed=child_seed(seed, record.trial_id),
+                          keep_model=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".keras", dir=out.parent)
+    os.close(fd)
+    try:
+        trained["model"].save(tmp)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return {**dataset_facts(data, space.task.name), "retrained_metrics": trained["metrics"]}
+
+
+__all__ = ["ExportResult", "export_model"]
