@@ -65,8 +65,12 @@ def _show_plugin_notices() -> None:
     import logging
 
     class Notice(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:  # sys.stderr as it is now
-            sys.stderr.write(f"note: {record.getMessage()}\n")
+        def emit(self, record: logging.LogRecord) -> None:  # the user's stderr, even while a
+            from automl.cli._common import terminal_stderr  # search sends fd 2 to a log file
+
+            stream = terminal_stderr()
+            stream.write(f"note: {record.getMessage()}\n")
+            stream.flush()
 
     logger = logging.getLogger("automl.plugins")
     if not any(isinstance(h, Notice) or type(h).__name__ == "Notice" for h in logger.handlers):

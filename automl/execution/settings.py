@@ -3,6 +3,7 @@ settings choose is made by :func:`automl.execution.factory.create_executor`."""
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -24,8 +25,13 @@ class ExecutionSettings:
             threads.
         gpus_per_trial: GPUs per child; 0.5 lets two children share one GPU.
         address: Ray cluster to join (``auto`` or ``host:port``); None starts a local instance.
+            Plugin files loaded by path travel to its nodes with the job (Ray's
+            ``runtime_env`` ``py_modules``); too few resources there are a warning, not an
+            error (an autoscaling cluster adds nodes).
         max_retries: Times a child is rerun after its worker process died.
-        trial_timeout: Seconds after which a child is ended and stored as failed; None: never.
+        trial_timeout: Seconds of training after which a child is ended and stored as failed;
+            None: never. The clock starts when the child's worker is up (waiting for
+            resources and the worker's start-up do not count).
         recycle_after: Children per worker process before it is replaced (TensorFlow leaks).
         executor: ``ray`` (the default: one trainer actor per worker slot) or ``in_process``
             (children train one at a time in this process, without Ray: for tests, debugging
@@ -42,18 +48,29 @@ class ExecutionSettings:
     executor: str = "ray"
 
 
-def default_workers(cpus_per_trial: float, gpus_per_trial: float = 0.0) -> int:
-    """One worker per local CPU (or per GPU share when children use GPUs)."""
-    workers = max(1, int((os.cpu_count() or 1) // max(cpus_per_trial, 1e-9)))
-    if gpus_per_trial > 0:
-        try:
-            import tensorflow as tf
+def default_workers(cpus_per_trial: float, gpus_per_trial: float = 0.0,
+                    address: str | None = None) -> int:
+    """Children at once when ``--workers`` is not given: as many as the CPUs (and, when children
+    use GPUs, the GPU shares) allow: this machine's, or with ``address`` the Ray cluster's as
+    it is now (an autoscaling cluster that grows later is not counted; at least 1)."""
+    if address is not None:
+        from automl.execution.ray_executor import cluster_resources
 
-            gpus = len(tf.config.list_physical_devices("GPU"))
-        except Exception:  # noqa: BLE001
-            gpus = 0
-        workers = min(workers, max(1, int(gpus // gpus_per_trial)))
-    return workers
+        resources = cluster_resources(address)
+        cpus, gpus = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
+    else:
+        cpus, gpus = float(os.cpu_count() or 1), None
+    workers = math.floor(cpus / max(cpus_per_trial, 1e-9) + 1e-9)
+    if gpus_per_trial > 0:
+        if gpus is None:
+            try:
+                import tensorflow as tf
+
+                gpus = float(len(tf.config.list_physical_devices("GPU")))
+            except Exception:  # noqa: BLE001
+                gpus = 0.0
+        workers = min(workers, math.floor(gpus / gpus_per_trial + 1e-9))
+    return max(1, workers)
 
 
 def check_execution(settings: ExecutionSettings) -> ExecutionSettings:
