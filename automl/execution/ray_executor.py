@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -68,8 +69,19 @@ _INIT_OPTIONS: dict[str, Any] = {"log_to_driver": False, "logging_level": loggin
 
 
 def _join(address: str, **options: Any) -> None:
+    """Join the cluster at ``address``; one that does not answer is a one-line error at once
+    (Ray itself retries for minutes)."""
     import ray
 
+    host, _, port = address.rpartition(":")
+    if host and port.isdigit():
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+        except OSError as exc:
+            raise UserInputError(f"cannot reach the Ray cluster at {address!r} "
+                                 f"({exc.strerror or type(exc).__name__}); start it with "
+                                 "'ray start --head' or give its GCS address (host:port)",
+                                 key="--address") from None
     try:
         ray.init(address=address, **_INIT_OPTIONS, **options)
     except ConnectionError as exc:

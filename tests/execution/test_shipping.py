@@ -83,3 +83,28 @@ def test_default_workers_count_this_machines_cpus_without_an_address() -> None:
     assert default_workers(0.3) == int((os.cpu_count() or 1) / 0.3 + 1e-9)
     assert default_workers(64.0) == 1  # at least one
 
+
+
+def test_an_address_nobody_answers_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    from tests.conftest import TINY_DIGITS
+
+    with socket.socket() as probe:  # a loopback port that was free a moment ago: nobody there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (tmp_path / "space.yaml").write_text(TINY_DIGITS)
+    for workers in ([], ["--workers", "1"]):  # counted from the cluster, or given
+        result = subprocess.run(
+            [sys.executable, "-m", "automl", "search", "space.yaml", "--address",
+             f"127.0.0.1:{port}", *workers], cwd=tmp_path, capture_output=True, text=True,
+            timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert result.returncode == 2, result.stderr[-2000:]
+        assert result.stderr.startswith("error: --address: cannot reach the Ray cluster at "
+                                        f"'127.0.0.1:{port}'")
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "runs").exists()
