@@ -2,17 +2,19 @@
 
 A search loads plugin files and package folders by path on the driver; on another node those
 paths do not exist. With ``--address`` the executor copies them into one staging folder,
-``automl_plugins_<digest>/<i>/<name>``, which Ray uploads with the job (``runtime_env``
+``automl_shipped_plugins/<i>/<name>``, which Ray uploads with the job (``runtime_env``
 ``py_modules``: local folders are only uploaded at the job level) and unpacks on every node,
 on the worker's ``sys.path``. A trainer there finds its copy as the namespace package of that
-name and loads each member by path, as the driver did. Only the named files and package folders
+name and loads each member by path, as the driver did. The name is the same for every search:
+Ray names an upload by a hash of its content that leaves out the folder's own name, so two
+searches shipping the same files share one unpacked copy, which must be found under the name
+the first one gave it. Only the named files and package folders
 travel: a layer that reads a data file beside its source at build time must be installed on
 every node instead (an ``automl.plugins`` entry point).
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import shutil
 from collections.abc import Sequence
@@ -24,6 +26,7 @@ from automl.errors import PluginError
 from automl.execution.worker import ChildTrainer
 
 _SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
+PACKAGE = "automl_shipped_plugins"
 
 
 @dataclass(frozen=True)
@@ -42,11 +45,11 @@ class ShippedPlugins:
         """The members' paths on this node (inside Ray's unpacked copy)."""
         spec = importlib.util.find_spec(self.package)
         locations = list(spec.submodule_search_locations or []) if spec is not None else []
-        if not locations:
-            raise PluginError(f"the plugin files shipped with the job ({self.package}) are not "
-                              "on this Ray worker's path", source="runtime_env py_modules")
-        root = Path(locations[0])
-        return [str(root / member) for member in self.members]
+        for location in map(Path, locations):
+            if all((location / member).exists() for member in self.members):
+                return [str(location / member) for member in self.members]
+        raise PluginError(f"the plugin files shipped with the job ({self.package}) are not "
+                          "on this Ray worker's path", source="runtime_env py_modules")
 
 
 def stage_plugins(paths: Sequence[str], folder: Path) -> tuple[ShippedPlugins, Path]:
@@ -55,13 +58,7 @@ def stage_plugins(paths: Sequence[str], folder: Path) -> tuple[ShippedPlugins, P
     Returns:
         What workers need to find them, and the staging folder to hand to ``py_modules``.
     """
-    digest = hashlib.sha1()
-    for path in paths:
-        digest.update(str(path).encode())
-        for source in sorted(Path(path).rglob("*.py")) if Path(path).is_dir() else [Path(path)]:
-            digest.update(source.read_bytes())
-    package = f"automl_plugins_{digest.hexdigest()[:12]}"
-    root = folder / package
+    root = folder / PACKAGE
     members: list[str] = []
     for i, raw in enumerate(paths):
         path = Path(raw)
@@ -72,7 +69,7 @@ def stage_plugins(paths: Sequence[str], folder: Path) -> tuple[ShippedPlugins, P
         else:
             shutil.copy2(path, target)
         members.append(f"{i}/{path.name}")
-    return ShippedPlugins(package, tuple(members)), root
+    return ShippedPlugins(PACKAGE, tuple(members)), root
 
 
 class ShippedPluginTrainer(ChildTrainer):
