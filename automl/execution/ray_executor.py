@@ -74,7 +74,7 @@ def _join(address: str, **options: Any) -> None:
     import ray
 
     host, _, port = address.rpartition(":")
-    if host and port.isdigit():
+    if host and port.isdigit() and "://" not in address:  # a GCS host:port (not ray://)
         try:
             socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
         except OSError as exc:
@@ -199,8 +199,9 @@ class RayExecutor:
             raise UserInputError(text, key=flag)
         if short:
             self._short = True
-            logger.warning("%s now; children wait until the cluster has room (an autoscaler "
-                           "adds nodes for them)", "; ".join(text for _, text in short))
+            logging.getLogger("automl.cluster").warning(
+                "%s now; children wait until the cluster has room (an autoscaler adds nodes "
+                "for them)", "; ".join(text for _, text in short))
 
     def shutdown(self) -> None:
         import ray

@@ -88,6 +88,21 @@ train:
 """
 
 
+DENSE_SPACE = """
+name: small
+task: digits
+layers:
+  min: 1
+  max: 1
+  types:
+    dense:
+      units: [4, 8, 16, 32]
+train:
+  batch_size: 256
+  epochs: 1
+"""
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[dict]:
     """A head node and a second node, each with 1 CPU and 1 logical GPU; stopped at the end."""
@@ -150,3 +165,21 @@ def test_search_on_two_nodes_with_a_shipped_plugin_and_half_a_gpu_per_trial(
         assert record["partner"], record  # the other child on that GPU trained at the same time
         assert record["file"].startswith(cluster["tmpdir"]), record  # Ray's unpacked copy
         assert "py_modules_files" in record["file"]
+
+
+def test_a_cluster_smaller_than_the_workers_is_accepted_and_finishes(cluster: dict,
+                                                                     tmp_path: Path) -> None:
+    """An autoscaling cluster starts small: 3 workers of 1 CPU on 2 CPUs is a notice, not an
+    error; the third child waits, and when the others are done their idle workers are ended so
+    that it gets a CPU (otherwise they would hold both CPUs and the search would never end)."""
+    (tmp_path / "space.yaml").write_text(DENSE_SPACE)
+    result = subprocess.run(
+        [sys.executable, "-m", "automl", "search", "space.yaml", "--name", "s", "--address",
+         cluster["address"], "--strategy", "random", "--trials", "3", "--workers", "3"],
+        cwd=tmp_path, env=cluster["env"], text=True, capture_output=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert ("note: 3 workers x 1 CPUs per trial need 3 CPUs; the Ray cluster has 2 now; "
+            "children wait until the cluster has room") in result.stderr
+    store = TrialStore(tmp_path / "runs" / "s" / "trials.sqlite", readonly=True)
+    assert [t.status.value for t in store.trials()] == ["complete"] * 3
+    store.close()

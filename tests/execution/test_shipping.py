@@ -62,7 +62,7 @@ def test_short_resources_refused_locally_but_only_a_warning_on_a_cluster(
 
     cluster = RayExecutor(ExecutionSettings(workers=4, gpus_per_trial=0.5, address="h:6379"),
                           None, task_name=None)
-    with caplog.at_level(logging.WARNING, logger="automl.execution.ray_executor"):
+    with caplog.at_level(logging.WARNING, logger="automl.cluster"):
         cluster._check_resources({"CPU": 1.0})
     assert "need 4 CPUs; the Ray cluster has 1" in caplog.text
     assert "need 2 GPUs; the Ray cluster has 0" in caplog.text
