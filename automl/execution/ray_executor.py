@@ -161,9 +161,9 @@ class RayExecutor:
                     raise
             self._started_ray = True
         elif self.settings.address is not None and self._plugin_paths:
-            logger.warning("Ray was joined before the search began, so the plugin files are "
-                           "not shipped with the job; every node must have them at %s",
-                           ", ".join(self._plugin_paths))
+            logging.getLogger("automl.cluster").warning(
+                "Ray was joined before the search began, so the plugin files are not shipped "
+                "with the job; every node must have them at %s", ", ".join(self._plugin_paths))
         import ray
 
         try:
