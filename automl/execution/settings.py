@@ -3,8 +3,6 @@ settings choose is made by :func:`automl.execution.factory.create_executor`."""
 
 from __future__ import annotations
 
-import math
-import os
 from dataclasses import dataclass
 
 from automl.errors import UserInputError
@@ -48,31 +46,6 @@ class ExecutionSettings:
     executor: str = "ray"
 
 
-def default_workers(cpus_per_trial: float, gpus_per_trial: float = 0.0,
-                    address: str | None = None) -> int:
-    """Children at once when ``--workers`` is not given: as many as the CPUs (and, when children
-    use GPUs, the GPU shares) allow: this machine's, or with ``address`` the Ray cluster's as
-    it is now (an autoscaling cluster that grows later is not counted; at least 1)."""
-    if address is not None:
-        from automl.execution.ray_executor import cluster_resources
-
-        resources = cluster_resources(address)
-        cpus, gpus = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
-    else:
-        cpus, gpus = float(os.cpu_count() or 1), None
-    workers = math.floor(cpus / max(cpus_per_trial, 1e-9) + 1e-9)
-    if gpus_per_trial > 0:
-        if gpus is None:
-            try:
-                import tensorflow as tf
-
-                gpus = float(len(tf.config.list_physical_devices("GPU")))
-            except Exception:  # noqa: BLE001
-                gpus = 0.0
-        workers = min(workers, math.floor(gpus / gpus_per_trial + 1e-9))
-    return max(1, workers)
-
-
 def check_execution(settings: ExecutionSettings) -> ExecutionSettings:
     """Refuse an unknown executor, or in-process execution with more than one worker, before
     anything is written."""
@@ -88,4 +61,4 @@ def check_execution(settings: ExecutionSettings) -> ExecutionSettings:
     return settings
 
 
-__all__ = ["EXECUTORS", "ExecutionSettings", "check_execution", "default_workers"]
+__all__ = ["EXECUTORS", "ExecutionSettings", "check_execution"]

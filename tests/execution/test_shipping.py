@@ -14,7 +14,7 @@ from automl.errors import PluginError
 from automl.errors import UserInputError
 from automl.execution import ExecutionSettings
 from automl.execution import RayExecutor
-from automl.execution.settings import default_workers
+from automl.execution import default_workers
 from automl.execution.shipping import stage_plugins
 
 
