@@ -3,7 +3,8 @@
 from automl.builder.build import ModelSpec
 from automl.builder.build import build_model
 from automl.builder.build import convert
+from automl.builder.describe import describe
 from automl.builder.layer_type import BuildContext
 from automl.builder.layer_type import LayerType
 
-__all__ = ["BuildContext", "LayerType", "ModelSpec", "build_model", "convert"]
+__all__ = ["BuildContext", "LayerType", "ModelSpec", "build_model", "convert", "describe"]

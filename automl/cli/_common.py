@@ -38,21 +38,36 @@ positive_float = _number_type(float, minimum=0, inclusive=False, name="positive 
 non_negative_float = _number_type(float, minimum=0, inclusive=True, name="non-negative number")
 
 
+_terminal: list[Any] = []
+"""The real standard error while a :class:`QuietStderr` holds file descriptor 2."""
+
+
+def terminal_stderr() -> Any:
+    """Where lines meant for the user go: the real standard error, even while the noise of
+    TensorFlow and Ray is sent to a log file (a replaced ``sys.stderr``, e.g. a test's
+    capture, is used as it is)."""
+    return _terminal[-1] if _terminal and sys.stderr is sys.__stderr__ else sys.stderr
+
+
 class QuietStderr:
     """Send file descriptor 2 (TensorFlow's C++ notices, Ray's warnings) to a log file.
 
     Starts on a temporary file; ``retarget(path)`` moves it to the run's log once the run folder
-    exists, so the noise ends up in ``runs/<name>/logs/`` instead of the terminal.
+    exists, so the noise ends up in ``runs/<name>/logs/`` instead of the terminal. Lines for the
+    user (which plugin code runs) still reach it through :func:`terminal_stderr`.
     """
 
     def __init__(self, log_path: str | None = None):
         self.log_path = log_path
         self._saved = -1
         self._target: Any = None
+        self._terminal: Any = None
 
     def __enter__(self) -> QuietStderr:
         sys.stderr.flush()
         self._saved = os.dup(2)
+        self._terminal = os.fdopen(os.dup(self._saved), "w", buffering=1)
+        _terminal.append(self._terminal)
         self._open(self.log_path)
         return self
 
@@ -72,6 +87,8 @@ class QuietStderr:
         os.dup2(self._saved, 2)
         os.close(self._saved)
         self._target.close()
+        _terminal.remove(self._terminal)
+        self._terminal.close()
 
 
 def quiet_stderr(log_path: str | None = None) -> QuietStderr:

@@ -62,17 +62,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+NOTICE_LOGGERS = ("automl.plugins", "automl.cluster")
+"""Loggers whose records the user must see (which plugin code runs; a cluster too small for the
+workers asked), one ``note: ...`` line each on stderr."""
+
+
 def _show_plugin_notices() -> None:
-    """Which plugin code a command runs, one line each on stderr (``note: ...``)."""
+    """Which plugin code a command runs, and what a cluster lacks, one line each on stderr
+    (``note: ...``)."""
     import logging
 
     class Notice(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:  # sys.stderr as it is now
-            sys.stderr.write(f"note: {record.getMessage()}\n")
+        def emit(self, record: logging.LogRecord) -> None:  # the user's stderr, even while a
+            from automl.cli._common import terminal_stderr  # search sends fd 2 to a log file
 
-    logger = logging.getLogger("automl.plugins")
-    if not any(isinstance(h, Notice) or type(h).__name__ == "Notice" for h in logger.handlers):
-        logger.addHandler(Notice())
+            stream = terminal_stderr()
+            stream.write(f"note: {record.getMessage()}\n")
+            stream.flush()
+
+    for name in NOTICE_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(type(h).__name__ == "Notice" for h in logger.handlers):
+            logger.addHandler(Notice())
 
 
 if __name__ == "__main__":

@@ -19,8 +19,9 @@ from automl.cli._common import quiet_stderr
 def _add_execution_flags(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
     d = (lambda value: value) if defaults else (lambda value: None)
     parser.add_argument("--workers", type=positive_int, default=None,
-                        help="children trained at once (default: one per local CPU, "
-                             "CPUs / --cpus-per-trial)")
+                        help="children trained at once (default: CPUs / --cpus-per-trial, "
+                             "and GPUs / --gpus-per-trial when set, of this machine or, with "
+                             "--address, of the Ray cluster now)")
     parser.add_argument("--cpus-per-trial", type=positive_float, default=d(1.0),
                         help="CPUs per child, fractions allowed (default 1)")
     parser.add_argument("--gpus-per-trial", type=non_negative_float, default=d(0.0),
@@ -30,7 +31,8 @@ def _add_execution_flags(parser: argparse.ArgumentParser, *, defaults: bool) -> 
     parser.add_argument("--max-retries", type=non_negative_int, default=d(2),
                         help="reruns of a child whose worker process died (default 2)")
     parser.add_argument("--trial-timeout", type=positive_float, default=None,
-                        help="seconds after which a child is ended as failed (default: none)")
+                        help="seconds of training after which a child is ended as failed; "
+                             "waiting for a worker does not count (default: none)")
     parser.add_argument("--max-consecutive-failures", type=positive_int, default=10,
                         help="stop the search after this many failures in a row (default 10)")
     parser.add_argument("--recycle-after", type=positive_int, default=d(40),
@@ -81,7 +83,8 @@ def _execution(args: argparse.Namespace, base: Any = None) -> Any:
 
     values = vars(base).copy() if base is not None else {}
     if base is None and args.workers is None:
-        values["workers"] = default_workers(args.cpus_per_trial, args.gpus_per_trial)
+        values["workers"] = default_workers(args.cpus_per_trial, args.gpus_per_trial,
+                                            address=args.address)
     for field in ("workers", "cpus_per_trial", "gpus_per_trial", "address", "max_retries",
                   "trial_timeout", "recycle_after", "keep_best"):
         value = getattr(args, field, None)

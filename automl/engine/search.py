@@ -32,6 +32,7 @@ from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from automl.builder import describe
 from automl.errors import SearchAbortedError
 from automl.errors import UserInputError
 from automl.execution import ExecutionSettings
@@ -264,7 +265,7 @@ class SearchLoop:
         """Start a child: a new trial (stored with its ``ask_seq``) or a requeued one."""
         if ask_seq is not None:
             self.store.add_trial(trial_id, architecture, status=TrialStatus.RUNNING,
-                                 ask_seq=ask_seq)
+                                 ask_seq=ask_seq, summary=describe(architecture))
         else:
             self.store.mark_running(trial_id, attempts)
         self._architectures[trial_id] = architecture
@@ -275,14 +276,15 @@ class SearchLoop:
         self.executor.submit(trial_id, architecture.to_json(), child_seed(self.seed, trial_id),
                              attempts=attempts, model_out=model_out)
         failpoint("after_submit")
-        self._emit(lambda: f"trial {trial_id} started: {architecture.summary()}")
+        self._emit(lambda: f"trial {trial_id} started: {describe(architecture)}")
 
     def _reuse_cached(self, trial_id: int, architecture: Architecture, ask_seq: int) -> bool:
         """An architecture already trained in this run is not trained again."""
         earlier = self.store.completed_result(architecture.id)
         if earlier is None:
             return False
-        self.store.add_trial(trial_id, architecture, status=TrialStatus.PENDING, ask_seq=ask_seq)
+        self.store.add_trial(trial_id, architecture, status=TrialStatus.PENDING, ask_seq=ask_seq,
+                             summary=describe(architecture))
         self._seq += 1
         self.store.finish_trial(trial_id, status=TrialStatus.CACHED, reward=earlier.reward,
                                 metrics=earlier.metrics, test_metrics=earlier.test_metrics,
@@ -333,7 +335,7 @@ class SearchLoop:
         else:
             self._consecutive_failures.clear()
             self._emit(lambda: f"trial {outcome.trial_id} reward {reward:.4f}: "
-                       f"{architecture.summary()}")
+                       f"{describe(architecture)}")
 
     def _keep_model(self, trial_id: int, status: TrialStatus, result: Mapping[str, Any]) -> None:
         """Promote the child's model if it entered the top K (its result is stored already),

@@ -9,12 +9,12 @@ this package imports neither Ray nor TensorFlow.
 from automl.execution.base import Executor
 from automl.execution.base import Outcome
 from automl.execution.factory import create_executor
+from automl.execution.factory import default_workers
 from automl.execution.in_process import InProcessExecutor
 from automl.execution.ray_executor import RayExecutor
 from automl.execution.settings import EXECUTORS
 from automl.execution.settings import ExecutionSettings
 from automl.execution.settings import check_execution
-from automl.execution.settings import default_workers
 from automl.execution.table_executor import TableExecutor
 
 __all__ = ["EXECUTORS", "ExecutionSettings", "Executor", "InProcessExecutor", "Outcome",

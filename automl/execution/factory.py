@@ -1,7 +1,10 @@
-"""The executor a search's settings name (one place that knows every implementation)."""
+"""The executor a search's settings name, and how many workers it gets by default (one place
+that knows every implementation)."""
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,4 +33,29 @@ def create_executor(settings: ExecutionSettings, data: Any, *, task_name: str | 
     return RayExecutor(settings, data, task_name=task_name, plugin_paths=plugin_paths)
 
 
-__all__ = ["create_executor"]
+def default_workers(cpus_per_trial: float, gpus_per_trial: float = 0.0,
+                    address: str | None = None) -> int:
+    """Children at once when ``--workers`` is not given: as many as the CPUs (and, when children
+    use GPUs, the GPU shares) allow: this machine's, or with ``address`` the Ray cluster's as
+    it is now (an autoscaling cluster that grows later is not counted; at least 1)."""
+    if address is not None:
+        from automl.execution.ray_executor import cluster_resources
+
+        resources = cluster_resources(address)
+        cpus, gpus = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
+    else:
+        cpus, gpus = float(os.cpu_count() or 1), None
+    workers = math.floor(cpus / max(cpus_per_trial, 1e-9) + 1e-9)
+    if gpus_per_trial > 0:
+        if gpus is None:
+            try:
+                import tensorflow as tf
+
+                gpus = float(len(tf.config.list_physical_devices("GPU")))
+            except Exception:  # noqa: BLE001
+                gpus = 0.0
+        workers = min(workers, math.floor(gpus / gpus_per_trial + 1e-9))
+    return max(1, workers)
+
+
+__all__ = ["create_executor", "default_workers"]

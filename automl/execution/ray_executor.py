@@ -15,16 +15,22 @@ from __future__ import annotations
 import logging
 import math
 import os
+import shutil
+import socket
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from automl.errors import UserInputError
 from automl.execution.base import Outcome
 from automl.execution.settings import ExecutionSettings
+from automl.execution.shipping import ShippedPluginTrainer
+from automl.execution.shipping import stage_plugins
 from automl.execution.worker import ChildTrainer
 
 logger = logging.getLogger(__name__)
@@ -59,12 +65,53 @@ def _ray_initialized() -> bool:
     return ray is not None and ray.is_initialized()
 
 
+_INIT_OPTIONS: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.ERROR,
+                                 "configure_logging": True, "include_dashboard": False}
+
+
+def _join(address: str, **options: Any) -> None:
+    """Join the cluster at ``address``; one that does not answer is a one-line error at once
+    (Ray itself retries for minutes)."""
+    import ray
+
+    host, _, port = address.rpartition(":")
+    if host and port.isdigit() and "://" not in address:  # a GCS host:port (not ray://)
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+        except OSError as exc:
+            raise UserInputError(f"cannot reach the Ray cluster at {address!r} "
+                                 f"({exc.strerror or type(exc).__name__}); start it with "
+                                 "'ray start --head' or give its GCS address (host:port)",
+                                 key="--address") from None
+    try:
+        ray.init(address=address, **_INIT_OPTIONS, **options)
+    except ConnectionError as exc:
+        raise UserInputError(f"cannot join the Ray cluster at {address!r}: "
+                             f"{str(exc).splitlines()[0][:200] if str(exc) else 'no answer'}",
+                             key="--address") from None
+
+
+def cluster_resources(address: str) -> dict[str, float]:
+    """The resources of the Ray cluster at ``address`` as they are now (joins, reads, leaves;
+    an autoscaling cluster may grow later)."""
+    import ray
+
+    if ray.is_initialized():
+        return dict(ray.cluster_resources())
+    _join(address)
+    try:
+        return dict(ray.cluster_resources())
+    finally:
+        ray.shutdown()
+
+
 @dataclass
 class _Slot:
     actor: Any = None
     done: int = 0
     trial_id: int | None = None
     ref: Any = None
+    ready: Any = None  # a new actor's ping; the child's clock starts when it answers
     started: float = 0.0
     job: tuple[str, int, Mapping[str, Any] | None] = ("", 0, None)
     attempts: int = 0
@@ -84,6 +131,9 @@ class RayExecutor:
         self._started_ray = False
         self._data_ref: Any = None
         self._actor_class: Any = None
+        self._trainer_args: tuple[Any, ...] = ()
+        self._staging: str | None = None
+        self._short = False
         self._clock_zero = time.monotonic()
 
     # ------------------------------------------------------------------ lifecycle
@@ -92,16 +142,29 @@ class RayExecutor:
         return self._actor_class is not None
 
     def start(self) -> None:
+        plugins: Any = self._plugin_paths
+        trainer: type = ChildTrainer
         if not _ray_initialized():
-            options = {"log_to_driver": False, "logging_level": logging.ERROR,
-                       "configure_logging": True}
             if self.settings.address is None:
-                start_local_ray(**options)  # imports ray after setting its loopback switch
+                start_local_ray(**{k: v for k, v in _INIT_OPTIONS.items()
+                                   if k != "include_dashboard"})
             else:
-                import ray
-
-                ray.init(address=self.settings.address, include_dashboard=False, **options)
+                runtime_env: dict[str, Any] = {}
+                if self._plugin_paths:  # other nodes lack the driver's paths: ship the files
+                    self._staging = tempfile.mkdtemp(prefix="automl-plugins-")
+                    plugins, root = stage_plugins(self._plugin_paths, Path(self._staging))
+                    runtime_env["py_modules"] = [str(root)]
+                    trainer = ShippedPluginTrainer
+                try:
+                    _join(self.settings.address, runtime_env=runtime_env or None)
+                except BaseException:
+                    self._remove_staging()
+                    raise
             self._started_ray = True
+        elif self.settings.address is not None and self._plugin_paths:
+            logging.getLogger("automl.cluster").warning(
+                "Ray was joined before the search began, so the plugin files are not shipped "
+                "with the job; every node must have them at %s", ", ".join(self._plugin_paths))
         import ray
 
         try:
@@ -111,28 +174,35 @@ class RayExecutor:
             raise
         self._data_ref = ray.put(self._data)
         threads = max(1, math.floor(self.settings.cpus_per_trial))
+        self._trainer_args = (self._data_ref, self._task_name, plugins, threads)
         self._actor_class = ray.remote(
             num_cpus=self.settings.cpus_per_trial, num_gpus=self.settings.gpus_per_trial,
             max_restarts=0, max_concurrency=1,
             runtime_env={"env_vars": {"TF_CPP_MIN_LOG_LEVEL": "2",
                                       "OMP_NUM_THREADS": str(threads),
                                       "PYTHONWARNINGS": "ignore"}},
-        )(ChildTrainer)
+        )(trainer)
 
     def _check_resources(self, resources: dict[str, float]) -> None:
-        need_cpu = self.settings.workers * self.settings.cpus_per_trial
-        need_gpu = self.settings.workers * self.settings.gpus_per_trial
-        have_cpu, have_gpu = resources.get("CPU", 0.0), resources.get("GPU", 0.0)
-        if need_cpu > have_cpu + 1e-9:
-            raise UserInputError(
-                f"{self.settings.workers} workers x {self.settings.cpus_per_trial} CPUs per "
-                f"trial need {need_cpu:g} CPUs; the Ray cluster has {have_cpu:g}",
-                key="--workers")
-        if need_gpu > have_gpu + 1e-9:
-            raise UserInputError(
-                f"{self.settings.workers} workers x {self.settings.gpus_per_trial} GPUs per "
-                f"trial need {need_gpu:g} GPUs; the Ray cluster has {have_gpu:g}",
-                key="--gpus-per-trial")
+        """Too few CPUs or GPUs for ``workers`` children at once: refused on a local instance
+        (it cannot grow); on a cluster joined with ``--address`` a warning, since an
+        autoscaling cluster starts small and adds nodes when children wait for them."""
+        short = []
+        for what, per_trial, flag in (("CPU", self.settings.cpus_per_trial, "--workers"),
+                                      ("GPU", self.settings.gpus_per_trial, "--gpus-per-trial")):
+            need, have = self.settings.workers * per_trial, resources.get(what, 0.0)
+            if need > have + 1e-9:
+                short.append((flag, f"{self.settings.workers} workers x {per_trial:g} {what}s "
+                                    f"per trial need {need:g} {what}s; the Ray cluster has "
+                                    f"{have:g}"))
+        if short and self.settings.address is None:
+            flag, text = short[0]
+            raise UserInputError(text, key=flag)
+        if short:
+            self._short = True
+            logging.getLogger("automl.cluster").warning(
+                "%s now; children wait until the cluster has room (an autoscaler adds nodes "
+                "for them)", "; ".join(text for _, text in short))
 
     def shutdown(self) -> None:
         import ray
@@ -143,6 +213,12 @@ class RayExecutor:
             ray.shutdown()
         self._started_ray = False
         self._actor_class = None
+        self._remove_staging()
+
+    def _remove_staging(self) -> None:
+        if self._staging is not None:
+            shutil.rmtree(self._staging, ignore_errors=True)
+            self._staging = None
 
     def now(self) -> float:
         """Wall-clock seconds since this executor was made."""
@@ -164,15 +240,16 @@ class RayExecutor:
         self._launch(slot, trial_id)
 
     def _launch(self, slot: _Slot, trial_id: int) -> None:
-        if slot.actor is None or slot.done >= self.settings.recycle_after:
-            self._kill(slot)
-            slot.actor = self._actor_class.remote(
-                self._data_ref, self._task_name, self._plugin_paths,
-                max(1, math.floor(self.settings.cpus_per_trial)))
-            slot.done = 0
         slot.trial_id = trial_id
         slot.attempts += 1
         slot.started = time.monotonic()
+        if slot.actor is None or slot.done >= self.settings.recycle_after:
+            self._kill(slot)
+            slot.actor = self._actor_class.remote(*self._trainer_args)
+            slot.done = 0
+            # the actor may wait for resources and then starts up (TensorFlow, plugins): the
+            # child's clock starts when it answers, just before it trains
+            slot.ready = slot.actor.ping.remote()
         slot.ref = slot.actor.train.remote(*slot.job)
 
     def _kill(self, slot: _Slot) -> None:
@@ -181,27 +258,35 @@ class RayExecutor:
         if slot.actor is not None:
             ray.kill(slot.actor, no_restart=True)
             slot.actor = None
+        slot.ready = None
 
     def wait(self, timeout: float = 1.0) -> list[Outcome]:
-        """Return the trials that finished (or failed for good) within ``timeout`` seconds."""
+        """Return the trials that finished (or failed for good) within ``timeout`` seconds
+        (sooner, and perhaps none, when a new worker becomes ready)."""
         import ray
 
         busy = [slot for slot in self._slots if slot.trial_id is not None]
         if not busy:
             return []
-        ready, _ = ray.wait([slot.ref for slot in busy], num_returns=1, timeout=timeout)
+        self._make_room(busy)
+        waiting = [slot.ready for slot in busy if slot.ready is not None]
+        ready, _ = ray.wait([slot.ref for slot in busy] + waiting, num_returns=1,
+                            timeout=timeout)
         ready_ids = {ref.hex() for ref in ready}
         if ready:  # collect everything else that is done too, without waiting
-            more, _ = ray.wait([slot.ref for slot in busy], num_returns=len(busy), timeout=0)
+            refs = [slot.ref for slot in busy] + waiting
+            more, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
             ready_ids |= {ref.hex() for ref in more}
         outcomes: list[Outcome] = []
         now = time.monotonic()
         for slot in busy:
+            if slot.ready is not None and slot.ready.hex() in ready_ids:
+                slot.ready, slot.started = None, now  # the worker is up: the child trains now
             if slot.ref.hex() in ready_ids:
                 outcome = self._collect(slot)
                 if outcome is not None:
                     outcomes.append(outcome)
-            elif (self.settings.trial_timeout is not None
+            elif (self.settings.trial_timeout is not None and slot.ready is None
                   and now - slot.started > self.settings.trial_timeout):
                 self._kill(slot)
                 outcomes.append(self._release(slot, {
@@ -209,6 +294,15 @@ class RayExecutor:
                     "error": f"timed out after {self.settings.trial_timeout:g} s "
                              "(--trial-timeout); the worker was ended"}))
         return outcomes
+
+    def _make_room(self, busy: list[_Slot]) -> None:
+        """On a cluster too small for every worker, end the idle workers while a child waits
+        for resources: the loop has nothing for them now (it fills free slots before it
+        waits), and they would hold the CPUs or GPUs the waiting child needs until the end."""
+        if self._short and any(slot.ready is not None for slot in busy):
+            for slot in self._slots:
+                if slot.trial_id is None and slot.actor is not None:
+                    self._kill(slot)
 
     def _collect(self, slot: _Slot) -> Outcome | None:
         import ray

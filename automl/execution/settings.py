@@ -3,7 +3,6 @@ settings choose is made by :func:`automl.execution.factory.create_executor`."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from automl.errors import UserInputError
@@ -24,8 +23,13 @@ class ExecutionSettings:
             threads.
         gpus_per_trial: GPUs per child; 0.5 lets two children share one GPU.
         address: Ray cluster to join (``auto`` or ``host:port``); None starts a local instance.
+            Plugin files loaded by path travel to its nodes with the job (Ray's
+            ``runtime_env`` ``py_modules``); too few resources there are a warning, not an
+            error (an autoscaling cluster adds nodes).
         max_retries: Times a child is rerun after its worker process died.
-        trial_timeout: Seconds after which a child is ended and stored as failed; None: never.
+        trial_timeout: Seconds of training after which a child is ended and stored as failed;
+            None: never. The clock starts when the child's worker is up (waiting for
+            resources and the worker's start-up do not count).
         recycle_after: Children per worker process before it is replaced (TensorFlow leaks).
         executor: ``ray`` (the default: one trainer actor per worker slot) or ``in_process``
             (children train one at a time in this process, without Ray: for tests, debugging
@@ -43,20 +47,6 @@ class ExecutionSettings:
     recycle_after: int = 40
     executor: str = "ray"
     keep_best: int = 3
-
-
-def default_workers(cpus_per_trial: float, gpus_per_trial: float = 0.0) -> int:
-    """One worker per local CPU (or per GPU share when children use GPUs)."""
-    workers = max(1, int((os.cpu_count() or 1) // max(cpus_per_trial, 1e-9)))
-    if gpus_per_trial > 0:
-        try:
-            import tensorflow as tf
-
-            gpus = len(tf.config.list_physical_devices("GPU"))
-        except Exception:  # noqa: BLE001
-            gpus = 0
-        workers = min(workers, max(1, int(gpus // gpus_per_trial)))
-    return workers
 
 
 def check_execution(settings: ExecutionSettings) -> ExecutionSettings:
@@ -78,4 +68,4 @@ def check_execution(settings: ExecutionSettings) -> ExecutionSettings:
     return settings
 
 
-__all__ = ["EXECUTORS", "ExecutionSettings", "check_execution", "default_workers"]
+__all__ = ["EXECUTORS", "ExecutionSettings", "check_execution"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -28,6 +29,11 @@ from typing import Any
 def canonical_json(obj: Any) -> str:
     """JSON with sorted keys and no whitespace: the form that is hashed."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
+def _plain_label(layer: Mapping[str, Any]) -> str:
+    values = [str(v) for k, v in layer.items() if k != "type"]
+    return f"{layer['type']}({','.join(values)})" if values else str(layer["type"])
 
 
 @dataclass(frozen=True)
@@ -95,20 +101,17 @@ class Architecture:
     def from_json(cls, text: str) -> Architecture:
         return cls.from_dict(json.loads(text))
 
-    def summary(self) -> str:
-        """One line such as ``GRU(120,tanh) > Dense(80,relu)``."""
-        from automl.registry import LAYERS
-        from automl.registry import ensure_builtins
+    def summary(self, label: Callable[[Mapping[str, Any]], str] | None = None) -> str:
+        """One line such as ``gru(120,tanh) > dense(80,relu)``.
 
-        ensure_builtins()
-        parts = []
-        for layer in self.layers:
-            params = {k: v for k, v in layer.items() if k != "type"}
-            if layer["type"] in LAYERS:
-                parts.append(LAYERS.get(layer["type"]).describe(params))
-            else:
-                parts.append(f"{layer['type']}({','.join(map(str, params.values()))})")
-        text = " > ".join(parts) if parts else ""
+        An architecture is a plain value and knows no layer types: ``label(layer)`` writes one
+        layer (its dict, ``type`` included). The default writes the type and its values; the
+        builder's :func:`automl.builder.describe` passes each layer type's own label
+        (``GRU(120,tanh)``).
+        """
+        parts = [label(layer) if label is not None else _plain_label(layer)
+                 for layer in self.layers]
+        text = " > ".join(parts)
         extras = [f"{k}={v}" for k, v in {**self.task, **self.decisions}.items()]
         if extras:
             text = (text + " | " if text else "") + " ".join(extras)

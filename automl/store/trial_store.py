@@ -164,14 +164,17 @@ class TrialStore:
 
     # ------------------------------------------------------------------ writes (driver only)
     def add_trial(self, trial_id: int, architecture: Architecture, *,
-                  status: TrialStatus = TrialStatus.RUNNING, ask_seq: int | None = None) -> None:
+                  status: TrialStatus = TrialStatus.RUNNING, ask_seq: int | None = None,
+                  summary: str | None = None) -> None:
+        """Record an asked trial; ``summary`` is its one-line description (the engine passes
+        the builder's, in each layer type's words; default: the architecture's plain one)."""
         now = time.time()
         with self._transaction() as db:
             db.execute(
                 "INSERT INTO trials (trial_id, arch_id, status, architecture, flat, summary, "
                 "ask_seq, created_at, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (trial_id, architecture.id, status.value, architecture.to_json(),
-                 json.dumps(architecture.flat), architecture.summary(), ask_seq, now,
+                 json.dumps(architecture.flat), summary or architecture.summary(), ask_seq, now,
                  now if status == TrialStatus.RUNNING else None))
 
     def mark_running(self, trial_id: int, attempts: int) -> None:

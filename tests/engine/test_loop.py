@@ -124,47 +124,6 @@ def test_consecutive_failures_stop_unless_disabled(table: Table, tmp_path: Path)
     assert store.counts() == {"failed": 8}
 
 
-@pytest.mark.parametrize("store_lost_the_last_tell", [False, True])
-def test_resume_is_exact_whichever_of_store_and_checkpoint_is_ahead(
-        tmp_path: Path, store_lost_the_last_tell: bool) -> None:
-    """Killed after the store write (the checkpoint lags: replayed from the store) or, after a
-    power cut, with the checkpoint ahead of the store (rebuilt from the store's journal): the
-    resumed search proposes exactly what the uninterrupted one did."""
-    import sqlite3
-
-    from automl.strategies import create_strategy
-
-    root = Path(__file__).resolve().parents[2]
-    space = load_space(root / "search_spaces" / "tabular_dense.yaml")
-    table = load_table(root / "benchmarks" / "tables" / "tabular_dense.csv", space)
-
-    def search(run: RunFolder, trials: int, *, resume: bool = False) -> list[str]:
-        run.path.mkdir(exist_ok=True)
-        store = TrialStore(run.db_path)
-        loop = SearchLoop(run, space, create_strategy("evolution", space, seed=3),
-                          TableExecutor(table), trials=trials, seed=3,
-                          reward=table_reward("reward"), store=store)
-        if resume:
-            loop.restore_strategy()
-        loop.run_loop()
-        ids = [t.arch_id for t in store.trials()]
-        store.close()
-        return ids
-
-    straight = search(RunFolder(tmp_path / "straight"), 40)
-    run = RunFolder(tmp_path / "cut")
-    search(run, 20)
-    db = sqlite3.connect(run.db_path)
-    if store_lost_the_last_tell:  # the checkpoint saw a result the store no longer holds
-        db.execute("UPDATE trials SET status='running', reward=NULL, told_seq=NULL, "
-                   "finished_at=NULL WHERE told_seq=(SELECT MAX(told_seq) FROM trials)")
-    else:  # killed between the store write and the checkpoint: an older checkpoint
-        (run.path / "strategy.npz").unlink()
-    db.commit()
-    db.close()
-    assert search(run, 40, resume=True) == straight
-
-
 def test_checkpoints_are_thinned_after_the_horizon_and_resume_replays_the_gap(
         tmp_path: Path) -> None:
     """After 100 results the checkpoint is written every ceil(n / 100)-th result; a search that

@@ -19,7 +19,18 @@ def test_id_is_stable_and_canonical() -> None:
     assert a.id == b.id
     assert len(a.id) == 12
     assert Architecture.from_json(a.to_json()) == a
-    assert a.summary() == "Dense(40,tanh)"
+    assert a.summary() == "dense(40,tanh)"  # a plain value: no registry is consulted
+    assert a.summary(lambda layer: layer["type"].upper()) == "DENSE"
+
+
+def test_the_builder_describes_layers_in_their_types_words() -> None:
+    from automl.builder import describe
+
+    a = Architecture(({"type": "gru", "units": 8, "activation": "tanh", "bidirectional": False},
+                      {"type": "unknown_plugin_layer", "size": 3}), {"epochs": 1},
+                     decisions={"window": 20})
+    assert describe(a) == "GRU(8,tanh) > unknown_plugin_layer(3) | window=20"
+    assert a.summary() == "gru(8,tanh,False) > unknown_plugin_layer(3) | window=20"
 
 
 def test_id_value_is_pinned() -> None:
