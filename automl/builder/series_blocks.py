@@ -25,7 +25,6 @@ from automl.builder.layer_type import BuildContext
 from automl.builder.layer_type import LayerType
 from automl.space.params import Param
 
-
 BN_MOMENTUM = 0.9
 """Keras' default (0.99) needs hundreds of steps for the moving statistics to settle; a UCR
 training split of 40 series is 3 steps an epoch, so validation (which uses the moving

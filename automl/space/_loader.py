@@ -392,7 +392,8 @@ def _type_name(value: Any) -> str:
 def _resolved_config(name: str, top: Mapping[str, Any], trials: int, seed: int | None,
                      min_layers: int, max_layers: int,
                      layer_types: Mapping[str, Mapping[str, tuple[Any, ...]]],
-                     pooling: tuple[Any, ...], train: Mapping[str, tuple[Any, ...]], task: TaskSetting | None,
+                     pooling: tuple[Any, ...], train: Mapping[str, tuple[Any, ...]],
+                     task: TaskSetting | None,
                      reward: RewardSetting | None, decisions: Mapping[str, tuple[Any, ...]],
                      strategy: Mapping[str, Any], plugins: list[str]) -> dict[str, Any]:
     def plain(values: tuple[Any, ...]) -> Any:

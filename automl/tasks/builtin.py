@@ -169,11 +169,11 @@ def _read_csv(path: Path, label_column: str) -> dict[str, np.ndarray]:
     if label_column not in header:
         raise DataError(f"no column {label_column!r}; columns: {', '.join(header)}",
                         source=str(path), key="task.label_column")
-    short_rows = frame.isna().any(axis=1).to_numpy()  # fewer fields than the header
-    if short_rows.any():
-        line = int(np.flatnonzero(short_rows)[0]) + 2
-        raise DataError(f"has fewer fields than the header ({len(header)})", source=str(path),
-                        key=f"line {line}")
+    empty = (frame.apply(lambda column: column.str.strip()) == "").to_numpy()
+    if empty.any():  # an empty cell, or a row with fewer fields than the header
+        row, col = (int(i[0]) for i in np.nonzero(empty))
+        raise DataError(f"empty value in column {header[col]!r} (a row with fewer than "
+                        f"{len(header)} fields?)", source=str(path), key=f"line {row + 2}")
     features = frame.drop(columns=[label_column])
     numeric = features.apply(lambda column: pd.to_numeric(column.str.strip(), errors="coerce"))
     bad = numeric.isna().to_numpy()
@@ -222,8 +222,8 @@ def _dataset_from_arrays(arrays: dict[str, np.ndarray], output: str, seed: int,
             raise DataError("contains NaN or infinite values", source=source, key=key)
         if output == "classification":
             if y.ndim != 1 or np.any(y != np.round(y)) or np.any(y < 0):
-                raise DataError("classification labels must be non-negative integers or class names "
-                                "(text), one per row", source=source, key=key)
+                raise DataError("classification labels must be non-negative integers or class "
+                                "names (text), one per row", source=source, key=key)
             return y.astype(np.int64)
         return (y.reshape(n, -1)).astype(np.float32)
 
