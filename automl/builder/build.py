@@ -12,8 +12,13 @@ have      want        conversion
 vector    sequence    each feature becomes a time step: (F,) -> (F, 1)
 vector    image       the task's natural 2-D view if it has one (digits: 8x8x1), else a square
                       (s, s, 1) when F = s*s, else (F, 1, 1)
-sequence  vector      global average pooling over time (recurrent layers instead return their
-                      last state: they return sequences only when the next layer wants them)
+sequence  vector      the architecture's ``pooling`` (``layers.pooling`` in the YAML): global
+                      average (``avg``, the default), global max (``max``), the last time
+                      step (``last``) or attention pooling (``attention``: a softmax over
+                      time of a learned score, then the weighted sum). Without a pooling
+                      setting, recurrent layers return their last state (they return
+                      sequences only when the next layer wants them); with ``avg``, ``max``
+                      or ``attention`` they return sequences, which are pooled
 sequence  image       (T, F) -> (T, F, 1)
 image     vector      flatten
 image     sequence    rows become time steps: (H, W, C) -> (H, W*C)
@@ -50,7 +55,8 @@ def kind_of(x: Any) -> str:
     return _KIND_OF_RANK[len(x.shape)]
 
 
-def convert(x: Any, want: str, image_shape: Sequence[int] | None = None) -> Any:
+def convert(x: Any, want: str, image_shape: Sequence[int] | None = None,
+            pooling: str | None = None) -> Any:
     """Convert tensor ``x`` to the kind ``want`` by the rule in the module docstring."""
     import keras
 
@@ -69,13 +75,36 @@ def convert(x: Any, want: str, image_shape: Sequence[int] | None = None) -> Any:
         return keras.layers.Reshape(target)(x)
     if have == "sequence":
         if want == "vector":
-            return keras.layers.GlobalAveragePooling1D()(x)
+            return sequence_to_vector(x, pooling)
         return keras.layers.Reshape((*shape, 1))(x)
     # image
     if want == "vector":
         return keras.layers.Flatten()(x)
     height, width, channels = shape
     return keras.layers.Reshape((height, width * channels))(x)
+
+
+def sequence_to_vector(x: Any, pooling: str | None) -> Any:
+    """(batch, time, features) -> (batch, features) by ``pooling`` (None: global average).
+
+    Built from stock Keras layers only (no Lambda), so a child saves and loads as any model.
+    Variable-length tasks pad at the front, so ``last`` is the last real step.
+    """
+    import keras
+
+    if pooling in (None, "avg"):
+        return keras.layers.GlobalAveragePooling1D()(x)
+    if pooling == "max":
+        return keras.layers.GlobalMaxPooling1D()(x)
+    if pooling == "last":
+        steps = int(x.shape[1])
+        return keras.layers.Flatten()(keras.layers.Cropping1D((steps - 1, 0))(x))
+    if pooling == "attention":
+        scores = keras.layers.Dense(1)(x)                          # (batch, time, 1)
+        weights = keras.layers.Softmax(axis=1)(scores)             # over time
+        pooled = keras.layers.Dot(axes=1)([weights, x])            # (batch, 1, features)
+        return keras.layers.Flatten()(pooled)
+    raise ValueError(f"unknown pooling {pooling!r}")
 
 
 def build_model(architecture: Architecture, spec: ModelSpec, *, seed: int = 0) -> Any:
@@ -94,9 +123,10 @@ def build_model(architecture: Architecture, spec: ModelSpec, *, seed: int = 0) -
         params = {k: v for k, v in layer.items() if k != "type"}
         next_accepts = next(
             (t.accepts for t in layer_types[index + 1:] if t.accepts != "any"), "vector")
-        x = convert(x, layer_type.accepts, spec.image_shape)
-        x = layer_type.build(x, params, BuildContext(index, next_accepts, seed))
-    x = convert(x, "vector")
+        x = convert(x, layer_type.accepts, spec.image_shape, architecture.pooling)
+        x = layer_type.build(x, params,
+                             BuildContext(index, next_accepts, seed, architecture.pooling))
+    x = convert(x, "vector", pooling=architecture.pooling)
     if spec.output == "classification":
         outputs = keras.layers.Dense(spec.n_outputs, activation="softmax", name="head")(x)
     else:

@@ -33,11 +33,16 @@ class BuildContext:
             ``any``, or ``"vector"`` for the task's head. Recurrent layers return sequences only
             when this is ``"sequence"``.
         seed: Seed of the child, for layers with their own randomness.
+        pooling: The architecture's sequence-to-vector step (``avg``, ``max``, ``last``,
+            ``attention``) or None for the default rule. Recurrent layers followed by a vector
+            consumer return their sequences when it is ``avg``, ``max`` or ``attention``, so
+            the pooling sees every step.
     """
 
     index: int
     next_accepts: str
     seed: int = 0
+    pooling: str | None = None
 
 
 @dataclass(frozen=True)

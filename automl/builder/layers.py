@@ -1,4 +1,6 @@
-"""Built-in layer types: dense, conv1d, conv2d (+ max pooling), gru, lstm, dropout, batch_norm.
+"""Built-in layer types: dense, conv1d, conv2d (+ max pooling), gru, lstm, dropout, batch_norm,
+and the time-series blocks of :mod:`automl.builder.series_blocks` (resnet_block, fcn_block,
+inception, max_pool1d, avg_pool1d).
 
 Keras is imported inside the build functions so that validating a space stays fast.
 """
@@ -10,6 +12,7 @@ from typing import Any
 
 from automl.builder.layer_type import BuildContext
 from automl.builder.layer_type import LayerType
+from automl.builder.series_blocks import SERIES_LAYERS
 from automl.registry import LAYERS
 from automl.space.params import Param
 
@@ -58,7 +61,8 @@ def _recurrent(cell: str):  # type: ignore[no-untyped-def]
         layer = layer_class(
             p["units"],
             activation=p["activation"],
-            return_sequences=ctx.next_accepts == "sequence",
+            return_sequences=ctx.next_accepts == "sequence" or (
+                ctx.next_accepts == "vector" and ctx.pooling in ("avg", "max", "attention")),
         )
         if p["bidirectional"]:
             layer = keras.layers.Bidirectional(layer)
@@ -152,6 +156,7 @@ BUILTIN_LAYERS = (
         label=lambda p: "BatchNorm",
         doc="batch normalisation",
     ),
+    *SERIES_LAYERS,
 )
 
 for _layer in BUILTIN_LAYERS:

@@ -133,6 +133,10 @@ def _show_run(run: Any, store: Any, fmt: str) -> int:
     console.print(f"Run {run.name}: strategy {info.get('strategy')}, seed {info.get('seed')}, "
                   f"{info.get('trials')} trials requested; "
                   + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), markup=False)
+    names = info.get("class_names") or []
+    if names:
+        console.print(f"Classes ({len(names)}, index order): "
+                      + ", ".join(f"{i}={name}" for i, name in enumerate(names)), markup=False)
     if updates:
         keys = [k for k in updates[-1] if k not in ("step", "told_seq", "created_at")]
         table = Table(title=f"Strategy progress ({len(updates)} updates)", title_justify="left")

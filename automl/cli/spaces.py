@@ -12,7 +12,9 @@ def register(subparsers: Any) -> None:
     spaces = subparsers.add_parser("spaces", help="work with search space files")
     commands = spaces.add_subparsers(dest="spaces_command", required=True, metavar="COMMAND")
     validate = commands.add_parser("validate", help="validate YAML search spaces")
-    validate.add_argument("files", nargs="+", help="YAML files")
+    validate.add_argument("files", nargs="*", help="YAML files")
+    validate.add_argument("--datasets", action="store_true",
+                          help="list the UCR/UEA data sets the ucr task loads offline")
     validate.add_argument("--plugins", action="append", default=[], metavar="PATH",
                           help="load this plugin file or folder first (repeatable); a space's "
                                "own plugins: run only on search and resume")
@@ -24,6 +26,12 @@ def run_validate(args: argparse.Namespace) -> int:
     from automl.space import load_space
 
     load_named(args.plugins)
+    if args.datasets:
+        _list_datasets()
+    elif not args.files:
+        from automl.errors import UserInputError
+
+        raise UserInputError("give YAML files to validate, or --datasets", key="spaces validate")
     for path in args.files:
         space = load_space(path)
         decisions = len(space.slots())
@@ -31,3 +39,11 @@ def run_validate(args: argparse.Namespace) -> int:
                       f"task {space.task.name if space.task else '-'}, reward "
                       f"{space.reward.name if space.reward else 'task default'})", markup=False)
     return 0
+
+
+def _list_datasets() -> None:
+    from automl.tasks.ucr import offline_datasets
+
+    names = offline_datasets()
+    console.print(f"UCR/UEA data sets available offline (task ucr, dataset: NAME): "
+                  f"{', '.join(names) if names else 'none (install sktime)'}", markup=False)

@@ -152,6 +152,8 @@ def run_search(space: str | Path | SearchSpace, *, strategy: str | None = None,
         # every path plugin this process loaded, so workers (and a resume from another
         # folder) load the same ones
         "plugins": path_plugins(),
+        # the task's class names in index order, so reports speak the user's labels
+        "class_names": list(getattr(data, "class_names", ()) or ()),
         "created_at": datetime.datetime.now().isoformat(timespec="seconds"),
         "automl_version": __version__,
     }

@@ -26,14 +26,31 @@ from automl.space.params import Param
 
 TOP_KEYS = ("name", "description", "task", "reward", "trials", "seed", "layers", "train",
             "decisions", "strategy", "plugins")
-LAYER_KEYS = ("min", "max", "types")
+LAYER_KEYS = ("min", "max", "types", "pooling")
+POOLINGS = ("avg", "max", "last", "attention")
+"""Sequence-to-vector steps (``layers.pooling``): global average, global max, the last time step
+(recurrent layers: their last state), attention pooling (softmax-weighted sum over time)."""
 TRAIN_PARAMS: dict[str, Param] = {
     "optimizer": Param(str, choices=("adam", "adamw", "sgd", "rmsprop", "nadam"),
                        default="adam", doc="Keras optimizer"),
     "learning_rate": Param(float, min=1e-7, max=10.0, default=1e-3, doc="learning rate"),
     "batch_size": Param(int, min=1, max=1 << 16, default=32, doc="minibatch size"),
-    "epochs": Param(int, min=1, max=100_000, default=10, doc="training epochs"),
+    "epochs": Param(int, min=1, max=100_000, default=10,
+                    doc="training epochs (the most, when early stopping is on)"),
+    "patience": Param(int, min=0, max=100_000, default=0,
+                      doc="stop after this many epochs without a better validation 'monitor' "
+                          "and restore the best epoch's weights; 0: off"),
+    "monitor": Param(str, choices=("loss", "accuracy", "uar", "ccc", "mse"), default="loss",
+                     doc="validation metric that picks the best epoch (ties: lower loss)"),
+    "lr_schedule": Param(str, choices=("none", "plateau", "cosine"), default="none",
+                         doc="learning-rate schedule: halve on a validation-loss plateau, or "
+                             "cosine decay over 'epochs'"),
+    "class_weight": Param(str, choices=("none", "balanced"), default="none",
+                          doc="weight classes by inverse frequency in the training split"),
 }
+RECIPE_KEYS = ("patience", "monitor", "lr_schedule", "class_weight")
+"""Training settings that enter an architecture only when the space names them, so the
+architectures (and ids) of spaces written before them are unchanged."""
 MAX_CHOICES = 10_000
 RESERVED_DECISIONS = ("num_layers", "layers", "train", "task")
 
@@ -148,6 +165,7 @@ def _parse_space(data: Any, *, source_name: str, base_dir: Path,
     # layers
     min_layers = max_layers = 0
     layer_types: dict[str, dict[str, tuple[Any, ...]]] = {}
+    pooling: tuple[Any, ...] = ()
     if "layers" in top:
         layers = v.mapping(top["layers"], "layers", LAYER_KEYS, required=("types",))
         min_layers = v.scalar(layers.get("min", 1), "layers.min", int, minimum=1, maximum=64)
@@ -157,13 +175,21 @@ def _parse_space(data: Any, *, source_name: str, base_dir: Path,
             raise SpaceError(f"min ({min_layers}) is greater than max ({max_layers})",
                              source=source_name, key="layers.min")
         layer_types = _layer_types(v, layers["types"])
+        if "pooling" in layers:
+            pooling = v.values(layers["pooling"], "layers.pooling",
+                               Param(str, choices=POOLINGS))
 
     # training settings
     train: dict[str, tuple[Any, ...]] = {}
     if "layers" in top or "train" in top:
         train_block = v.mapping(top.get("train", {}) or {}, "train", tuple(TRAIN_PARAMS))
         for key, param in TRAIN_PARAMS.items():
-            train[key] = v.values(train_block.get(key, param.default), f"train.{key}", param)
+            if key in RECIPE_KEYS and key not in train_block:
+                continue
+            value = train_block[key] if key in train_block else param.default
+            if key == "patience" and value is None:
+                value = 0  # `patience: null` reads as off, like 0
+            train[key] = v.values(value, f"train.{key}", param)
 
     # task
     task_setting: TaskSetting | None = None
@@ -218,12 +244,13 @@ def _parse_space(data: Any, *, source_name: str, base_dir: Path,
         v.scalar(strategy["name"], "strategy.name", str)
 
     config = _resolved_config(name, top, trials, seed, min_layers, max_layers, layer_types,
-                              train, task_setting, reward_setting, decisions, strategy, plugins)
+                              pooling, train, task_setting, reward_setting, decisions, strategy,
+                              plugins)
     return SearchSpace(
         name=name, source=source_name, task=task_setting, reward=reward_setting, trials=trials,
         min_layers=min_layers, max_layers=max_layers, layer_types=layer_types, train=train,
         decisions=decisions, strategy=strategy, plugins=tuple(plugins), config=config,
-        base_dir=base_dir, seed=seed,
+        base_dir=base_dir, seed=seed, pooling=tuple(pooling),
     )
 
 
@@ -365,7 +392,8 @@ def _type_name(value: Any) -> str:
 def _resolved_config(name: str, top: Mapping[str, Any], trials: int, seed: int | None,
                      min_layers: int, max_layers: int,
                      layer_types: Mapping[str, Mapping[str, tuple[Any, ...]]],
-                     train: Mapping[str, tuple[Any, ...]], task: TaskSetting | None,
+                     pooling: tuple[Any, ...], train: Mapping[str, tuple[Any, ...]],
+                     task: TaskSetting | None,
                      reward: RewardSetting | None, decisions: Mapping[str, tuple[Any, ...]],
                      strategy: Mapping[str, Any], plugins: list[str]) -> dict[str, Any]:
     def plain(values: tuple[Any, ...]) -> Any:
@@ -385,6 +413,8 @@ def _resolved_config(name: str, top: Mapping[str, Any], trials: int, seed: int |
     if layer_types:
         config["layers"] = {"min": min_layers, "max": max_layers, "types": {
             t: {k: plain(v) for k, v in params.items()} for t, params in layer_types.items()}}
+        if pooling:
+            config["layers"]["pooling"] = plain(pooling)
     if train:
         config["train"] = {k: plain(v) for k, v in train.items()}
     if decisions:

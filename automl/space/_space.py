@@ -5,7 +5,8 @@ gymnasium environment, Optuna's define-by-run TPE, enumeration for tables. A dec
 categorical choice; single-valued settings are fixed and never become decisions.
 
 Decision order: ``num_layers``; then for each layer ``layers.i.type`` and the searched parameters
-of the chosen type (in declaration order); then ``train.*``, ``task.*`` and plain decisions.
+of the chosen type (in declaration order); then ``layers.pooling`` (the sequence-to-vector step),
+``train.*``, ``task.*`` and plain decisions.
 """
 
 from __future__ import annotations
@@ -98,6 +99,8 @@ class SearchSpace:
         strategy: The ``strategy:`` block (name and settings), possibly empty.
         plugins: Plugin paths listed in the YAML, resolved against its folder.
         config: The resolved configuration as a plain mapping (written into the run folder).
+        pooling: The allowed sequence-to-vector steps (``layers.pooling``); empty when the space
+            names none (the builder's default rule, and nothing in the architecture).
     """
 
     name: str
@@ -115,6 +118,7 @@ class SearchSpace:
     config: Mapping[str, Any]
     base_dir: Path = Path(".")
     seed: int | None = None
+    pooling: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------ the decision process
     @property
@@ -141,6 +145,8 @@ class SearchSpace:
                             values,
                             f"layers.{i}.{layer_type}.{param}",
                         )
+            if len(self.pooling) > 1:
+                yield Decision("layers.pooling", "pooling", self.pooling, "layers.pooling")
         for key, values in self.train.items():
             if len(values) > 1:
                 yield Decision(f"train.{key}", f"train.{key}", values, f"train.{key}")
@@ -200,7 +206,9 @@ class SearchSpace:
             task = {k: chosen[f"task.{k}"] if f"task.{k}" in chosen else v[0]
                     for k, v in self.task.searched.items()}
         decisions = {k: chosen.get(k, v[0]) for k, v in self.decisions.items()}
-        return Architecture(tuple(layers), train, task, decisions, has_layers=self.has_layers)
+        pooling = chosen.get("layers.pooling", self.pooling[0]) if self.pooling else None
+        return Architecture(tuple(layers), train, task, decisions, has_layers=self.has_layers,
+                            pooling=pooling if self.has_layers else None)
 
     def from_flat(self, flat: Mapping[str, Any], *, parse_strings: bool = False) -> Architecture:
         """Architecture from a flat encoding (a table row, a stored trial); validates values.
@@ -238,6 +246,7 @@ class SearchSpace:
             names.append(f"layers.{i}.type")
             for layer_type, params in self.layer_types.items():
                 names.extend(f"layers.{i}.{layer_type}.{p}" for p in params)
+        names.append("layers.pooling")
         names.extend(f"train.{k}" for k in self.train)
         if self.task is not None:
             names.extend(f"task.{k}" for k in self.task.searched)
@@ -276,7 +285,7 @@ class SearchSpace:
             if self.has_layers
             else 1
         )
-        rest = math.prod(len(v) for v in self.train.values())
+        rest = math.prod(len(v) for v in self.train.values()) * max(1, len(self.pooling))
         rest *= math.prod(len(v) for v in self.decisions.values())
         if self.task is not None:
             rest *= math.prod(len(v) for v in self.task.searched.values())

@@ -6,8 +6,9 @@ The canonical form is the JSON object the builder reads::
                 {"type": "dense", "units": 80, "activation": "relu"}],
      "train": {"optimizer": "adam", "learning_rate": 0.001, "batch_size": 32, "epochs": 10}}
 
-plus ``"task"`` (searched task parameters) and ``"decisions"`` (plain categorical decisions)
-when the space has them. The *flat encoding* maps decision names to values::
+plus ``"task"`` (searched task parameters), ``"decisions"`` (plain categorical decisions) and
+``"pooling"`` (the sequence-to-vector step) when the space has them. The *flat encoding* maps
+decision names to values::
 
     num_layers=2, layers.0.type=gru, layers.0.units=120, ..., train.learning_rate=0.001
 
@@ -49,12 +50,17 @@ class Architecture:
     task: Mapping[str, Any] = field(default_factory=dict)
     decisions: Mapping[str, Any] = field(default_factory=dict)
     has_layers: bool = True
+    pooling: str | None = None
+    """How a sequence becomes a vector (``avg``, ``max``, ``last``, ``attention``); None: the
+    builder's default rule (recurrent layers give their last state, others average)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The canonical form (a fresh, JSON-serialisable dict)."""
         out: dict[str, Any] = {}
         if self.has_layers:
             out["layers"] = [dict(layer) for layer in self.layers]
+        if self.pooling is not None:
+            out["pooling"] = self.pooling
         if self.train:
             out["train"] = dict(self.train)
         if self.task:
@@ -81,6 +87,8 @@ class Architecture:
                 for key, value in layer.items():
                     if key != "type":
                         flat[f"layers.{i}.{key}"] = value
+            if self.pooling is not None:
+                flat["layers.pooling"] = self.pooling
         flat.update({f"train.{k}": v for k, v in self.train.items()})
         flat.update({f"task.{k}": v for k, v in self.task.items()})
         flat.update(self.decisions)
@@ -95,6 +103,7 @@ class Architecture:
             task=dict(data.get("task", {})),
             decisions=dict(data.get("decisions", {})),
             has_layers="layers" in data,
+            pooling=data.get("pooling"),
         )
 
     @classmethod
@@ -111,6 +120,8 @@ class Architecture:
         """
         parts = [label(layer) if label is not None else _plain_label(layer)
                  for layer in self.layers]
+        if self.pooling is not None:
+            parts.append(f"pool:{self.pooling}")
         text = " > ".join(parts)
         extras = [f"{k}={v}" for k, v in {**self.task, **self.decisions}.items()]
         if extras:

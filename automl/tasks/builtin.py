@@ -1,5 +1,6 @@
 """Built-in tasks: ``digits`` (images as vectors), ``japanese_vowels`` (speech, sequences),
-``arrays`` (the user's own ``.npz`` or ``.csv``). All load offline.
+``ucr`` (UCR/UEA time-series sets shipped in sktime, :mod:`automl.tasks.ucr`), ``arrays`` (the
+user's own ``.npz`` or ``.csv``, labels as integers or class names). All load offline.
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ import numpy as np
 from automl.errors import DataError
 from automl.registry import TASKS
 from automl.space.params import Param
+from automl.tasks.labels import class_vocabulary
+from automl.tasks.labels import encode
+from automl.tasks.labels import is_text
 from automl.tasks.task import Dataset
 from automl.tasks.task import Task
 from automl.tasks.task import split_indices
+from automl.tasks.ucr import UCR
 
 
 class Digits(Task):
@@ -92,8 +97,10 @@ class Arrays(Task):
     """Your own data: ``.npz`` with ``x`` and ``y`` (optionally ``x_val``/``y_val`` and
     ``x_test``/``y_test``), or ``.csv`` with a header, numeric feature columns and a label
     column. Missing splits are cut from the training data (seeded, 70/15/15). ``x`` may be
-    (n, features), (n, time, features) or (n, height, width, channels). A relative ``path`` is
-    read from the folder of the YAML file."""
+    (n, features), (n, time, features) or (n, height, width, channels). Classification labels
+    are non-negative integers (class i is index i) or class names (strings: sorted, numbers by
+    value, and kept as the run's class names). A relative ``path`` is read from the folder of
+    the YAML file."""
 
     name = "arrays"
     params = {
@@ -136,30 +143,49 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
 
 
 def _read_csv(path: Path, label_column: str) -> dict[str, np.ndarray]:
-    import csv
+    """Numeric feature columns and a label column (numbers, or class names as text)."""
+    import re
 
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.reader(handle))
-    if len(rows) < 2:
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except pd.errors.EmptyDataError:
+        raise DataError("expected a header row and at least one data row",
+                        source=str(path)) from None
+    except pd.errors.ParserError as exc:
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if found is None:
+            raise DataError(f"cannot be read as CSV ({' '.join(str(exc).split())[:120]})",
+                            source=str(path)) from None
+        expected, line, saw = found.groups()
+        raise DataError(f"has {saw} fields, the header has {expected}", source=str(path),
+                        key=f"line {line}") from None
+    except UnicodeDecodeError:
+        raise DataError("is not UTF-8 text", source=str(path)) from None
+    if len(frame) < 1:
         raise DataError("expected a header row and at least one data row", source=str(path))
-    header = rows[0]
+    header = [str(c) for c in frame.columns]
     if label_column not in header:
         raise DataError(f"no column {label_column!r}; columns: {', '.join(header)}",
                         source=str(path), key="task.label_column")
-    label_index = header.index(label_column)
-    features: list[list[float]] = []
-    labels: list[float] = []
-    for line, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise DataError(f"has {len(row)} fields, the header has {len(header)}",
-                            source=str(path), key=f"line {line}")
-        try:
-            values = [float(cell) for cell in row]
-        except ValueError:
-            raise DataError("non-numeric value", source=str(path), key=f"line {line}") from None
-        labels.append(values.pop(label_index))
-        features.append(values)
-    return {"x": np.asarray(features), "y": np.asarray(labels)}
+    empty = (frame.apply(lambda column: column.str.strip()) == "").to_numpy()
+    if empty.any():  # an empty cell, or a row with fewer fields than the header
+        row, col = (int(i[0]) for i in np.nonzero(empty))
+        raise DataError(f"empty value in column {header[col]!r} (a row with fewer than "
+                        f"{len(header)} fields?)", source=str(path), key=f"line {row + 2}")
+    features = frame.drop(columns=[label_column])
+    numeric = features.apply(lambda column: pd.to_numeric(column.str.strip(), errors="coerce"))
+    bad = numeric.isna().to_numpy()
+    if bad.any():
+        row, col = (int(i[0]) for i in np.nonzero(bad))
+        raise DataError(f"non-numeric value {features.iat[row, col]!r} in column "
+                        f"{features.columns[col]!r}", source=str(path), key=f"line {row + 2}")
+    labels = frame[label_column].str.strip()
+    as_numbers = pd.to_numeric(labels, errors="coerce")
+    y = (as_numbers.to_numpy(dtype=np.float64) if not as_numbers.isna().any()
+         else labels.to_numpy(dtype=str))
+    return {"x": numeric.to_numpy(dtype=np.float64), "y": y}
 
 
 def _dataset_from_arrays(arrays: dict[str, np.ndarray], output: str, seed: int,
@@ -175,8 +201,19 @@ def _dataset_from_arrays(arrays: dict[str, np.ndarray], output: str, seed: int,
             raise DataError("contains NaN or infinite values", source=source, key=key)
         return x.astype(np.float32)
 
+    label_keys = [k for k in ("y", "y_val", "y_test") if k in arrays]
+    text_labels = output == "classification" and any(is_text(arrays[k]) for k in label_keys)
+    class_names: tuple[str, ...] = ()
+    if text_labels:  # class names: one vocabulary over every split, in a fixed order
+        class_names = class_vocabulary(*(arrays[k] for k in label_keys))
+
     def check_y(key: str, n: int) -> np.ndarray:
         y = arrays[key]
+        if text_labels:
+            if y.ndim != 1 or y.shape[0] != n:
+                raise DataError(f"shape {y.shape}: expected one label per row ({n})",
+                                source=source, key=key)
+            return encode(y, class_names)
         if y.dtype.kind not in "fiub":
             raise DataError(f"dtype {y.dtype} is not numeric", source=source, key=key)
         if y.shape[0] != n:
@@ -185,8 +222,8 @@ def _dataset_from_arrays(arrays: dict[str, np.ndarray], output: str, seed: int,
             raise DataError("contains NaN or infinite values", source=source, key=key)
         if output == "classification":
             if y.ndim != 1 or np.any(y != np.round(y)) or np.any(y < 0):
-                raise DataError("classification labels must be non-negative integers, one per "
-                                "row", source=source, key=key)
+                raise DataError("classification labels must be non-negative integers or class "
+                                "names (text), one per row", source=source, key=key)
             return y.astype(np.int64)
         return (y.reshape(n, -1)).astype(np.float32)
 
@@ -218,12 +255,15 @@ def _dataset_from_arrays(arrays: dict[str, np.ndarray], output: str, seed: int,
     if output == "classification":
         n_outputs = int(max(int(y.max()), *(int(p[1].max()) for p in parts.values()
                                              if len(p[1]))) + 1)
+        class_names = class_names or tuple(str(i) for i in range(n_outputs))
+        n_outputs = max(n_outputs, len(class_names))
     else:
         n_outputs = int(y_train.shape[1])
     return Dataset(x_train, y_train, *parts["val"], *parts["test"], output=output,  # type: ignore[arg-type]
-                   n_outputs=n_outputs)
+                   n_outputs=n_outputs, class_names=class_names)
 
 
 TASKS.register("digits", Digits())
 TASKS.register("japanese_vowels", JapaneseVowels())
 TASKS.register("arrays", Arrays())
+TASKS.register("ucr", UCR())

@@ -1,5 +1,6 @@
-"""The builder: every built-in layer type builds and trains a step; every shipped space's
-samples build; the sequence/vector/image conversion rule."""
+"""The builder: every built-in layer type (the time-series blocks included) builds and trains a
+step; every pooling builds; every shipped space's samples build; the sequence/vector/image
+conversion rule."""
 
 from __future__ import annotations
 
@@ -47,6 +48,43 @@ def test_every_layer_type_builds_and_trains_one_step(layer_type, kind: str) -> N
     assert model.output_shape == (None, spec.n_outputs)
 
 
+def _one_step(model, spec: ModelSpec) -> float:
+    model.compile("adam", "sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(8, *spec.input_shape)).astype("float32")
+    return float(model.train_on_batch(x, rng.integers(spec.n_outputs, size=8)))
+
+
+SERIES = ({"type": "fcn_block", "filters": 2, "kernel_size": 3},
+          {"type": "max_pool1d", "pool_size": 2},
+          {"type": "avg_pool1d", "pool_size": 3})
+
+
+@pytest.mark.parametrize("pooling", [None, "avg", "max", "last", "attention"])
+def test_every_pooling_builds_and_trains_after_pooled_convolutions(pooling) -> None:
+    spec = SPECS["sequence"]
+    model = build_model(Architecture(SERIES, {}, pooling=pooling), spec)
+    assert np.isfinite(_one_step(model, spec)) and model.output_shape == (None, 3)
+    shapes = [layer.output.shape for layer in model.layers if "pooling1d" in layer.name
+              and "global" not in layer.name]
+    assert [s[1] for s in shapes] == [6, 2]  # 12 steps -> 6 -> 2 (stride = pool size)
+    names = " ".join(layer.name for layer in model.layers)
+    expected = {None: "global_average", "avg": "global_average", "max": "global_max",
+                "last": "cropping1d", "attention": "softmax"}[pooling]
+    assert expected in names
+
+
+def test_pooling_decides_whether_recurrent_layers_return_sequences() -> None:
+    gru = ({"type": "gru", "units": 4, "activation": "tanh", "bidirectional": False},)
+    spec = SPECS["sequence"]
+    last = build_model(Architecture(gru, {}, pooling="last"), spec)
+    attention = build_model(Architecture(gru, {}, pooling="attention"), spec)
+    gru_out = [next(layer for layer in m.layers if "gru" in layer.name).output.shape
+               for m in (last, attention)]
+    assert gru_out == [(None, 4), (None, 12, 4)]
+    assert np.isfinite(_one_step(attention, spec))
+
+
 def test_recurrent_returns_sequences_only_when_the_next_layer_wants_them() -> None:
     arch = Architecture((
         {"type": "gru", "units": 4, "activation": "tanh", "bidirectional": False},
@@ -72,8 +110,8 @@ def test_vector_to_image_uses_the_task_view() -> None:
 @pytest.mark.parametrize("path", sorted(SPACES.glob("*.yaml")), ids=lambda p: p.name)
 def test_samples_of_every_shipped_space_build(path) -> None:
     space = load_space(path)
-    spec = {"digits": SPECS["vector"], "japanese_vowels": ModelSpec((29, 12), n_outputs=9)}[
-        space.task.name]
+    spec = {"digits": SPECS["vector"], "japanese_vowels": ModelSpec((29, 12), n_outputs=9),
+            "ucr": ModelSpec((150, 1), n_outputs=2)}[space.task.name]  # ucr: GunPoint
     rng = np.random.default_rng(0)
     for _ in range(5):
         model = build_model(space.sample(rng), spec)

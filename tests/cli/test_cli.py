@@ -35,6 +35,8 @@ BAD_SPACES = {
                            "layers: {types: {dense: {units: 8}}}\n"
        for bad in ("nan", "shape", "dtype", "labels")},
     "bad_csv.yaml": "task: {name: arrays, path: bad.csv}\nlayers: {types: {dense: {}}}\n",
+    "bad_dataset.yaml": "task: {name: ucr, dataset: GunPiont}\n"
+                        "layers: {types: {fcn_block: {}}}\n",
 }
 
 

@@ -50,6 +50,14 @@ BAD = {
     "bad_type": (TINY_DIGITS.replace("units: [8, 16]", "units: [8, many]"),
                  "is not an integer"),
     "not_mapping": ("- just\n- a list\n", "expected a mapping"),
+    "bad_schedule": (TINY_DIGITS.replace("epochs: 2", "epochs: 2\n  lr_schedule: cosin"),
+                     "did you mean 'cosine'"),
+    "bad_patience": (TINY_DIGITS.replace("epochs: 2", "epochs: 2\n  patience: [5, -1]"),
+                     "below the minimum"),
+    "bad_class_weight": (TINY_DIGITS.replace("epochs: 2", "epochs: 2\n  class_weight: auto"),
+                         "allowed: 'none', 'balanced'"),
+    "bad_pooling": (TINY_DIGITS.replace("  max: 2\n", "  max: 2\n  pooling: [avg, mean]\n"),
+                    "'mean' is not allowed; allowed: 'avg', 'max', 'last', 'attention'"),
     "empty_file": ("", "empty"),
 }
 
@@ -59,6 +67,8 @@ WHERE = {
     "min_gt_max": "layers.min", "negative_trials": "trials", "unknown_key": "layerz",
     "bad_activation": "layers.types.dense.activation[1]",
     "bad_type": "layers.types.dense.units[1]", "malformed": "line 1",
+    "bad_schedule": "train.lr_schedule", "bad_patience": "train.patience[1]",
+    "bad_class_weight": "train.class_weight", "bad_pooling": "layers.pooling[1]",
 }
 
 
@@ -99,3 +109,29 @@ def test_plain_decisions_space(tmp_path: Path) -> None:
     space = load_space(path)
     assert space.size() == 6 and space.task is None
     assert sorted(a.flat["edge0"] + a.flat["edge1"] for a in space.enumerate())[0] == "aa"
+
+
+def test_recipe_settings_and_pooling_are_decisions_only_when_named(tmp_path: Path) -> None:
+    """Spaces that name neither keep their architectures (and ids); named ones search them."""
+    old = load_space(_write(tmp_path, TINY_DIGITS))
+    sample = old.sample(__import__("numpy").random.default_rng(0))
+    assert set(sample.train) == {"optimizer", "learning_rate", "batch_size", "epochs"}
+    assert "pooling" not in sample.to_dict()
+    text = TINY_DIGITS.replace("  max: 2\n", "  max: 2\n  pooling: [avg, attention]\n")
+    text = text.replace("epochs: 2", "epochs: 20\n  patience: [0, 5]\n  lr_schedule: plateau\n"
+                        "  class_weight: balanced")
+    space = load_space(_write(tmp_path, text))
+    names = [d.name for d in space.slots()]
+    assert "layers.pooling" in names and "train.patience" in names
+    assert "train.lr_schedule" not in names  # fixed: in every architecture, never a decision
+    assert space.size() == old.size() * 2 * 2
+    seen = set()
+    for arch in space.enumerate():
+        assert arch.train["lr_schedule"] == "plateau" and arch.train["class_weight"] == "balanced"
+        assert space.from_flat(arch.flat) == arch  # the flat encoding carries the pooling
+        seen.add((arch.pooling, arch.train["patience"]))
+    assert seen == {("avg", 0), ("avg", 5), ("attention", 0), ("attention", 5)}
+    assert "pool:attention" in next(a for a in space.enumerate()
+                                    if a.pooling == "attention").summary()
+    again = load_space(_write(tmp_path, __import__("yaml").safe_dump(dict(space.config))))
+    assert list(again.enumerate()) == list(space.enumerate())  # the run's config resumes

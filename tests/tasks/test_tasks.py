@@ -69,3 +69,75 @@ def test_arrays_bad_data(tmp_path: Path, case: str) -> None:
     with pytest.raises(DataError) as info:
         TASKS.get("arrays").load({"path": str(path)}, base_dir=tmp_path, seed=0)
     assert str(path.resolve()) in info.value.one_line()
+
+
+def _named_rows(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Features whose first column identifies the row, and text labels by row."""
+    x = np.stack([np.arange(n), np.arange(n) % 7], axis=1).astype(np.float64)
+    names = np.array(["walking", "running", "sitting"])[np.arange(n) % 3]
+    return x, names
+
+
+def _labels_by_row(data) -> dict[int, str]:
+    out = {}
+    for x, y in ((data.x_train, data.y_train), (data.x_val, data.y_val),
+                 (data.x_test, data.y_test)):
+        for row, label in zip(x[:, 0].astype(int), y, strict=True):
+            out[int(row)] = data.class_names[int(label)]
+    return out
+
+
+def test_text_labels_in_csv_and_npz_round_trip_to_class_names(tmp_path: Path) -> None:
+    x, names = _named_rows(60)
+    csv = tmp_path / "named.csv"
+    csv.write_text("id,mod,activity\n" + "\n".join(
+        f"{int(a)},{int(b)},{label}" for (a, b), label in zip(x, names, strict=True)))
+    from_csv = TASKS.get("arrays").load({"path": "named.csv", "label_column": "activity"},
+                                        base_dir=tmp_path, seed=0)
+    assert from_csv.class_names == ("running", "sitting", "walking")
+    assert from_csv.n_outputs == 3 and from_csv.y_train.dtype == np.int64
+    assert _labels_by_row(from_csv) == {i: str(names[i]) for i in range(60)}
+    npz = _npz(tmp_path, x=x[:40], y=names[:40], x_test=x[40:], y_test=names[40:])
+    from_npz = TASKS.get("arrays").load({"path": str(npz)}, base_dir=tmp_path, seed=0)
+    assert from_npz.class_names == from_csv.class_names
+    assert _labels_by_row(from_npz) == {i: str(names[i]) for i in range(60)}
+    numbered = TASKS.get("arrays").load(
+        {"path": str(_npz(tmp_path, x=x, y=x[:, 1].astype(int)))}, base_dir=tmp_path, seed=0)
+    assert numbered.class_names == tuple(str(i) for i in range(7))  # integers: index = label
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a,b,label\n1,2,x\n3,oops,y\n", "line 3: non-numeric value 'oops' in column 'b'"),
+    ("a,b,label\n1,2,x\n3,4,5,6\n", "line 3: has 4 fields, the header has 3"),
+    ("a,b,label\n1,2,x\n3,4\n", "line 3: empty value in column 'label'"),
+    ("a,b,kind\n1,2,x\n", "no column 'label'; columns: a, b, kind"),
+    ("", "expected a header row and at least one data row"),
+])
+def test_csv_errors_are_one_line(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(DataError) as info:
+        TASKS.get("arrays").load({"path": "bad.csv"}, base_dir=tmp_path, seed=0)
+    line = info.value.one_line()
+    assert "\n" not in line and str(path.resolve()) in line and message in line
+
+
+def test_class_names_reach_the_run_and_show(tmp_path: Path, capsys) -> None:
+    from automl import ExecutionSettings
+    from automl import run_search
+    from automl.cli.main import main
+    from automl.store import RunFolder
+
+    x, names = _named_rows(45)
+    (tmp_path / "named.csv").write_text("id,mod,label\n" + "\n".join(
+        f"{int(a)},{int(b)},{label}" for (a, b), label in zip(x, names, strict=True)))
+    (tmp_path / "space.yaml").write_text(
+        "task: {name: arrays, path: named.csv}\ntrials: 1\n"
+        "layers: {types: {dense: {units: [4, 8]}}}\ntrain: {epochs: 1}\n")
+    outcome = run_search(tmp_path / "space.yaml", runs_dir=tmp_path / "runs", name="named",
+                         execution=ExecutionSettings(executor="in_process"))
+    assert RunFolder(outcome.run_path).info()["class_names"] == ["running", "sitting",
+                                                                 "walking"]
+    capsys.readouterr()
+    assert main(["show", str(outcome.run_path)]) == 0
+    assert "Classes (3, index order): 0=running, 1=sitting, 2=walking" in capsys.readouterr().out

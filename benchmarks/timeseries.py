@@ -1,0 +1,140 @@
+"""Searches on UCR/UEA data sets against MiniRocket + ridge, side by side.
+
+For each data set: a search of N trials (``search_spaces/timeseries.yaml`` with the task's
+``dataset`` replaced) through :func:`automl.run_search`, then sktime's MiniRocket (multivariate
+variant, 10,000 features) with scikit-learn's ``RidgeClassifierCV`` on the same split: fitted on
+the search's training + validation series (the official training split), scored on the official
+test split. Both see the task's inputs (per-channel z-normalised, variable-length sets padded).
+Prints the best child's validation and test accuracy (best by reward, i.e. validation accuracy,
+ties broken by the lower validation loss; the test split never selects), the
+MiniRocket test accuracy and the wall times of both. Not a test: a script that prints figures.
+
+    pip install -e '.[bench]'    # numba, for sktime's MiniRocket
+    python benchmarks/timeseries.py [--datasets GunPoint,ItalyPowerDemand,ACSF1,JapaneseVowels]
+        [--trials 30] [--strategy random] [--workers 2] [--epochs N] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATASETS = "GunPoint,ItalyPowerDemand,ACSF1,JapaneseVowels"
+
+
+def minirocket(data: Any, seed: int) -> tuple[float, float]:
+    """(test accuracy, wall seconds) of MiniRocket + RidgeClassifierCV on ``data``'s split."""
+    import numpy as np
+    from sklearn.linear_model import RidgeClassifierCV
+    from sktime.transformations.panel.rocket import MiniRocketMultivariate
+
+    started = time.perf_counter()
+    x_fit = np.concatenate([data.x_train, data.x_val]).transpose(0, 2, 1).astype(np.float64)
+    y_fit = np.concatenate([data.y_train, data.y_val])
+    transform = MiniRocketMultivariate(random_state=seed).fit(x_fit)
+    ridge = RidgeClassifierCV(alphas=np.logspace(-3, 3, 10)).fit(transform.transform(x_fit), y_fit)
+    x_test = data.x_test.transpose(0, 2, 1).astype(np.float64)
+    accuracy = float(ridge.score(transform.transform(x_test), data.y_test))
+    return accuracy, time.perf_counter() - started
+
+
+def search(config: dict[str, Any], dataset: str, args: argparse.Namespace,
+           runs_dir: Path) -> dict[str, Any]:
+    """Run one search and return its best child's figures."""
+    from automl import ExecutionSettings
+    from automl import run_search
+    from automl.report import leaderboard_rows
+    from automl.space import parse_space
+    from automl.store import RunFolder
+
+    config = {**config, "name": f"ts-{dataset}",
+              "task": {**config["task"], "dataset": dataset}}
+    if args.epochs is not None:
+        config["train"] = {**config["train"], "epochs": args.epochs}
+    space = parse_space(config, source_name=f"{args.space} ({dataset})",
+                        base_dir=Path(args.space).resolve().parent)
+    execution = ExecutionSettings(workers=args.workers)
+    started = time.perf_counter()
+    outcome = run_search(space, strategy=args.strategy, trials=args.trials, seed=args.seed,
+                         runs_dir=runs_dir, execution=execution)
+    wall = time.perf_counter() - started
+    # best by reward; ties (10 validation series give coarse accuracies) by validation loss
+    rows = [r for r in leaderboard_rows([RunFolder(outcome.run_path)])
+            if r["reward"] is not None]
+    best = max(rows, key=lambda r: (r["reward"], -r["metrics"].get("loss", 0.0)))
+    return {"run": str(outcome.run_path), "search_seconds": wall,
+            "val_accuracy": best["metrics"].get("accuracy"),
+            "test_accuracy": best["test_metrics"].get("accuracy"),
+            "best": best["summary"], "counts": outcome.counts}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default=DEFAULT_DATASETS,
+                        help=f"comma-separated names (default: {DEFAULT_DATASETS})")
+    parser.add_argument("--space", default=str(ROOT / "search_spaces" / "timeseries.yaml"))
+    parser.add_argument("--trials", type=int, default=30)
+    parser.add_argument("--strategy", default="random")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="override the space's train.epochs (the most, with early stopping)")
+    parser.add_argument("--runs-dir", default=None, help="keep the runs here (default: a "
+                        "temporary folder)")
+    parser.add_argument("--skip-search", action="store_true", help="MiniRocket only")
+    parser.add_argument("--json", default=None, help="also write the figures to this file")
+    args = parser.parse_args()
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+    from automl.registry import TASKS
+    from automl.registry import ensure_builtins
+
+    ensure_builtins()
+    config = yaml.safe_load(Path(args.space).read_text(encoding="utf-8"))
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        runs_dir = Path(args.runs_dir or tmp)
+        for dataset in [d.strip() for d in args.datasets.split(",") if d.strip()]:
+            data = TASKS.get("ucr").load({"dataset": dataset, **{
+                k: v for k, v in config["task"].items() if k not in ("name", "dataset")}},
+                base_dir=ROOT, seed=args.seed)
+            row: dict[str, Any] = {}
+            row["minirocket_test_accuracy"], row["minirocket_seconds"] = minirocket(
+                data, args.seed)
+            if not args.skip_search:
+                row.update(search(config, dataset, args, runs_dir))
+            results[dataset] = row
+            print(json.dumps({dataset: row}), flush=True)
+    _print_table(results, args)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+
+def _print_table(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
+    def fmt(value: Any, digits: int = 4) -> str:
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    print(f"\n{args.trials} trials, strategy {args.strategy}, {args.workers} workers, "
+          f"space {Path(args.space).name}")
+    print(f"{'dataset':<18} {'child val':>9} {'child test':>10} {'MiniRocket':>10} "
+          f"{'gap':>7} {'search s':>9} {'MiniRocket s':>12}  best child")
+    for name, r in results.items():
+        gap = (None if r.get("test_accuracy") is None
+               else r["test_accuracy"] - r["minirocket_test_accuracy"])
+        print(f"{name:<18} {fmt(r.get('val_accuracy')):>9} {fmt(r.get('test_accuracy')):>10} "
+              f"{fmt(r['minirocket_test_accuracy']):>10} {fmt(gap, 3):>7} "
+              f"{fmt(r.get('search_seconds'), 0):>9} {fmt(r['minirocket_seconds'], 1):>12}  "
+              f"{r.get('best', '')}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""The ucr task: UCR/UEA sets shipped inside sktime load by name, offline, with the official test
+split, a stratified seeded validation cut, per-channel z-normalisation from training statistics
+and front zero-padding of variable-length series; bad names fail in one line with close matches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from automl.errors import DataError
+from automl.errors import SpaceError
+from automl.registry import TASKS
+from automl.registry import ensure_builtins
+from automl.space import load_space
+from automl.tasks.ucr import offline_datasets
+from tests.conftest import SPACES
+
+ensure_builtins()
+
+
+def _load(name: str, seed: int = 0, **params):
+    return TASKS.get("ucr").load({"dataset": name, **params}, base_dir=Path("."), seed=seed)
+
+
+def test_offline_names_are_the_shipped_classification_sets() -> None:
+    names = offline_datasets()
+    assert {"GunPoint", "ItalyPowerDemand", "ACSF1", "JapaneseVowels", "BasicMotions"} <= set(
+        names)
+    assert "Tecator" not in names  # a regression set: @targetLabel, no class labels
+
+
+def test_univariate_set_official_split_normalised_stratified_seeded() -> None:
+    data = _load("GunPoint")
+    assert data.input_shape == (150, 1) and data.class_names == ("1", "2")
+    assert len(data.y_train) + len(data.y_val) == 50 and len(data.y_test) == 150
+    assert len(data.y_val) == 10 and sorted(np.bincount(data.y_val)) == [5, 5]  # stratified
+    assert abs(float(data.x_train.mean())) < 1e-5 and abs(float(data.x_train.std()) - 1) < 1e-4
+    again, other = _load("GunPoint"), _load("GunPoint", seed=1)
+    assert np.array_equal(again.x_val, data.x_val)
+    assert not np.array_equal(other.x_val, data.x_val)
+    held_out = _load("GunPoint", val=0.4)
+    assert len(held_out.y_val) == 20
+
+
+def test_multivariate_set_keeps_class_names() -> None:
+    data = _load("BasicMotions")
+    assert data.input_shape == (100, 6) and data.n_outputs == 4
+    assert {name.lower() for name in data.class_names} == {"standing", "running", "walking",
+                                                           "badminton"}
+    channel_means = data.x_train.reshape(-1, 6).mean(axis=0)
+    assert np.allclose(channel_means, 0, atol=1e-5)  # per channel
+    held_out = data.x_val.reshape(-1, 6).mean(axis=0)
+    assert not np.allclose(held_out, 0, atol=1e-3)  # statistics of the training split only
+
+
+def test_variable_length_set_is_padded_at_the_front() -> None:
+    data = _load("JapaneseVowels")
+    assert data.input_shape == (29, 12) and data.n_outputs == 9 and len(data.y_test) == 370
+    lengths = data.extras["lengths"]["train"]
+    assert lengths.min() < lengths.max() <= 29  # the longest series (29) is a test one
+    i = int(np.argmin(lengths))
+    pad = 29 - int(lengths[i])
+    assert np.all(data.x_train[i, :pad] == 0) and np.any(data.x_train[i, pad:] != 0)
+    real = np.concatenate([data.x_train[k, 29 - n:] for k, n in enumerate(lengths)])
+    assert np.allclose(real.mean(axis=0), 0, atol=1e-4)  # statistics of the real frames
+
+
+def test_bad_name_one_line_with_close_matches(tmp_path: Path) -> None:
+    with pytest.raises(DataError) as info:
+        _load("gunpont")
+    line = info.value.one_line()
+    assert "\n" not in line and "close matches: GunPoint" in line and "ACSF1" in line
+    text = (SPACES / "timeseries.yaml").read_text().replace("GunPoint", "GunPiont")
+    (tmp_path / "bad.yaml").write_text(text)
+    with pytest.raises(SpaceError) as space_info:
+        load_space(tmp_path / "bad.yaml")
+    line = space_info.value.one_line()
+    assert "task.dataset" in line and "did you mean 'GunPoint'" in line and "\n" not in line
