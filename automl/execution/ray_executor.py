@@ -24,8 +24,10 @@ from typing import Any
 
 from automl.errors import UserInputError
 from automl.execution.base import Outcome
+from automl.execution.early_stop import RayPruner
 from automl.execution.settings import ExecutionSettings
 from automl.execution.worker import ChildTrainer
+from automl.schedulers import SchedulerConfig
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +68,7 @@ class _Slot:
     trial_id: int | None = None
     ref: Any = None
     started: float = 0.0
-    job: tuple[str, int, Mapping[str, Any] | None] = ("", 0, None)
+    job: tuple[str, int, Mapping[str, Any] | None, Any] = ("", 0, None, None)
     attempts: int = 0
 
 
@@ -75,8 +77,10 @@ class RayExecutor:
     :class:`~automl.execution.base.Executor`)."""
 
     def __init__(self, settings: ExecutionSettings, data: Any, *, task_name: str | None,
-                 plugin_paths: Sequence[str] = ()):
+                 plugin_paths: Sequence[str] = (), scheduler: SchedulerConfig | None = None):
         self.settings = settings
+        self._scheduler = scheduler
+        self.pruner: RayPruner | None = None  # early stopping: one small actor (early_stop.py)
         self._data = data
         self._task_name = task_name
         self._plugin_paths = list(plugin_paths)
@@ -118,6 +122,8 @@ class RayExecutor:
                                       "OMP_NUM_THREADS": str(threads),
                                       "PYTHONWARNINGS": "ignore"}},
         )(ChildTrainer)
+        if self._scheduler is not None:
+            self.pruner = RayPruner(self._scheduler)
 
     def _check_resources(self, resources: dict[str, float]) -> None:
         need_cpu = self.settings.workers * self.settings.cpus_per_trial
@@ -139,6 +145,9 @@ class RayExecutor:
 
         for slot in self._slots:
             self._kill(slot)
+        if self.pruner is not None:
+            self.pruner.shutdown()
+            self.pruner = None
         if self._started_ray and ray.is_initialized():
             ray.shutdown()
         self._started_ray = False
@@ -160,7 +169,8 @@ class RayExecutor:
     def submit(self, trial_id: int, architecture_json: str, seed: int, attempts: int = 0,
                model_out: Mapping[str, Any] | None = None) -> None:
         slot = next(slot for slot in self._slots if slot.trial_id is None)
-        slot.job, slot.attempts = (architecture_json, seed, model_out), attempts
+        stop = self.pruner.stop_for(trial_id) if self.pruner is not None else None
+        slot.job, slot.attempts = (architecture_json, seed, model_out, stop), attempts
         self._launch(slot, trial_id)
 
     def _launch(self, slot: _Slot, trial_id: int) -> None:
