@@ -1,0 +1,66 @@
+"""Early stopping end to end: a search with --scheduler asha on the session's Ray instance
+stops children at epoch rungs, marks them everywhere, tells the strategy, and resumes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from automl.store import TrialStatus
+from automl.store import TrialStore
+from automl.store import load_checkpoint
+from tests.cli.test_cli import automl
+from tests.conftest import TINY_DIGITS
+
+EPOCHS = 4
+
+
+@pytest.mark.slow
+def test_asha_stops_marks_tells_and_resumes(ray_instance, tmp_path: Path) -> None:
+    (tmp_path / "tiny.yaml").write_text(TINY_DIGITS.replace("epochs: 2", f"epochs: {EPOCHS}"))
+    address = ray_instance.get_runtime_context().gcs_address
+    flags = ["--address", address, "--runs-dir", "runs"]
+    result = automl("search", "tiny.yaml", "--trials", "6", "--seed", "1", "--name", "a",
+                    "--workers", "2", "--scheduler", "asha", "--keep-best", "0", *flags,
+                    cwd=tmp_path, env={"RAY_AUTH_MODE": "disabled"})
+    assert result.returncode == 0, result.stderr + result.stdout
+    run = tmp_path / "runs" / "a"
+    store = TrialStore(run / "trials.sqlite", readonly=True)
+    trials = store.trials()
+    stopped = [t for t in trials if t.status == TrialStatus.STOPPED]
+    assert len(trials) == 6 and stopped, [t.status for t in trials]
+    for t in stopped:  # fewer epochs than train.epochs, a reward from that epoch's model
+        assert 1 <= len(store.epochs(t.trial_id)) < EPOCHS and t.reward is not None
+    for t in trials:
+        if t.status == TrialStatus.COMPLETE:
+            assert len(store.epochs(t.trial_id)) == EPOCHS
+    best = store.best()
+    assert best is None or best.status == TrialStatus.COMPLETE  # never a partial result
+    assert "stopped early" in result.stdout  # the search's summary line and leaderboard
+
+    # the strategy was told each stopped child's reward (NoRepeats remembers what it told)
+    meta = load_checkpoint(run / "strategy.npz").meta["strategy"]
+    known = meta["wrapper"]["known"]
+    assert all(known[t.arch_id] == pytest.approx(t.reward) for t in stopped)
+
+    board = automl("leaderboard", "a", "--all", "--format", "json", "--runs-dir", "runs",
+                   cwd=tmp_path)
+    rows = json.loads(board.stdout)
+    ranks = {r["trial"]: r for r in rows}
+    assert all(ranks[t.trial_id]["status"] == "stopped" for t in stopped)
+    last_full = max((r["rank"] for r in rows if r["status"] == "complete"), default=0)
+    assert all(ranks[t.trial_id]["rank"] > last_full for t in stopped)
+    show = automl("show", "a", str(stopped[0].trial_id), "--runs-dir", "runs", cwd=tmp_path)
+    assert "status stopped" in show.stdout and "Stopped early by the scheduler" in show.stdout
+
+    # resume: the scheduler is the recorded one, its rungs rebuilt from the store
+    result = automl("resume", "a", "--trials", "8", *flags, cwd=tmp_path,
+                    env={"RAY_AUTH_MODE": "disabled"})
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert json.loads((run / "run.json").read_text())["execution"]["scheduler"] == "asha"
+    assert "rungs rebuilt from the store" in (run / "logs" / "search.log").read_text()
+    trials = TrialStore(run / "trials.sqlite", readonly=True).trials()
+    assert [t.trial_id for t in trials] == list(range(8))
+    assert all(t.status.is_finished() for t in trials)
