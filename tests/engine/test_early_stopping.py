@@ -64,3 +64,30 @@ def test_asha_stops_marks_tells_and_resumes(ray_instance, tmp_path: Path) -> Non
     trials = TrialStore(run / "trials.sqlite", readonly=True).trials()
     assert [t.trial_id for t in trials] == list(range(8))
     assert all(t.status.is_finished() for t in trials)
+
+
+@pytest.mark.slow
+def test_in_process_resume_with_asha_is_exact(tmp_path: Path) -> None:
+    """One child at a time: a search stopped after 3 trials and resumed to 6 stops the same
+    children at the same epochs, with the same rewards, as one run straight to 6."""
+    from automl.engine import resume_search
+    from automl.engine import run_search
+    from automl.execution import ExecutionSettings
+
+    space = tmp_path / "tiny.yaml"
+    space.write_text(TINY_DIGITS.replace("epochs: 2", f"epochs: {EPOCHS}"))
+    settings = ExecutionSettings(executor="in_process", scheduler="asha", keep_best=0)
+
+    def trace(run: Path) -> list[tuple[str, int, float | None]]:
+        store = TrialStore(run / "trials.sqlite", readonly=True)
+        counts = store.epoch_counts()
+        return [(t.status.value, counts.get(t.trial_id, 0), t.reward) for t in store.trials()]
+
+    straight = run_search(space, trials=6, seed=2, name="straight", runs_dir=tmp_path / "runs",
+                          execution=settings)
+    first = run_search(space, trials=3, seed=2, name="cut", runs_dir=tmp_path / "runs",
+                       execution=settings)
+    resume_search(first.run_path, trials=6)
+    expected = trace(straight.run_path)
+    assert "stopped" in [status for status, _, _ in expected], expected
+    assert trace(first.run_path) == expected
