@@ -44,8 +44,7 @@ class InProcessExecutor:
     def __init__(self, data: Any, *, task_name: str | None, plugin_paths: Sequence[str] = (),
                  scheduler: SchedulerConfig | None = None):
         self._data = data
-        self._scheduler = scheduler
-        self.pruner: LocalPruner | None = None
+        self.pruner = LocalPruner(scheduler) if scheduler is not None else None
         self._task_name = task_name
         self._plugin_paths = list(plugin_paths)
         self._trainer: ChildTrainer | None = None
@@ -59,8 +58,6 @@ class InProcessExecutor:
     def start(self) -> None:
         self._trainer = ChildTrainer(self._data, self._task_name, self._plugin_paths,
                                      own_process=False)
-        if self._scheduler is not None and self.pruner is None:
-            self.pruner = LocalPruner(self._scheduler)
 
     def shutdown(self) -> None:
         self._trainer = None
