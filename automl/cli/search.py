@@ -113,7 +113,9 @@ class ProgressView:
 
     def __call__(self, progress: Any) -> None:
         line = (f"[{progress.done}/{progress.total}] running {progress.running}  "
-                f"failed {progress.failed}  cached {progress.cached}  best "
+                f"failed {progress.failed}  cached {progress.cached}  "
+                + (f"stopped {progress.stopped}  " if progress.stopped else "")
+                + "best "
                 f"{'-' if progress.best_reward is None else f'{progress.best_reward:.4f}'}  "
                 f"elapsed {format_seconds(progress.elapsed)}  ETA {format_seconds(progress.eta)}")
         if self.interactive:

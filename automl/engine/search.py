@@ -68,6 +68,7 @@ class Progress:
     running: int = 0
     failed: int = 0
     cached: int = 0
+    stopped: int = 0
     best_reward: float | None = None
     best_summary: str = ""
     elapsed: float = 0.0
@@ -425,6 +426,7 @@ class SearchLoop:
                         running=len(self.executor.running),
                         failed=counts.get(TrialStatus.FAILED.value, 0),
                         cached=counts.get(TrialStatus.CACHED.value, 0),
+                        stopped=counts.get(TrialStatus.STOPPED.value, 0),
                         best_reward=best.reward if best else None,
                         best_summary=best.summary if best else "", elapsed=elapsed, eta=eta,
                         last_event=event)
