@@ -1,5 +1,6 @@
-"""Early stopping end to end: a search with --scheduler asha on the session's Ray instance
-stops children at epoch rungs, marks them everywhere, tells the strategy, and resumes."""
+"""Early stopping end to end: a search with the ASHA scheduler on the session's Ray instance
+stops children at epoch rungs, marks them everywhere, tells the strategy, and resumes (the CLI's
+bad --scheduler value is in tests/cli/test_cli.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from automl.cli.runs import _architecture_cell
 from automl.store import TrialStatus
 from automl.store import TrialStore
 from automl.store import load_checkpoint
@@ -19,13 +21,13 @@ EPOCHS = 4
 
 @pytest.mark.slow
 def test_asha_stops_marks_tells_and_resumes(ray_instance, tmp_path: Path) -> None:
+    from automl.engine import resume_search
+    from automl.engine import run_search
+    from automl.execution import ExecutionSettings
+
     (tmp_path / "tiny.yaml").write_text(TINY_DIGITS.replace("epochs: 2", f"epochs: {EPOCHS}"))
-    address = ray_instance.get_runtime_context().gcs_address
-    flags = ["--address", address, "--runs-dir", "runs"]
-    result = automl("search", "tiny.yaml", "--trials", "6", "--seed", "1", "--name", "a",
-                    "--workers", "2", "--scheduler", "asha", "--keep-best", "0", *flags,
-                    cwd=tmp_path, env={"RAY_AUTH_MODE": "disabled"})
-    assert result.returncode == 0, result.stderr + result.stdout
+    run_search(tmp_path / "tiny.yaml", trials=6, seed=1, name="a", runs_dir=tmp_path / "runs",
+               execution=ExecutionSettings(workers=2, scheduler="asha", keep_best=0))
     run = tmp_path / "runs" / "a"
     store = TrialStore(run / "trials.sqlite", readonly=True)
     trials = store.trials()
@@ -38,13 +40,14 @@ def test_asha_stops_marks_tells_and_resumes(ray_instance, tmp_path: Path) -> Non
             assert len(store.epochs(t.trial_id)) == EPOCHS
     best = store.best()
     assert best is None or best.status == TrialStatus.COMPLETE  # never a partial result
-    assert "stopped early" in result.stdout  # the search's summary line and leaderboard
 
     # the strategy was told each stopped child's reward (NoRepeats remembers what it told)
     meta = load_checkpoint(run / "strategy.npz").meta["strategy"]
     known = meta["wrapper"]["known"]
     assert all(known[t.arch_id] == pytest.approx(t.reward) for t in stopped)
 
+    table = automl("leaderboard", "a", "--all", "--runs-dir", "runs", cwd=tmp_path)
+    assert table.returncode == 0 and "stopped" in table.stdout
     board = automl("leaderboard", "a", "--all", "--format", "json", "--runs-dir", "runs",
                    cwd=tmp_path)
     rows = json.loads(board.stdout)
@@ -52,13 +55,14 @@ def test_asha_stops_marks_tells_and_resumes(ray_instance, tmp_path: Path) -> Non
     assert all(ranks[t.trial_id]["status"] == "stopped" for t in stopped)
     last_full = max((r["rank"] for r in rows if r["status"] == "complete"), default=0)
     assert all(ranks[t.trial_id]["rank"] > last_full for t in stopped)
+    for t in stopped:  # the table's architecture cell says how partial (rich folds it there)
+        assert _architecture_cell(ranks[t.trial_id]).endswith(
+            f"[stopped early at epoch {len(store.epochs(t.trial_id))}]")
     show = automl("show", "a", str(stopped[0].trial_id), "--runs-dir", "runs", cwd=tmp_path)
     assert "status stopped" in show.stdout and "Stopped early by the scheduler" in show.stdout
 
     # resume: the scheduler is the recorded one, its rungs rebuilt from the store
-    result = automl("resume", "a", "--trials", "8", *flags, cwd=tmp_path,
-                    env={"RAY_AUTH_MODE": "disabled"})
-    assert result.returncode == 0, result.stderr + result.stdout
+    resume_search(run, trials=8)
     assert json.loads((run / "run.json").read_text())["execution"]["scheduler"] == "asha"
     assert "rungs rebuilt from the store" in (run / "logs" / "search.log").read_text()
     trials = TrialStore(run / "trials.sqlite", readonly=True).trials()
