@@ -33,6 +33,9 @@ def tabulate(space_path: str | Path, out: str | Path, *, execution: ExecutionSet
     from automl.bench.table import row_for
     from automl.bench.table import write_table
 
+    if execution.scheduler != "none":  # a table row is a fully trained child
+        raise UserInputError(f"a table holds fully trained children; tabulate runs without a "
+                             f"scheduler (got {execution.scheduler!r})", key="scheduler")
     space = load_space(space_path, load_plugins=True)  # it trains them: a search
     size = space.size()
     if size > max_size:

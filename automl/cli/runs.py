@@ -80,9 +80,16 @@ def print_leaderboard(runs: Sequence[Any], *, top: int | None = None,
               for m in test_names),
             "-" if r["params"] is None else f"{r['params']:,}",
             "-" if r["train_seconds"] is None else f"{r['train_seconds']:.1f}",
-            r["summary"] if r["status"] != "failed" else
-            f"{r['summary']}  [{(r['error'] or '').splitlines()[0][:80]}]")
+            _architecture_cell(r))
     console.print(table)
+
+
+def _architecture_cell(row: dict[str, Any]) -> str:
+    if row["status"] == "failed":
+        return f"{row['summary']}  [{(row['error'] or '').splitlines()[0][:80]}]"
+    if row["status"] == "stopped":  # a partial result: say how partial
+        return f"{row['summary']}  [stopped early at epoch {row.get('epochs') or '?'}]"
+    return str(row["summary"])
 
 
 def run_leaderboard(args: argparse.Namespace) -> int:
@@ -177,6 +184,15 @@ def _show_trial(run: Any, store: Any, key: str, fmt: str) -> int:
                   f"host: {trial.host}  attempts: {trial.attempts}", markup=False)
     if trial.error:
         console.print(f"Error: {trial.error}", markup=False)
+    if trial.status.value == "stopped":
+        planned = trial.architecture.get("train", {}).get("epochs", 10)
+        console.print(f"Stopped early by the scheduler after epoch {len(epochs)} of {planned}: "
+                      "the reward and metrics are those of that epoch's model, a partial "
+                      "result", markup=False)
+    if epochs:
+        console.print("Epochs: " + "  ".join(
+            f"{int(e['epoch'])}:{e['val_loss']:.4f}" for e in epochs if "val_loss" in e)
+            + "  (epoch:val_loss)", markup=False)
     console.print("Flat encoding:", markup=False)
     for k, v in trial.flat.items():
         console.print(f"  {k} = {v}", markup=False)

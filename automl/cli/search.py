@@ -16,6 +16,17 @@ from automl.cli._common import positive_int
 from automl.cli._common import quiet_stderr
 
 
+def scheduler_name(text: str) -> str:
+    """``--scheduler``: one of :data:`automl.schedulers.SCHEDULERS` (one-line error else)."""
+    from automl.errors import UserInputError
+    from automl.schedulers import check_scheduler
+
+    try:
+        return check_scheduler(text)
+    except UserInputError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
 def _add_execution_flags(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
     d = (lambda value: value) if defaults else (lambda value: None)
     parser.add_argument("--workers", type=positive_int, default=None,
@@ -63,6 +74,9 @@ def register(subparsers: Any) -> None:
                         help="plugin file or folder to load (repeatable)")
     search.add_argument("--top", type=positive_int, default=10,
                         help="leaderboard rows printed at the end (default 10)")
+    search.add_argument("--scheduler", type=scheduler_name, default="none",
+                        help="stop unpromising children at epoch rungs: none (default), asha "
+                             "or hyperband (Optuna's pruners, on val_loss); kept for resume")
     _add_execution_flags(search, defaults=True)
     search.set_defaults(handler=run_search_command)
 
@@ -86,7 +100,7 @@ def _execution(args: argparse.Namespace, base: Any = None) -> Any:
         values["workers"] = default_workers(args.cpus_per_trial, args.gpus_per_trial,
                                             address=args.address)
     for field in ("workers", "cpus_per_trial", "gpus_per_trial", "address", "max_retries",
-                  "trial_timeout", "recycle_after", "keep_best"):
+                  "trial_timeout", "recycle_after", "keep_best", "scheduler"):
         value = getattr(args, field, None)
         if value is not None:
             values[field] = value
@@ -102,7 +116,9 @@ class ProgressView:
 
     def __call__(self, progress: Any) -> None:
         line = (f"[{progress.done}/{progress.total}] running {progress.running}  "
-                f"failed {progress.failed}  cached {progress.cached}  best "
+                f"failed {progress.failed}  cached {progress.cached}  "
+                + (f"stopped {progress.stopped}  " if progress.stopped else "")
+                + "best "
                 f"{'-' if progress.best_reward is None else f'{progress.best_reward:.4f}'}  "
                 f"elapsed {format_seconds(progress.elapsed)}  ETA {format_seconds(progress.eta)}")
         if self.interactive:
@@ -133,7 +149,9 @@ def _finish(outcome: Any, top: int) -> int:
     console.print(
         f"Search finished in {format_seconds(outcome.seconds)}: "
         f"{counts.get('complete', 0)} complete, {counts.get('failed', 0)} failed, "
-        f"{counts.get('cached', 0)} cached; run folder {outcome.run_path}", markup=False)
+        f"{counts.get('cached', 0)} cached"
+        + (f", {counts['stopped']} stopped early" if counts.get("stopped") else "")
+        + f"; run folder {outcome.run_path}", markup=False)
     print_leaderboard([RunFolder(outcome.run_path)], top=top)
     return 0
 

@@ -30,6 +30,7 @@ from automl.execution import check_execution
 from automl.execution import create_executor
 from automl.registry.discovery import load_named
 from automl.registry.discovery import path_plugins
+from automl.schedulers import scheduler_config
 from automl.space import SearchSpace
 from automl.space import load_space
 from automl.space import parse_space
@@ -160,7 +161,8 @@ def run_search(space: str | Path | SearchSpace, *, strategy: str | None = None,
     if not overwrite:
         RunFolder.check_free(runs_dir, name)
     executor = create_executor(execution, data, task_name=task_name,
-                               plugin_paths=run_info["plugins"])
+                               plugin_paths=run_info["plugins"],
+                               scheduler=scheduler_config(execution.scheduler, space.train))
     executor.start()  # before the folder exists: too few CPUs/GPUs must leave nothing behind
     try:
         run = RunFolder.create(runs_dir, name, space.config, run_info, overwrite=overwrite)
@@ -201,7 +203,8 @@ def resume_search(run: str | Path, *, trials: int | None = None,
         reward, reward_params = _reward_of(space)
         data, task_name = _load_data(space, seed)
         executor = create_executor(execution, data, task_name=task_name,
-                                   plugin_paths=info.get("plugins", []))
+                                   plugin_paths=info.get("plugins", []),
+                                   scheduler=scheduler_config(execution.scheduler, space.train))
         # a --keep-best given to this resume holds for later ones too
         folder.update_info(trials=trials, execution={**info.get("execution", {}),
                                                      "keep_best": execution.keep_best})
@@ -233,6 +236,9 @@ def _run(run: RunFolder, space: SearchSpace, strategy: Strategy, executor: Execu
                 replayed = loop.restore_strategy()
                 logging.getLogger("automl.search").info(
                     "resumed %s: %d result(s) replayed into the strategy", run.name, replayed)
+                if loop.restore_pruner():
+                    logging.getLogger("automl.search").info(
+                        "resumed %s: the scheduler's rungs rebuilt from the store", run.name)
             if on_start is not None:
                 on_start(run)
             return loop.run_loop()

@@ -69,6 +69,7 @@ class Progress:
     running: int = 0
     failed: int = 0
     cached: int = 0
+    stopped: int = 0
     best_reward: float | None = None
     best_summary: str = ""
     elapsed: float = 0.0
@@ -84,7 +85,8 @@ class Told:
         trial_id: The trial.
         architecture: Its architecture.
         reward: The reward told (None: the child failed).
-        status: ``complete``, ``failed`` or ``cached``.
+        status: ``complete``, ``failed``, ``cached`` or ``stopped`` (ended early by the
+            scheduler; ``reward`` is then that of the model at the epoch it stopped at).
         at: The executor's clock when it was told: wall seconds, or simulated seconds on a
             table, since the loop began.
         train_seconds: Training time the child reported (0 for a cached trial).
@@ -217,6 +219,21 @@ class SearchLoop:
             self._checkpoint()  # every result is told; a resume starts from here
             raise
 
+    def restore_pruner(self) -> int:
+        """Rebuild the early-stopping state from the store (resume with ``--scheduler``): every
+        finished child's stored epochs and outcome, in the order they were told. Children that
+        were in flight rerun from epoch 1 and report again. Returns the trials replayed."""
+        pruner = getattr(self.executor, "pruner", None)
+        if pruner is None:
+            return 0
+        finished = sorted((t for t in self.store.trials()
+                           if t.told_seq and t.status in (TrialStatus.COMPLETE,
+                                                          TrialStatus.STOPPED,
+                                                          TrialStatus.FAILED)),
+                          key=lambda t: t.told_seq or 0)
+        return int(pruner.replay([(t.trial_id, t.status.value, self.store.epochs(t.trial_id))
+                                  for t in finished]))
+
     def _run_loop(self) -> SearchOutcome:
         requeue = [t for t in self.store.trials()
                    if t.status in (TrialStatus.RUNNING, TrialStatus.PENDING)]
@@ -309,13 +326,20 @@ class SearchLoop:
             if reward is not None and not math.isfinite(reward):
                 error, reward = f"reward is {reward}", None
         status = TrialStatus.COMPLETE if reward is not None else TrialStatus.FAILED
+        if reward is not None and result.get("stopped_at"):
+            status = TrialStatus.STOPPED  # a partial result, flagged as one everywhere
+        epochs = result.get("epochs")
+        pruner = getattr(self.executor, "pruner", None)
+        if pruner is not None:  # what the pruner saw stands even if the worker's result is lost
+            seen = pruner.finish(outcome.trial_id, status.value)
+            epochs = epochs or seen
         self._seq += 1
         self.store.finish_trial(
             outcome.trial_id, status=status, reward=reward, metrics=result.get("metrics"),
             test_metrics=result.get("test_metrics"), params=result.get("params"),
             train_seconds=result.get("train_seconds"), host=result.get("host"),
             node=result.get("node"), gpus=result.get("gpus"), error=error,
-            attempts=outcome.attempts, epochs=result.get("epochs"), told_seq=self._seq,
+            attempts=outcome.attempts, epochs=epochs, told_seq=self._seq,
             keras_summary=result.get("keras_summary"))
         self._finished += 1
         failpoint("after_store")
@@ -334,7 +358,9 @@ class SearchLoop:
                     f"error ({count}x): {common}. Fix the cause, then resume the run.")
         else:
             self._consecutive_failures.clear()
-            self._emit(lambda: f"trial {outcome.trial_id} reward {reward:.4f}: "
+            stopped = (f" (stopped at epoch {result['stopped_at']})"
+                       if status == TrialStatus.STOPPED else "")
+            self._emit(lambda: f"trial {outcome.trial_id} reward {reward:.4f}{stopped}: "
                        f"{describe(architecture)}")
 
     def _keep_model(self, trial_id: int, status: TrialStatus, result: Mapping[str, Any]) -> None:
@@ -402,6 +428,7 @@ class SearchLoop:
                         running=len(self.executor.running),
                         failed=counts.get(TrialStatus.FAILED.value, 0),
                         cached=counts.get(TrialStatus.CACHED.value, 0),
+                        stopped=counts.get(TrialStatus.STOPPED.value, 0),
                         best_reward=best.reward if best else None,
                         best_summary=best.summary if best else "", elapsed=elapsed, eta=eta,
                         last_event=event)

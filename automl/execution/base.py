@@ -42,6 +42,11 @@ class Executor(Protocol):
     Results may come back in any order; ``trial_id`` is the correlation key (as in Ray Tune's
     ``Searcher``). An executor never raises for a child's own error: the child comes back as
     ``Outcome(result={"ok": False, "error": ...})`` and the loop stores it as failed.
+
+    An executor that stops children early (``--scheduler``) also has a ``pruner`` attribute
+    (``automl.execution.early_stop``: ``finish(trial_id, status)``, ``replay(trials)``), which
+    the loop tells how each child ended and rebuilds on resume; without one (``None`` or
+    absent, as on a benchmark table) every child trains fully.
     """
 
     @property

@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from automl.execution.base import Outcome
+from automl.execution.early_stop import LocalPruner
 from automl.execution.worker import ChildTrainer
+from automl.schedulers import SchedulerConfig
 
 
 class InProcessExecutor:
@@ -30,6 +32,8 @@ class InProcessExecutor:
         task_name: Registered task, for its worker-side ``prepare``.
         plugin_paths: Plugin files or folders the trainer loads (already loaded by the driver,
             so this costs nothing).
+        scheduler: Early stopping (``--scheduler``); its pruner runs here and each child asks
+            it after every epoch.
 
     Example:
         >>> executor = InProcessExecutor(data, task_name="digits")  # doctest: +SKIP
@@ -37,12 +41,14 @@ class InProcessExecutor:
         >>> [outcome] = executor.wait()  # doctest: +SKIP
     """
 
-    def __init__(self, data: Any, *, task_name: str | None, plugin_paths: Sequence[str] = ()):
+    def __init__(self, data: Any, *, task_name: str | None, plugin_paths: Sequence[str] = (),
+                 scheduler: SchedulerConfig | None = None):
         self._data = data
+        self.pruner = LocalPruner(scheduler) if scheduler is not None else None
         self._task_name = task_name
         self._plugin_paths = list(plugin_paths)
         self._trainer: ChildTrainer | None = None
-        self._job: tuple[int, str, int, int, Mapping[str, Any] | None] | None = None
+        self._job: tuple[int, str, int, int, Mapping[str, Any] | None, Any] | None = None
         self._clock_zero = time.monotonic()
 
     @property
@@ -74,7 +80,8 @@ class InProcessExecutor:
         if self._job is not None:
             raise RuntimeError(f"trial {self._job[0]} is still in flight; the in-process "
                                "executor runs one child at a time")
-        self._job = (trial_id, architecture_json, seed, attempts + 1, model_out)
+        stop = self.pruner.stop_for(trial_id) if self.pruner is not None else None
+        self._job = (trial_id, architecture_json, seed, attempts + 1, model_out, stop)
 
     def wait(self, timeout: float = 1.0) -> list[Outcome]:
         """Train the submitted child now (``timeout`` does not apply) and return it."""
@@ -83,9 +90,9 @@ class InProcessExecutor:
         if self._trainer is None:
             self.start()
         assert self._trainer is not None
-        trial_id, architecture_json, seed, attempts, model_out = self._job
+        trial_id, architecture_json, seed, attempts, model_out, stop = self._job
         try:
-            result = self._trainer.train(architecture_json, seed, model_out)
+            result = self._trainer.train(architecture_json, seed, model_out, stop)
         finally:
             self._job = None
         return [Outcome(trial_id, result, attempts)]

@@ -28,10 +28,12 @@ from typing import Any
 
 from automl.errors import UserInputError
 from automl.execution.base import Outcome
+from automl.execution.early_stop import RayPruner
 from automl.execution.settings import ExecutionSettings
 from automl.execution.shipping import ShippedPluginTrainer
 from automl.execution.shipping import stage_plugins
 from automl.execution.worker import ChildTrainer
+from automl.schedulers import SchedulerConfig
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +115,7 @@ class _Slot:
     ref: Any = None
     ready: Any = None  # a new actor's ping; the child's clock starts when it answers
     started: float = 0.0
-    job: tuple[str, int, Mapping[str, Any] | None] = ("", 0, None)
+    job: tuple[str, int, Mapping[str, Any] | None, Any] = ("", 0, None, None)
     attempts: int = 0
 
 
@@ -122,8 +124,10 @@ class RayExecutor:
     :class:`~automl.execution.base.Executor`)."""
 
     def __init__(self, settings: ExecutionSettings, data: Any, *, task_name: str | None,
-                 plugin_paths: Sequence[str] = ()):
+                 plugin_paths: Sequence[str] = (), scheduler: SchedulerConfig | None = None):
         self.settings = settings
+        self._scheduler = scheduler
+        self.pruner: RayPruner | None = None  # early stopping: one small actor (early_stop.py)
         self._data = data
         self._task_name = task_name
         self._plugin_paths = list(plugin_paths)
@@ -182,6 +186,8 @@ class RayExecutor:
                                       "OMP_NUM_THREADS": str(threads),
                                       "PYTHONWARNINGS": "ignore"}},
         )(trainer)
+        if self._scheduler is not None:
+            self.pruner = RayPruner(self._scheduler)
 
     def _check_resources(self, resources: dict[str, float]) -> None:
         """Too few CPUs or GPUs for ``workers`` children at once: refused on a local instance
@@ -209,6 +215,9 @@ class RayExecutor:
 
         for slot in self._slots:
             self._kill(slot)
+        if self.pruner is not None:
+            self.pruner.shutdown()
+            self.pruner = None
         if self._started_ray and ray.is_initialized():
             ray.shutdown()
         self._started_ray = False
@@ -236,7 +245,8 @@ class RayExecutor:
     def submit(self, trial_id: int, architecture_json: str, seed: int, attempts: int = 0,
                model_out: Mapping[str, Any] | None = None) -> None:
         slot = next(slot for slot in self._slots if slot.trial_id is None)
-        slot.job, slot.attempts = (architecture_json, seed, model_out), attempts
+        stop = self.pruner.stop_for(trial_id) if self.pruner is not None else None
+        slot.job, slot.attempts = (architecture_json, seed, model_out, stop), attempts
         self._launch(slot, trial_id)
 
     def _launch(self, slot: _Slot, trial_id: int) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from automl.errors import UserInputError
 from automl.errors import allowed
 from automl.errors import did_you_mean
+from automl.schedulers import check_scheduler
 
 EXECUTORS = ("ray", "in_process")
 """Executors that train children (a benchmark table's executor is made by ``automl bench``)."""
@@ -36,6 +37,9 @@ class ExecutionSettings:
             and machines where Ray cannot start; Ray-only settings are ignored).
         keep_best: Trained models of the best K children kept as ``models/<trial>.keras``
             in the run folder (0: none).
+        scheduler: Early stopping at epoch rungs: ``none`` (every child trains its
+            ``train.epochs``), ``asha`` or ``hyperband`` (Optuna's pruners; see
+            :mod:`automl.schedulers`). Stored, so a resume stops children the same way.
     """
 
     workers: int = 1
@@ -46,6 +50,7 @@ class ExecutionSettings:
     trial_timeout: float | None = None
     recycle_after: int = 40
     executor: str = "ray"
+    scheduler: str = "none"
     keep_best: int = 3
 
 
@@ -61,6 +66,7 @@ def check_execution(settings: ExecutionSettings) -> ExecutionSettings:
             or settings.keep_best < 0):
         raise UserInputError(f"keep_best must be a non-negative integer; got "
                              f"{settings.keep_best!r}", key="--keep-best")
+    check_scheduler(settings.scheduler)
     if settings.executor == "in_process" and settings.workers != 1:
         raise UserInputError(
             f"the in_process executor trains one child at a time; got workers="

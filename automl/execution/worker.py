@@ -15,6 +15,7 @@ import socket
 import sys
 import traceback
 import warnings
+from collections.abc import Callable
 from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
@@ -77,7 +78,8 @@ class ChildTrainer:
         return self._prepared[key]
 
     def train(self, architecture_json: str, seed: int,
-              model_out: Mapping[str, Any] | None = None) -> dict[str, Any]:
+              model_out: Mapping[str, Any] | None = None,
+              stop: Callable[[int, Mapping[str, float]], bool] | None = None) -> dict[str, Any]:
         """Train one child; never raises for the child's own errors (they come back as text).
 
         Args:
@@ -86,6 +88,8 @@ class ChildTrainer:
                 driver's host. On the driver's host the model is saved to ``path``
                 (``model_file`` in the result); on another machine the ``.keras`` file's bytes
                 come back in the result (``model_bytes``) and the driver writes them.
+            stop: The scheduler's per-epoch question (``--scheduler``): False ends training
+                there, and the result says so (``stopped_at``, when before ``train.epochs``).
         """
         from automl.space import Architecture
         from automl.training.trainer import keras_summary
@@ -93,25 +97,58 @@ class ChildTrainer:
 
         where = _placement()
         architecture = Architecture.from_json(architecture_json)
+        report = EpochLog(stop, int(dict(architecture.train).get("epochs", 10)))
         try:
             out = train_child(architecture, self._data_for(dict(architecture.task)), seed=seed,
-                              keep_model=True)
+                              keep_model=True, report=report)
+            out["stopped_at"] = report.stopped_at
             model = out.pop("model")
             out["keras_summary"] = keras_summary(model)
             if model_out is not None:
                 out.update(_save_model(model, model_out))
         except TrialFailedError as exc:
-            return {"ok": False, "error": str(exc), **where}
+            return {"ok": False, "error": str(exc), "epochs": report.entries, **where}
         except Exception as exc:  # noqa: BLE001 (any error of one child fails that child alone)
             text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
             detail = traceback.format_exc(limit=-3)
-            return {"ok": False, "error": f"{text}\n{detail}", **where}
+            return {"ok": False, "error": f"{text}\n{detail}", "epochs": report.entries,
+                    **where}
         finally:
             if self._own_process:  # Keras' global state grows with every model built here
                 import keras
 
                 keras.backend.clear_session()
         return {"ok": True, **out, **where}
+
+
+class EpochLog:
+    """The trainer's ``EpochReport`` for one child: keeps the epochs it reported (a failed
+    child's come back too) and asks the scheduler, if any, whether to go on.
+
+    A scheduler that cannot answer (its actor is gone) never fails the child: it trains on.
+    """
+
+    def __init__(self, stop: Callable[[int, Mapping[str, float]], bool] | None, planned: int):
+        self.stop = stop
+        self.planned = planned
+        self.entries: list[dict[str, float]] = []
+        self.stopped_at: int | None = None
+
+    def __call__(self, epoch: int, metrics: Mapping[str, float]) -> bool:
+        self.entries.append(dict(metrics))
+        if self.stop is None:
+            return True
+        try:
+            go_on = self.stop(epoch, metrics)
+        except Exception as exc:  # noqa: BLE001
+            logging.getLogger(__name__).warning("the scheduler did not answer (%s); the child "
+                                                "trains on", exc)
+            self.stop = None
+            return True
+        if not go_on and epoch < self.planned:
+            self.stopped_at = epoch
+            return False
+        return True
 
 
 def _save_model(model: Any, model_out: Mapping[str, Any]) -> dict[str, Any]:

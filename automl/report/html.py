@@ -88,7 +88,7 @@ def render_report(runs: Sequence[RunFolder | str | Path]) -> str:
         _overview(data),
         '<div class="grid">',
         _figure("best-vs-trials", "Best reward so far, against trials", plots.best_so_far(
-            {d.name: [(n, t.reward) for n, t in enumerate(d.told(), start=1)] for d in data},
+            {d.name: [(n, _full(t)) for n, t in enumerate(d.told(), start=1)] for d in data},
             xlabel="trials told", title="Best reward so far")),
         _figure("best-vs-time", "Best reward so far, against wall time", plots.best_so_far(
             {d.name: _by_time(d) for d in data}, xlabel="seconds since the search began",
@@ -128,7 +128,12 @@ def _by_time(d: RunData) -> list[tuple[float, float | None]]:
     if not told:
         return []
     start = min(t.created_at for t in d.trials)
-    return [((t.finished_at or start) - start, t.reward) for t in told]
+    return [((t.finished_at or start) - start, _full(t)) for t in told]
+
+
+def _full(trial: Any) -> float | None:
+    """A trial's reward if it is a full result (a child stopped early is not the best)."""
+    return None if trial.status.value == "stopped" else trial.reward
 
 
 def _figure(ident: str, caption: str, svg: str) -> str:
@@ -142,12 +147,12 @@ def _overview(data: Sequence[RunData]) -> str:
         counts: dict[str, int] = {}
         for t in d.trials:
             counts[t.status.value] = counts.get(t.status.value, 0) + 1
-        rewarded = [t for t in d.trials if t.reward is not None]
+        rewarded = [t for t in d.trials if _full(t) is not None]
         best = max(rewarded, key=lambda t: t.reward or 0.0) if rewarded else None
         seconds = sum(t.train_seconds or 0.0 for t in d.trials)
         rows.append([d.name, str(d.info.get("strategy", "")),
                      str(d.dataset.get("task") or _task_name(d.config) or ""),
-                     f"{sum(counts.get(s, 0) for s in ('complete', 'cached', 'failed'))}"
+                     f"{sum(n for s, n in counts.items() if s not in ('running', 'pending'))}"
                      f" / {d.info.get('trials', '?')}",
                      ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
                      "-" if best is None else f"{best.reward:.4f} (trial {best.trial_id})",

@@ -1,4 +1,5 @@
-"""Leaderboard rows from one or more runs: complete and cached trials by reward, failed last.
+"""Leaderboard rows from one or more runs: complete and cached trials by reward, then trials the
+scheduler stopped early (``stopped``: partial results), running ones, failed last.
 
 One row per architecture and run by default (a cached repeat is the same result, not a new
 rank; ``unique=False`` keeps every trial), filtered by status and by conditions such as
@@ -22,8 +23,9 @@ from automl.store import RunFolder
 from automl.store import TrialStatus
 from automl.store import TrialStore
 
-_STATUS_ORDER = {TrialStatus.COMPLETE: 0, TrialStatus.CACHED: 0, TrialStatus.RUNNING: 1,
-                 TrialStatus.PENDING: 1, TrialStatus.FAILED: 2}
+_STATUS_ORDER = {TrialStatus.COMPLETE: 0, TrialStatus.CACHED: 0, TrialStatus.STOPPED: 1,
+                 TrialStatus.RUNNING: 2, TrialStatus.PENDING: 2, TrialStatus.FAILED: 3}
+"""Full results first; a child stopped early (a partial result) ranks below every full one."""
 
 
 _OPERATORS = {"<=": operator.le, ">=": operator.ge, "!=": operator.ne, "==": operator.eq,
@@ -51,6 +53,7 @@ def leaderboard_rows(runs: Sequence[RunFolder], *, top: int | None = None,
     for run in runs:
         store = TrialStore(run.db_path, readonly=True)
         try:
+            epochs = store.epoch_counts()
             for trial in store.trials():
                 rows.append({
                     "run": run.name, "trial": trial.trial_id, "id": trial.arch_id,
@@ -58,7 +61,7 @@ def leaderboard_rows(runs: Sequence[RunFolder], *, top: int | None = None,
                     "metrics": trial.metrics, "test_metrics": trial.test_metrics,
                     "params": trial.params, "train_seconds": trial.train_seconds,
                     "summary": trial.summary, "flat": trial.flat, "error": trial.error,
-                    "cached_from": trial.cached_from,
+                    "cached_from": trial.cached_from, "epochs": epochs.get(trial.trial_id),
                 })
         finally:
             store.close()

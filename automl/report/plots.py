@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
 
-STATUS_COLOURS = {"complete": "#2b7bba", "cached": "#8fbc5a", "failed": "#d62728",
-                  "running": "#ff9f1c", "pending": "#aaaaaa"}
+STATUS_COLOURS = {"complete": "#2b7bba", "cached": "#8fbc5a", "stopped": "#9467bd",
+                  "failed": "#d62728", "running": "#ff9f1c", "pending": "#aaaaaa"}
 RUN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
                "#bcbd22")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
@@ -78,8 +78,8 @@ def best_so_far(series: Mapping[str, Sequence[tuple[float, float | None]]], *,
     return _svg(fig)
 
 
-STATUS_MARKERS = {"complete": "o", "cached": "s", "failed": "x", "running": "^",
-                  "pending": "v"}
+STATUS_MARKERS = {"complete": "o", "cached": "s", "stopped": "D", "failed": "x",
+                  "running": "^", "pending": "v"}
 
 
 def rewards_by_status(series: Mapping[str, Sequence[tuple[int, float | None, str]]]) -> str:

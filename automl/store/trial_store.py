@@ -5,7 +5,10 @@ the event being written and readers (a leaderboard while the search runs) never 
 half a trial.
 
 Trial states: ``pending`` (asked, not started), ``running``, ``complete``, ``failed``, ``cached``
-(an architecture already evaluated in this run: its stored result was reused, nothing trained).
+(an architecture already evaluated in this run: its stored result was reused, nothing trained),
+``stopped`` (the scheduler ended it at an epoch rung: its reward and metrics are those of the
+model at that epoch, a partial result that never counts as a full one: it is not the run's best,
+not cached from, and its model is not kept).
 """
 
 from __future__ import annotations
@@ -80,9 +83,11 @@ class TrialStatus(enum.StrEnum):
     COMPLETE = "complete"  # trained; reward stored
     FAILED = "failed"  # the child failed (error text stored); never tops a leaderboard
     CACHED = "cached"  # same architecture as an earlier trial; its result was reused
+    STOPPED = "stopped"  # ended early by the scheduler (--scheduler): a partial result
 
     def is_finished(self) -> bool:
-        return self in (TrialStatus.COMPLETE, TrialStatus.FAILED, TrialStatus.CACHED)
+        return self in (TrialStatus.COMPLETE, TrialStatus.FAILED, TrialStatus.CACHED,
+                        TrialStatus.STOPPED)
 
 
 @dataclass(frozen=True)
@@ -283,6 +288,11 @@ class TrialStore:
         rows = self._db.execute("SELECT metrics FROM epochs WHERE trial_id=? ORDER BY epoch",
                                 (trial_id,)).fetchall()
         return [json.loads(row["metrics"]) for row in rows]
+
+    def epoch_counts(self) -> dict[int, int]:
+        """Epochs stored per trial (the last epoch each reported), in one query."""
+        rows = self._db.execute("SELECT trial_id, MAX(epoch) AS n FROM epochs GROUP BY trial_id")
+        return {int(r["trial_id"]): int(r["n"]) for r in rows}
 
     def strategy_updates(self) -> list[dict[str, Any]]:
         rows = self._db.execute(

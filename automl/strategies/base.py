@@ -3,7 +3,9 @@
 The search loop calls ``ask(trial_id)`` for each free worker and ``tell(trial_id,
 architecture, reward)`` when a child finishes, in any order. ``tell`` always carries the
 architecture, so a strategy can learn from results it did not propose in this process (replayed
-after a resume, or cached from an earlier trial). ``reward is None`` means the child failed.
+after a resume, or cached from an earlier trial). ``reward is None`` means the child failed. A
+child the scheduler stopped early (``--scheduler asha``) is told the reward of its model at the
+epoch it stopped at, a low-fidelity value; the store flags it (status ``stopped``).
 
 State is saved as JSON-able ``meta`` plus named NumPy ``arrays`` (never pickle); see
 :mod:`automl.store.checkpoint`.

@@ -56,3 +56,11 @@ def test_tabulate_refuses_large_spaces(tmp_path: Path) -> None:
         tabulate(SPACES / "lecture_dense.yaml", tmp_path / "t.csv",
                  execution=ExecutionSettings(workers=1), runs_dir=tmp_path / "runs")
     assert not (tmp_path / "runs").exists()
+
+
+def test_tabulate_refuses_a_scheduler(tmp_path: Path) -> None:
+    """A stopped child is a partial result: it must never become a table row."""
+    with pytest.raises(UserInputError, match="fully trained children"):
+        tabulate(SPACES / "tabular_dense.yaml", tmp_path / "t.csv", runs_dir=tmp_path / "runs",
+                 execution=ExecutionSettings(scheduler="asha", executor="in_process"))
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "t.csv").exists()

@@ -61,6 +61,7 @@ def _write_bad_data(folder: Path) -> None:
     ["search", "ok.yaml", "--trials", "zero"],
     ["search", "ok.yaml", "--workers", "0"],
     ["search", "ok.yaml", "--strategy", "nope"],
+    ["search", "ok.yaml", "--scheduler", "ashaa"],
     ["search", "ok.yaml", "--name", "../outside"],
     ["search", "ok.yaml", "--bogus-flag"],
     ["search", "ok.yaml", "--plugins", "no_such_plugin.py"],

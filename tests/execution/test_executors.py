@@ -77,6 +77,8 @@ def test_execution_settings_are_checked() -> None:
         check_execution(ExecutionSettings(executor="inprocess"))
     with pytest.raises(UserInputError, match="one child at a time"):
         check_execution(ExecutionSettings(executor="in_process", workers=2))
+    with pytest.raises(UserInputError, match="unknown scheduler 'ash'.*'asha'"):
+        check_execution(ExecutionSettings(scheduler="ash"))
     assert check_execution(ExecutionSettings()).executor == "ray"
 
 
