@@ -127,10 +127,6 @@ class ReinforceSettings:
     init_range: float = 0.1
     """Initial weights are uniform in [-init_range, init_range] (as in ENAS), drawn from the
     strategy's seed."""
-    ask_temperature: float | None = None
-    """Logits of the real children's samples are divided by this as well (below 1: closer to
-    the controller's favourite choices); imagined batches always sample the policy itself, so
-    the gradient stays on-policy. None: 1."""
     fantasy: str = "believer"
     """How children still training enter the reward model's fit when the controller imagines
     (``believer``: at the model's mean; ``liar``: at the worst reward told; ``none``), so that
@@ -257,8 +253,7 @@ class Reinforce(Strategy):
 
     def _sample_many(self, n: int) -> list[Architecture]:
         """``n`` architectures from the controller in one vectorised pass (an ask's redraws)."""
-        return [self.space.from_decisions(steps)
-                for steps in self.sample_batch(n, self.settings.ask_temperature).sequences]
+        return [self.space.from_decisions(steps) for steps in self.sample_batch(n).sequences]
 
     def _sample(self, *, restricted: bool) -> Architecture:
         """One architecture from the controller; ``restricted``: only among untried ones."""
@@ -272,7 +267,7 @@ class Reinforce(Strategy):
             columns, rows = self._lookup(decision)
             h, c = self._lstm_step(self._w["embedding"][token], h, c)
             logits = h @ self._w["head_kernel"][:, columns] + self._w["head_bias"][columns]
-            probs = _softmax(self._shape_logits(logits) / (self.settings.ask_temperature or 1.0))
+            probs = _softmax(self._shape_logits(logits))
             if restricted:
                 probs = np.where(self.tried.open_choices(tuple(prefix), len(columns)), probs, 0)
             cdf = np.cumsum(probs / probs.sum())
@@ -386,9 +381,9 @@ class Reinforce(Strategy):
                              advantages.astype(np.float32))
             self._refresh_numpy_weights()
 
-    def sample_batch(self, n: int, temperature: float | None = None) -> SampledBatch:
+    def sample_batch(self, n: int) -> SampledBatch:
         """``n`` architectures drawn from the controller at once, already encoded for the
-        update and for the reward model; ``temperature`` divides the shaped logits."""
+        update and for the reward model."""
         hidden = self.settings.hidden_size
         h, c = np.zeros((n, hidden)), np.zeros((n, hidden))
         token = np.full(n, _START)
@@ -410,7 +405,7 @@ class Reinforce(Strategy):
         def choose(t: int, decision: Decision, idx: np.ndarray) -> np.ndarray:
             columns, rows = self._lookup(decision)
             logits = self._shape_logits(h[idx] @ w["head_kernel"][:, columns]
-                                        + w["head_bias"][columns]) / (temperature or 1.0)
+                                        + w["head_bias"][columns])
             probs = np.exp(logits - logits.max(axis=1, keepdims=True))
             cdf = np.cumsum(probs / probs.sum(axis=1, keepdims=True), axis=1)
             picks = np.minimum((cdf < self.rng.random(len(idx))[:, None]).sum(axis=1),
@@ -508,7 +503,6 @@ def _validate(settings: ReinforceSettings) -> None:
     positive = {"hidden_size": settings.hidden_size, "embedding_size": settings.embedding_size,
                 "learning_rate": settings.learning_rate, "temperature": settings.temperature,
                 "tanh_constant": settings.tanh_constant, "grad_clip": settings.grad_clip,
-                "ask_temperature": settings.ask_temperature,
                 "dyna_horizon": settings.dyna_horizon,
                 "batch_size": settings.batch_size,
                 "imagined_batch_size": settings.imagined_batch_size}
