@@ -174,6 +174,21 @@ def run_search(space: str | Path | SearchSpace, *, strategy: str | None = None,
                 keep_best=execution.keep_best, dataset=dataset_facts(data, task_name))
 
 
+def load_run_space(folder: RunFolder, purpose: str) -> tuple[dict[str, Any], SearchSpace]:
+    """The run's recorded facts and its space, after loading the plugins the run recorded (with
+    their notice naming ``purpose``): the one door through which a run folder's code runs."""
+    info = folder.info()
+    load_named(info.get("plugins", []), named_by=f"{folder.run_json} ({purpose})")
+    try:
+        config = yaml.safe_load(folder.config_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError, yaml.YAMLError) as exc:
+        raise RunError(f"cannot read the run's config ({type(exc).__name__})",
+                       source=str(folder.config_path)) from None
+    space = parse_space(config, source_name=str(folder.config_path),
+                        base_dir=Path(info.get("base_dir", ".")), load_plugins=True)
+    return info, space
+
+
 def resume_search(run: str | Path, *, trials: int | None = None,
                   runs_dir: str | Path = "runs", execution: ExecutionSettings | None = None,
                   max_consecutive_failures: int = 10,
@@ -183,15 +198,7 @@ def resume_search(run: str | Path, *, trials: int | None = None,
     folder = RunFolder.open(run, runs_dir)
     folder.acquire_lock()  # before anything here changes: a refused resume changes nothing
     try:
-        info = folder.info()
-        load_named(info.get("plugins", []), named_by=f"{folder.run_json} (resume)")
-        try:
-            config = yaml.safe_load(folder.config_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError, yaml.YAMLError) as exc:
-            raise RunError(f"cannot read the run's config ({type(exc).__name__})",
-                           source=str(folder.config_path)) from None
-        space = parse_space(config, source_name=str(folder.config_path),
-                            base_dir=Path(info.get("base_dir", ".")), load_plugins=True)
+        info, space = load_run_space(folder, "resume")
         stored = ExecutionSettings(**info.get("execution", {}))  # keep_best: as recorded
         execution = check_execution(execution or stored)
         trials = check_trials(trials if trials is not None else int(info["trials"]))

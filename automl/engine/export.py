@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from automl.atomic_write import atomic_write
 from automl.engine.api import dataset_facts
+from automl.engine.api import load_run_space
 from automl.engine.search import child_seed
 from automl.errors import RunError
 from automl.errors import UserInputError
@@ -102,19 +101,9 @@ def _trial(folder: RunFolder, store: TrialStore, key: str | None) -> TrialRecord
 def _retrain(folder: RunFolder, record: TrialRecord, out: Path) -> dict[str, Any]:
     """Train the child again with its recorded seed and save it to ``out`` (atomically)."""
     from automl.registry import TASKS
-    from automl.registry.discovery import load_named
-    from automl.space import parse_space
     from automl.training.trainer import train_child
 
-    info = folder.info()
-    load_named(info.get("plugins", []), named_by=f"{folder.run_json} (export --retrain)")
-    try:
-        config = yaml.safe_load(folder.config_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError, yaml.YAMLError) as exc:
-        raise RunError(f"cannot read the run's config ({type(exc).__name__})",
-                       source=str(folder.config_path)) from None
-    space = parse_space(config, source_name=str(folder.config_path),
-                        base_dir=Path(info.get("base_dir", ".")), load_plugins=True)
+    info, space = load_run_space(folder, "export --retrain")
     if space.task is None:
         raise RunError("the run's space declares no task, so its children cannot be "
                        "retrained", source=str(folder.config_path), key="task")
