@@ -63,7 +63,7 @@ def test_fantasies_survive_a_state_round_trip(told_model_inputs):
     model = _model(space, architectures, rewards, "believer")
     model.add_pending(3, model.codes.encode(architectures[0]))
     model.fit()
-    restored = RewardModel(space)
+    restored = RewardModel(space, fantasy="believer")
     restored.load_state(model.state(), model.x)
     probe = np.stack([model.codes.encode(a) for a in architectures[:5]])
     np.testing.assert_allclose(restored.predict(probe)[1], model.predict(probe)[1])
