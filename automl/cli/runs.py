@@ -185,7 +185,9 @@ def _show_trial(run: Any, store: Any, key: str, fmt: str) -> int:
     if trial.error:
         console.print(f"Error: {trial.error}", markup=False)
     if trial.status.value == "stopped":
-        planned = trial.architecture.get("train", {}).get("epochs", 10)
+        from automl.training.recipe import Recipe
+
+        planned = Recipe.from_train(trial.architecture.get("train", {})).epochs
         console.print(f"Stopped early by the scheduler after epoch {len(epochs)} of {planned}: "
                       "the reward and metrics are those of that epoch's model, a partial "
                       "result", markup=False)

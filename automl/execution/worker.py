@@ -92,12 +92,13 @@ class ChildTrainer:
                 there, and the result says so (``stopped_at``, when before ``train.epochs``).
         """
         from automl.space import Architecture
+        from automl.training.recipe import Recipe
         from automl.training.trainer import keras_summary
         from automl.training.trainer import train_child
 
         where = _placement()
         architecture = Architecture.from_json(architecture_json)
-        report = EpochLog(stop, int(dict(architecture.train).get("epochs", 10)))
+        report = EpochLog(stop, Recipe.from_train(dict(architecture.train)).epochs)
         try:
             out = train_child(architecture, self._data_for(dict(architecture.task)), seed=seed,
                               keep_model=True, report=report)

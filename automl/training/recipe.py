@@ -18,6 +18,11 @@ import numpy as np
 HIGHER_IS_BETTER = ("accuracy", "uar", "ccc")
 
 
+DEFAULT_EPOCHS = 10
+"""``train.epochs`` when a space does not set it (the trainer, the workers' stop rule and
+``show`` read this one value)."""
+
+
 @dataclass(frozen=True)
 class Recipe:
     """The recipe settings of one child, read from its architecture's ``train`` settings."""
@@ -32,7 +37,8 @@ class Recipe:
 
     @classmethod
     def from_train(cls, train: Mapping[str, Any]) -> Recipe:
-        return cls(epochs=int(train.get("epochs", 10)), patience=int(train.get("patience") or 0),
+        return cls(epochs=int(train.get("epochs", DEFAULT_EPOCHS)),
+                   patience=int(train.get("patience") or 0),
                    monitor=str(train.get("monitor", "loss")),
                    lr_schedule=str(train.get("lr_schedule", "none")),
                    class_weight=str(train.get("class_weight", "none")))
