@@ -2,7 +2,8 @@
 
 On Ray it runs inside a worker process: TensorFlow is imported once per process and the dataset
 arrives once per process (from Ray's object store); the process is replaced every
-``recycle_after`` children because TensorFlow leaks memory across models. The in-process
+``recycle_after`` children, a bound on what TensorFlow keeps across models (the graphs it
+left in its gradient registry are removed after each child: ``tf_leaks.py``). The in-process
 executor runs the same trainer in the driver, so both train a child with the same code.
 """
 
