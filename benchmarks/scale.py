@@ -76,7 +76,7 @@ def workers_part(trials: int, epochs: int, seed: int, repeats: int) -> None:
         for run, workers in enumerate([1, 2] * repeats):
             started = time.perf_counter()
             outcome = run_search(space, strategy="random", trials=trials, seed=seed,
-                                 name=f"w{workers}", runs_dir=Path(tmp) / "runs",
+                                 name=f"w{workers}-{run}", runs_dir=Path(tmp) / "runs",
                                  execution=ExecutionSettings(workers=workers, keep_best=0))
             wall = time.perf_counter() - started
             store = TrialStore(outcome.run_path / "trials.sqlite", readonly=True)
