@@ -19,7 +19,7 @@ first child and its last before recycling, so the growth within a process and ac
 can be told apart.
 
     python benchmarks/overhead.py [--trials 200] [--workers 1] [--epochs 1] [--keep-best 3]
-        [--recycle-after 40] [--strategy random]
+        [--recycle-after N (default: as shipped)] [--strategy random]
 
 Not a test: a script that prints figures (say what else ran on the machine: the load average is
 printed at the start and the end).
@@ -82,7 +82,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--keep-best", type=int, default=3)
-    parser.add_argument("--recycle-after", type=int, default=40)
+    parser.add_argument("--recycle-after", type=int, default=None,
+                        help="default: the shipped ExecutionSettings.recycle_after")
     parser.add_argument("--strategy", default="random")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -94,6 +95,8 @@ def main() -> None:
     from automl.execution.worker import resident_mb
     from automl.store import TrialStore
 
+    if args.recycle_after is None:
+        args.recycle_after = ExecutionSettings().recycle_after
     print(f"start: {load()}")
     start_local_ray(num_cpus=max(2, args.workers), log_to_driver=False, logging_level="ERROR")
     mark = 20

@@ -48,7 +48,7 @@ class ExecutionSettings:
     address: str | None = None
     max_retries: int = 2
     trial_timeout: float | None = None
-    recycle_after: int = 40
+    recycle_after: int = 100
     executor: str = "ray"
     scheduler: str = "none"
     keep_best: int = 3

@@ -67,6 +67,7 @@ class ChildTrainer:
         self._task_name = task_name
         self._prepared: dict[str, Any] = {}
         self._children = 0
+        self._where: dict[str, Any] | None = None
         self._sweep = GradientRegistrySweep()
         if own_process:
             # TensorFlow, Keras and the plugins are loaded for good: keep the collector from
@@ -114,7 +115,9 @@ class ChildTrainer:
         from automl.training.trainer import train_child
 
         received = time.perf_counter()
-        where = _placement()
+        if self._where is None or not self._own_process:  # an actor's node and GPUs are fixed
+            self._where = _placement()
+        where = dict(self._where)
         architecture = Architecture.from_json(architecture_json)
         report = EpochLog(stop, Recipe.from_train(dict(architecture.train)).epochs)
         if self._own_process:
