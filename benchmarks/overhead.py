@@ -123,7 +123,7 @@ def main() -> None:
         statuses = {t.trial_id: t.status.value for t in store.trials()}
         store.close()
     end_load = load()
-    trained = sorted(costs)
+    trained = sorted(t for t in costs if "fit" in costs[t])
     fits = [costs[t]["fit"] for t in trained]
     print(f"{args.trials} trials ({len(trained)} trained, "
           f"{sum(1 for s in statuses.values() if s == 'cached')} cached), {args.workers} "

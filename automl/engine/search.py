@@ -392,13 +392,16 @@ class SearchLoop:
 
     def _driver_costs(self, outcome: Outcome, arrived: float | None) -> dict[str, float]:
         """The worker's costs plus the driver's: ``round_trip`` (submitted to back) and
-        ``driver_gap`` (its slot's previous result back to this child submitted)."""
+        ``driver_gap`` (its slot's previous result back to this child submitted); empty for a
+        child that did not train (the worker sent no costs)."""
         costs = dict(outcome.result.get("costs") or {})
         submitted, gap = self._launched.pop(outcome.trial_id, (None, None))
         if arrived is not None:
             self._arrived.append(arrived)  # this slot is free from now on
-            if submitted is not None:
-                costs["round_trip"] = arrived - submitted
+        if not costs:
+            return costs
+        if arrived is not None and submitted is not None:
+            costs["round_trip"] = arrived - submitted
         if gap is not None:
             costs["driver_gap"] = gap
         return costs
