@@ -67,12 +67,13 @@ def workers_part(trials: int, epochs: int, seed: int, repeats: int) -> None:
           f", one local Ray instance with 2 CPUs; load before: {load()} on {os.cpu_count()} CPUs")
     start_local_ray(num_cpus=2, log_to_driver=False, logging_level="ERROR")
     print(f"{'run':>3} {'workers':>7} {'trained':>7} {'wall s':>8} {'sum fit s':>9} "
-          f"{'mean fit s':>10} {'best':>7} {'speed-up':>8}  load at end")
+          f"{'mean fit s':>10} {'best':>7} {'speed-up':>8} {'start s':>8} {'warm':>8}  "
+          "load at end")
     children: dict[int, list[str]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         space = Path(tmp) / "space.yaml"
         space.write_text(SPACE.format(epochs=epochs))
-        one_worker = float("nan")
+        one_worker = one_warm = float("nan")
         for run, workers in enumerate([1, 2] * repeats):
             started = time.perf_counter()
             outcome = run_search(space, strategy="random", trials=trials, seed=seed,
@@ -81,17 +82,25 @@ def workers_part(trials: int, epochs: int, seed: int, repeats: int) -> None:
             wall = time.perf_counter() - started
             store = TrialStore(outcome.run_path / "trials.sqlite", readonly=True)
             trained = [t for t in store.trials() if t.train_seconds]
+            costs = store.costs()
             store.close()
+            # the workers start together (TensorFlow's import): the longest wait of a first
+            # child for its process, submitted to received, is time no child trained
+            start_up = max((c["round_trip"] - c["worker"] for c in costs.values()
+                            if c.get("child") == 1 and "round_trip" in c), default=0.0)
             children[workers] = sorted(t.arch_id for t in trained)
             fit = sum(t.train_seconds or 0.0 for t in trained)
             if workers == 1:
-                one_worker = wall
+                one_worker, one_warm = wall, wall - start_up
+            warm = wall - start_up
             print(f"{run + 1:>3} {workers:>7} {len(trained):>7} {wall:>8.1f} {fit:>9.1f} "
                   f"{fit / max(len(trained), 1):>10.2f} {outcome.best_reward or 0:>7.4f} "
-                  f"{one_worker / wall:>7.2f}x  {load()}")
+                  f"{one_worker / wall:>7.2f}x {start_up:>8.1f} {one_warm / warm:>7.2f}x  "
+                  f"{load()}")
     same = "the same" if children.get(1) == children.get(2) else "NOT the same"
     print(f"1 and 2 workers trained {same} children; speed-up = wall of the 1-worker run "
-          "just before / this wall")
+          "just before / this wall; start s: the workers' start-up (TensorFlow's import), "
+          "warm: the speed-up of the wall without it")
 
 
 def checkpoints_part(strategies: list[str], trials: int, seed: int) -> None:
