@@ -46,8 +46,8 @@ def _add_execution_flags(parser: argparse.ArgumentParser, *, defaults: bool) -> 
                              "waiting for a worker does not count (default: none)")
     parser.add_argument("--max-consecutive-failures", type=positive_int, default=10,
                         help="stop the search after this many failures in a row (default 10)")
-    parser.add_argument("--recycle-after", type=positive_int, default=d(40),
-                        help="children per worker process before it is replaced (default 40)")
+    parser.add_argument("--recycle-after", type=positive_int, default=d(100),
+                        help="children per worker process before it is replaced (default 100)")
     parser.add_argument("--keep-best", type=non_negative_int, default=d(3), metavar="K",
                         help="keep the trained models of the best K children in the run "
                              "folder, models/TRIAL.keras (default 3; 0: none)")

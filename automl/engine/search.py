@@ -25,6 +25,7 @@ import collections
 import logging
 import math
 import socket
+import time
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from automl.builder import describe
+from automl.engine.phases import PhaseClock
 from automl.errors import SearchAbortedError
 from automl.errors import UserInputError
 from automl.execution import ExecutionSettings
@@ -102,7 +104,13 @@ class Told:
 
 @dataclass
 class SearchOutcome:
-    """Summary of a finished (or stopped) search (``seconds`` on the executor's clock)."""
+    """Summary of a finished (or stopped) search (``seconds`` on the executor's clock).
+
+    ``extra["driver_seconds"]``: the loop's own steps (``ask``, ``store_ask``, ``submit``,
+    ``store``, ``models``, ``tell``, ``checkpoint``), each a list of durations in seconds
+    (:class:`~automl.engine.phases.PhaseClock`); the per-trial figures are in the store's
+    ``costs``.
+    """
 
     run_path: Path
     counts: dict[str, int]
@@ -170,6 +178,11 @@ class SearchLoop:
         self._seq = self.store.max_event_seq()
         self._done_at_start = self._finished_count()
         self._finished = self._done_at_start
+        # overhead accounting: when each freed slot's result arrived (refilled in order), and
+        # when each child in flight was submitted and after how long a gap
+        self.phases = PhaseClock()
+        self._arrived: collections.deque[float] = collections.deque()
+        self._launched: dict[int, tuple[float, float | None]] = {}
 
     # ------------------------------------------------------------------ resume
     def restore_strategy(self) -> int:
@@ -252,7 +265,8 @@ class SearchLoop:
                         record = requeue.pop(0)
                         self._submit(record.trial_id, record.arch, record.attempts)
                     else:
-                        architecture = self.strategy.ask(next_id)
+                        with self.phases.timed("ask"):
+                            architecture = self.strategy.ask(next_id)
                         if architecture is None:
                             break
                         self._seq += 1
@@ -265,8 +279,10 @@ class SearchLoop:
                                        "%d trials", type(self.strategy).__name__,
                                        self._finished)
                     break
-                for outcome in self.executor.wait(timeout=0.5):
-                    self._finish(outcome)
+                outcomes = self.executor.wait(timeout=0.5)
+                arrived = time.perf_counter()
+                for outcome in outcomes:
+                    self._finish(outcome, arrived)
                 self._emit("")
         finally:
             self.executor.shutdown()
@@ -280,18 +296,24 @@ class SearchLoop:
     def _submit(self, trial_id: int, architecture: Architecture, attempts: int,
                 *, ask_seq: int | None = None) -> None:
         """Start a child: a new trial (stored with its ``ask_seq``) or a requeued one."""
-        if ask_seq is not None:
-            self.store.add_trial(trial_id, architecture, status=TrialStatus.RUNNING,
-                                 ask_seq=ask_seq, summary=describe(architecture))
-        else:
-            self.store.mark_running(trial_id, attempts)
+        with self.phases.timed("store_ask"):
+            if ask_seq is not None:
+                self.store.add_trial(trial_id, architecture, status=TrialStatus.RUNNING,
+                                     ask_seq=ask_seq, summary=describe(architecture))
+            else:
+                self.store.mark_running(trial_id, attempts)
         self._architectures[trial_id] = architecture
         model_out = None
         if self.keep_best:
             model_out = {"path": str(self.models.pending_path(trial_id)),
                          "host": socket.gethostname()}
-        self.executor.submit(trial_id, architecture.to_json(), child_seed(self.seed, trial_id),
-                             attempts=attempts, model_out=model_out)
+        submitted = time.perf_counter()
+        gap = submitted - self._arrived.popleft() if self._arrived else None
+        self._launched[trial_id] = (submitted, gap)
+        with self.phases.timed("submit"):
+            self.executor.submit(trial_id, architecture.to_json(),
+                                 child_seed(self.seed, trial_id), attempts=attempts,
+                                 model_out=model_out)
         failpoint("after_submit")
         self._emit(lambda: f"trial {trial_id} started: {describe(architecture)}")
 
@@ -312,8 +334,11 @@ class SearchLoop:
         self._emit(lambda: f"trial {trial_id} cached from trial {earlier.trial_id}")
         return True
 
-    def _finish(self, outcome: Outcome) -> None:
+    def _finish(self, outcome: Outcome, arrived: float | None = None) -> None:
+        """Store, keep the model, tell. ``arrived``: when the result came back (``perf_counter``),
+        for the child's ``round_trip`` and the gap before its slot's next child."""
         result = outcome.result
+        costs = self._driver_costs(outcome, arrived)
         architecture = self._architectures.pop(outcome.trial_id)
         reward: float | None = None
         error = result.get("error")
@@ -334,16 +359,18 @@ class SearchLoop:
             seen = pruner.finish(outcome.trial_id, status.value)
             epochs = epochs or seen
         self._seq += 1
-        self.store.finish_trial(
-            outcome.trial_id, status=status, reward=reward, metrics=result.get("metrics"),
-            test_metrics=result.get("test_metrics"), params=result.get("params"),
-            train_seconds=result.get("train_seconds"), host=result.get("host"),
-            node=result.get("node"), gpus=result.get("gpus"), error=error,
-            attempts=outcome.attempts, epochs=epochs, told_seq=self._seq,
-            keras_summary=result.get("keras_summary"))
+        with self.phases.timed("store"):
+            self.store.finish_trial(
+                outcome.trial_id, status=status, reward=reward, metrics=result.get("metrics"),
+                test_metrics=result.get("test_metrics"), params=result.get("params"),
+                train_seconds=result.get("train_seconds"), host=result.get("host"),
+                node=result.get("node"), gpus=result.get("gpus"), error=error,
+                attempts=outcome.attempts, epochs=epochs, told_seq=self._seq,
+                keras_summary=result.get("keras_summary"), costs=costs)
         self._finished += 1
         failpoint("after_store")
-        self._keep_model(outcome.trial_id, status, result)
+        with self.phases.timed("models"):
+            self._keep_model(outcome.trial_id, status, result)
         self._tell(outcome.trial_id, architecture, reward, status,
                    float(result.get("train_seconds") or 0.0))
         if status == TrialStatus.FAILED:
@@ -363,6 +390,22 @@ class SearchLoop:
             self._emit(lambda: f"trial {outcome.trial_id} reward {reward:.4f}{stopped}: "
                        f"{describe(architecture)}")
 
+    def _driver_costs(self, outcome: Outcome, arrived: float | None) -> dict[str, float]:
+        """The worker's costs plus the driver's: ``round_trip`` (submitted to back) and
+        ``driver_gap`` (its slot's previous result back to this child submitted); empty for a
+        child that did not train (the worker sent no costs)."""
+        costs = dict(outcome.result.get("costs") or {})
+        submitted, gap = self._launched.pop(outcome.trial_id, (None, None))
+        if arrived is not None:
+            self._arrived.append(arrived)  # this slot is free from now on
+        if not costs:
+            return costs
+        if arrived is not None and submitted is not None:
+            costs["round_trip"] = arrived - submitted
+        if gap is not None:
+            costs["driver_gap"] = gap
+        return costs
+
     def _keep_model(self, trial_id: int, status: TrialStatus, result: Mapping[str, Any]) -> None:
         """Promote the child's model if it entered the top K (its result is stored already),
         drop the kept model that fell out; a failed child's file is deleted."""
@@ -381,14 +424,16 @@ class SearchLoop:
 
     def _tell(self, trial_id: int, architecture: Architecture, reward: float | None,
               status: TrialStatus, train_seconds: float) -> None:
-        self.strategy.tell(trial_id, architecture, reward)
-        stats = self.strategy.progress()
-        if stats:
-            self.store.add_strategy_update(self._seq, stats)
+        with self.phases.timed("tell"):
+            self.strategy.tell(trial_id, architecture, reward)
+            stats = self.strategy.progress()
+            if stats:
+                self.store.add_strategy_update(self._seq, stats)
         failpoint("after_tell")
         told = self._finished
         if told <= CHECKPOINT_HORIZON or told % math.ceil(told / CHECKPOINT_HORIZON) == 0:
-            self._checkpoint()
+            with self.phases.timed("checkpoint"):
+                self._checkpoint()
         failpoint("checkpoint_written")
         if self.on_told is not None:
             self.on_told(Told(trial_id, architecture, reward, status, self.elapsed(),
@@ -440,7 +485,8 @@ class SearchLoop:
             best_reward=best.reward if best else None,
             best_trial=best.trial_id if best else None,
             seconds=self.elapsed(),
-            strategy_updates=len(self.store.strategy_updates()))
+            strategy_updates=len(self.store.strategy_updates()),
+            extra={"driver_seconds": self.phases.seconds})
 
 
 def check_trials(trials: int, *, key: str = "--trials") -> int:

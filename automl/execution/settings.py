@@ -31,7 +31,7 @@ class ExecutionSettings:
         trial_timeout: Seconds of training after which a child is ended and stored as failed;
             None: never. The clock starts when the child's worker is up (waiting for
             resources and the worker's start-up do not count).
-        recycle_after: Children per worker process before it is replaced (TensorFlow leaks).
+        recycle_after: Children per worker process before it is replaced (a bound on leaks).
         executor: ``ray`` (the default: one trainer actor per worker slot) or ``in_process``
             (children train one at a time in this process, without Ray: for tests, debugging
             and machines where Ray cannot start; Ray-only settings are ignored).
@@ -48,7 +48,7 @@ class ExecutionSettings:
     address: str | None = None
     max_retries: int = 2
     trial_timeout: float | None = None
-    recycle_after: int = 40
+    recycle_after: int = 100
     executor: str = "ray"
     scheduler: str = "none"
     keep_best: int = 3

@@ -2,17 +2,20 @@
 
 On Ray it runs inside a worker process: TensorFlow is imported once per process and the dataset
 arrives once per process (from Ray's object store); the process is replaced every
-``recycle_after`` children because TensorFlow leaks memory across models. The in-process
+``recycle_after`` children, a bound on what TensorFlow keeps across models (the graphs it
+left in its gradient registry are removed after each child: ``tf_leaks.py``). The in-process
 executor runs the same trainer in the driver, so both train a child with the same code.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
 import socket
 import sys
+import time
 import traceback
 import warnings
 from collections.abc import Callable
@@ -21,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from automl.errors import TrialFailedError
+from automl.execution.tf_leaks import GradientRegistrySweep
 
 
 def quiet_tensorflow() -> None:
@@ -62,6 +66,14 @@ class ChildTrainer:
         self._data = data
         self._task_name = task_name
         self._prepared: dict[str, Any] = {}
+        self._children = 0
+        self._where: dict[str, Any] | None = None
+        self._sweep = GradientRegistrySweep()
+        if own_process:
+            # TensorFlow, Keras and the plugins are loaded for good: keep the collector from
+            # walking their objects again in every clear_session's full collection (0.3 s a
+            # child on a busy core, more than the rest of the overhead together)
+            gc.freeze()
 
     def ping(self) -> int:
         return os.getpid()
@@ -90,23 +102,40 @@ class ChildTrainer:
                 come back in the result (``model_bytes``) and the driver writes them.
             stop: The scheduler's per-epoch question (``--scheduler``): False ends training
                 there, and the result says so (``stopped_at``, when before ``train.epochs``).
+
+        A trained child's result carries ``costs``: seconds of each phase (the trainer's
+        ``build``, ``compile``, ``fit``, ``evaluate``, then ``summary``, ``save_model``,
+        ``clear_session``, and ``worker``, all of this call), ``child`` (children this process
+        has trained, this one included) and ``rss_mb`` (this process's resident memory after
+        the child), so overhead and leaks are measured where they happen.
         """
         from automl.space import Architecture
         from automl.training.recipe import Recipe
         from automl.training.trainer import keras_summary
         from automl.training.trainer import train_child
 
-        where = _placement()
+        received = time.perf_counter()
+        if self._where is None or not self._own_process:  # an actor's node and GPUs are fixed
+            self._where = _placement()
+        where = dict(self._where)
         architecture = Architecture.from_json(architecture_json)
         report = EpochLog(stop, Recipe.from_train(dict(architecture.train)).epochs)
+        if self._own_process:
+            self._sweep.mark()
         try:
             out = train_child(architecture, self._data_for(dict(architecture.task)), seed=seed,
                               keep_model=True, report=report)
+            costs = out.pop("costs")
             out["stopped_at"] = report.stopped_at
             model = out.pop("model")
+            clock = time.perf_counter()
             out["keras_summary"] = keras_summary(model)
+            costs["summary"] = time.perf_counter() - clock
             if model_out is not None:
+                clock = time.perf_counter()
                 out.update(_save_model(model, model_out))
+                costs["save_model"] = time.perf_counter() - clock
+            del model  # nothing here holds the child now: clear_session can free it
         except TrialFailedError as exc:
             return {"ok": False, "error": str(exc), "epochs": report.entries, **where}
         except Exception as exc:  # noqa: BLE001 (any error of one child fails that child alone)
@@ -115,11 +144,17 @@ class ChildTrainer:
             return {"ok": False, "error": f"{text}\n{detail}", "epochs": report.entries,
                     **where}
         finally:
+            self._children += 1
+            clock = time.perf_counter()
             if self._own_process:  # Keras' global state grows with every model built here
                 import keras
 
-                keras.backend.clear_session()
-        return {"ok": True, **out, **where}
+                self._sweep.sweep()  # TensorFlow's own hold on the child's graphs, then
+                keras.backend.clear_session()  # its full collection frees them
+            cleared = time.perf_counter() - clock
+        costs.update(clear_session=cleared, worker=time.perf_counter() - received,
+                     child=self._children, rss_mb=resident_mb())
+        return {"ok": True, **out, "costs": costs, **where}
 
 
 class EpochLog:
@@ -169,6 +204,19 @@ def _save_model(model: Any, model_out: Mapping[str, Any]) -> dict[str, Any]:
             return {"model_bytes": local.read_bytes()}
     except Exception as exc:  # noqa: BLE001
         return {"model_error": f"{type(exc).__name__}: {exc}"[:500]}
+
+
+def resident_mb(pid: int | str = "self") -> float | None:
+    """Resident memory of a process in MB (``VmRSS`` in ``/proc/<pid>/status``); None where
+    there is no such file (not Linux, or the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
 
 
 def _placement() -> dict[str, Any]:

@@ -72,6 +72,10 @@ CREATE TABLE IF NOT EXISTS keras_summaries (
     trial_id INTEGER PRIMARY KEY,
     text     TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS costs (
+    trial_id INTEGER PRIMARY KEY,
+    costs    TEXT NOT NULL
+);
 """
 
 
@@ -195,8 +199,10 @@ class TrialStore:
                      gpus: str | None = None, error: str | None = None,
                      attempts: int | None = None, cached_from: int | None = None,
                      epochs: list[Mapping[str, float]] | None = None,
-                     told_seq: int | None = None, keras_summary: str | None = None) -> None:
-        """Record a finished trial, its epochs and its Keras summary in one transaction."""
+                     told_seq: int | None = None, keras_summary: str | None = None,
+                     costs: Mapping[str, float] | None = None) -> None:
+        """Record a finished trial, its epochs, its Keras summary and its costs (seconds per
+        phase in the worker and the driver, the worker's memory) in one transaction."""
         with self._transaction() as db:
             db.execute(
                 "UPDATE trials SET status=?, reward=?, metrics=?, test_metrics=?, params=?, "
@@ -212,6 +218,9 @@ class TrialStore:
             if keras_summary:
                 db.execute("INSERT OR REPLACE INTO keras_summaries VALUES (?, ?)",
                            (trial_id, keras_summary))
+            if costs:
+                db.execute("INSERT OR REPLACE INTO costs VALUES (?, ?)",
+                           (trial_id, json.dumps(dict(costs))))
 
     def add_strategy_update(self, told_seq: int, stats: Mapping[str, Any]) -> None:
         with self._transaction() as db:
@@ -276,6 +285,15 @@ class TrialStore:
         except sqlite3.OperationalError:  # an older run's database, opened read-only
             return None
         return row["text"] if row else None
+
+    def costs(self) -> dict[int, dict[str, float]]:
+        """Each trained trial's costs (``ChildTrainer.train``'s ``costs`` plus the loop's
+        ``round_trip`` and ``driver_gap``), by trial id; empty for an older run's database."""
+        try:
+            rows = self._db.execute("SELECT trial_id, costs FROM costs").fetchall()
+        except sqlite3.OperationalError:  # an older run's database, opened read-only
+            return {}
+        return {int(r["trial_id"]): json.loads(r["costs"]) for r in rows}
 
     def completed_result(self, arch_id: str) -> TrialRecord | None:
         """The first complete trial of this architecture, if any (for caching)."""

@@ -1,5 +1,8 @@
 """Fit and evaluate one child (runs inside a worker): build, compile, fit, score.
 
+Each phase is timed (``costs`` in the result: ``build``, ``compile``, ``fit``, ``evaluate``
+seconds), so a benchmark or a user can see what a child costs outside ``model.fit``.
+
 Per-epoch validation metrics go through one callback, ``report(epoch, metrics)``, which a
 scheduler can later use to stop a child early (it returns False to stop). The recipe settings
 (early stopping with best-weights restore, learning-rate schedule, class weights) live in
@@ -79,19 +82,24 @@ def train_child(architecture: Architecture, data: Dataset, *, seed: int,
 
     Returns:
         ``{"metrics": validation metrics, "test_metrics": ..., "params": int,
-        "train_seconds": float, "epochs": [per-epoch dicts], "model": model or None}``.
+        "train_seconds": float, "epochs": [per-epoch dicts], "costs": {phase: seconds},
+        "model": model or None}``.
 
     Raises:
         TrialFailedError: the child cannot be built for this data, or its loss became NaN/inf.
     """
     import keras
 
+    costs: dict[str, float] = {}
+    clock = time.perf_counter()
     keras.utils.set_random_seed(seed)
     train = dict(architecture.train)
     try:
         model = build_model(architecture, model_spec(data), seed=seed)
     except (ValueError, TypeError) as exc:
         raise TrialFailedError(f"cannot build the child: {exc}") from exc
+    costs["build"] = time.perf_counter() - clock
+    clock = time.perf_counter()
     recipe = Recipe.from_train(train)
     batch_size = int(train.get("batch_size", 32))
     steps_per_epoch = math.ceil(len(data.x_train) / batch_size)
@@ -99,6 +107,7 @@ def train_child(architecture: Architecture, data: Dataset, *, seed: int,
         learning_rate=learning_rate(recipe, float(train.get("learning_rate", 1e-3)),
                                     steps_per_epoch))
     model.compile(optimizer=optimizer, loss=loss_for(data.output))
+    costs["compile"] = time.perf_counter() - clock
     history: list[dict[str, float]] = []
     best = BestEpoch(recipe) if recipe.early_stopping else None
     if best is not None:
@@ -130,6 +139,7 @@ def train_child(architecture: Architecture, data: Dataset, *, seed: int,
               batch_size=batch_size, epochs=recipe.epochs, verbose=0, shuffle=True,
               class_weight=weights, callbacks=[_Report(), *schedule_callbacks(recipe)])
     train_seconds = time.perf_counter() - started
+    clock = time.perf_counter()
     bad = [e for e in history if not all(math.isfinite(v) for v in e.values())]
     if bad and best is None:
         raise TrialFailedError(f"loss became NaN or infinite at epoch {bad[0]['epoch']}")
@@ -141,11 +151,13 @@ def train_child(architecture: Architecture, data: Dataset, *, seed: int,
     if best is not None:
         metrics["best_epoch"] = float(best.best_epoch)
     test_metrics = evaluate(model, data, data.x_test, data.y_test, batch_size)
+    costs.update(fit=train_seconds, evaluate=time.perf_counter() - clock)
     return {
         "metrics": metrics,
         "test_metrics": test_metrics,
         "params": int(model.count_params()),
         "train_seconds": train_seconds,
         "epochs": history,
+        "costs": costs,
         "model": model if keep_model else None,
     }

@@ -69,6 +69,14 @@ def test_search_fills_the_store_and_resumes(ray_instance, tiny_space_file: Path,
         assert t.metrics["accuracy"] == t.reward and "accuracy" in t.test_metrics
         assert t.flat["num_layers"] in (1, 2) and t.host
         assert len(store.epochs(t.trial_id)) == 2
+    costs = store.costs()  # what each child cost outside fit, as the worker and loop timed it
+    assert set(costs) == {t.trial_id for t in complete}
+    for t in complete:
+        c = costs[t.trial_id]
+        assert c["fit"] == t.train_seconds and c["round_trip"] >= c["worker"] > c["fit"]
+        assert c["child"] >= 1 and c["rss_mb"] > 100 and c["build"] > 0
+    assert any("driver_gap" in c for c in costs.values()) or len(complete) <= 2
+    assert len(outcome.extra["driver_seconds"]["store"]) == 4
     # resume to 6: two more trials, the first four untouched
     again = resume_search(outcome.run_path, trials=6)
     trials = TrialStore(again.run_path / "trials.sqlite", readonly=True).trials()

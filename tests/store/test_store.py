@@ -27,12 +27,13 @@ def test_trial_lifecycle_and_readonly_reader(tmp_path: Path) -> None:
     assert reader.trials()[0].status == TrialStatus.RUNNING
     store.finish_trial(0, status=TrialStatus.COMPLETE, reward=0.5, metrics={"accuracy": 0.5},
                        params=10, train_seconds=1.0, told_seq=1,
-                       epochs=[{"epoch": 1, "loss": 1.0}])
+                       epochs=[{"epoch": 1, "loss": 1.0}], costs={"fit": 1.0, "worker": 1.2})
     store.add_trial(1, ARCH)
     store.finish_trial(1, status=TrialStatus.FAILED, error="boom", told_seq=2)
     record = reader.trial(0)
     assert record.reward == 0.5 and record.flat["layers.0.units"] == 8
     assert reader.epochs(0) == [{"epoch": 1, "loss": 1.0}]
+    assert reader.costs() == {0: {"fit": 1.0, "worker": 1.2}}  # a failed child has none
     assert reader.best().trial_id == 0
     assert reader.completed_result(ARCH.id).trial_id == 0
     assert reader.counts() == {"complete": 1, "failed": 1}
