@@ -282,4 +282,28 @@ def _one_shot_phase(run: RunFolder, space: SearchSpace, data: Any, controller: A
             "seconds": sum(e["seconds"] for e in phase.history) + phase.rank_seconds}
 
 
-__all__ = ["FixedList", "MODE", "is_one_shot", "kendall_tau", "resume_one_shot", "run_one_shot"]
+
+
+
+def rescore(run: str | Path, architectures: Sequence[Architecture], *,
+            runs_dir: str | Path = "runs") -> list[float]:
+    """One-shot scores (whole validation set, the run's final shared weights) of any
+    architectures of the run's space, e.g. children an ordinary search trained."""
+    folder = RunFolder.open(run, runs_dir)
+    info, space = load_run_space(folder, "rescore")
+    settings = OneShotSettings(**info["one_shot"])
+    seed = int(info.get("seed", 0))
+    controller = create_strategy("reinforce", space, seed=seed,
+                                 workers=settings.controller_batch,
+                                 settings=info.get("strategy_settings") or {},
+                                 source=str(folder.run_json))
+    reward, reward_params = _reward_of(space)
+    data, _ = _load_data(space, seed)
+    phase = OneShotPhase(space, data, controller, reward, reward_params, seed, settings,
+                         checkpoint_path=folder.one_shot_path)
+    if not phase.restore():
+        raise UserInputError("the run has no one-shot checkpoint", source=str(folder.path))
+    return [phase.score(a, data.x_val, data.y_val) for a in architectures]
+
+__all__ = ["FixedList", "MODE", "is_one_shot", "kendall_tau", "rescore", "resume_one_shot",
+           "run_one_shot"]

@@ -10,5 +10,5 @@ from automl.store.trial_store import TrialRecord
 from automl.store.trial_store import TrialStatus
 from automl.store.trial_store import TrialStore
 
-__all__ = ["Checkpoint", "ModelFiles", "RunFolder", "TrialRecord", "TrialStatus", "TrialStore", "check_run_name",
-           "load_checkpoint", "save_checkpoint"]
+__all__ = ["Checkpoint", "ModelFiles", "RunFolder", "TrialRecord", "TrialStatus", "TrialStore",
+           "check_run_name", "load_checkpoint", "save_checkpoint"]
