@@ -58,6 +58,8 @@ def main() -> None:
     parser.add_argument("--skip-ordinary", action="store_true",
                         help="run only the one-shot search (tuning on validation rewards)")
     parser.add_argument("--out", default=None, help="also write the figures as JSON here")
+    parser.add_argument("--runs-dir", default=None,
+                        help="keep the run folders here (default: a temporary folder)")
     args = parser.parse_args()
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -68,6 +70,7 @@ def main() -> None:
     from automl import run_search
     from automl.engine.one_shot import OneShotSettings
     from automl.engine.one_shot_api import kendall_tau
+    from automl.engine.one_shot_api import ranking_tau
     from automl.engine.one_shot_api import rescore
     from automl.engine.one_shot_api import run_one_shot
     from automl.execution.ray_executor import start_local_ray
@@ -83,7 +86,7 @@ def main() -> None:
     execution = ExecutionSettings(workers=args.workers, keep_best=0)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        runs = Path(tmp) / "runs"
+        runs = Path(args.runs_dir) if args.runs_dir else Path(tmp) / "runs"
         for name in args.spaces:
             path = ROOT / "search_spaces" / f"{name}.yaml"
             space = load_space(path)
@@ -93,7 +96,7 @@ def main() -> None:
 
             started = time.perf_counter()
             shot = run_one_shot(path, settings=settings, seed=args.seed, name=f"os-{name}",
-                                runs_dir=runs, execution=execution)
+                                runs_dir=runs, execution=execution, overwrite=True)
             row["one_shot_wall"] = time.perf_counter() - started
             store = TrialStore(shot.run_path / "trials.sqlite", readonly=True)
             summary = store.meta("one_shot")
@@ -103,6 +106,7 @@ def main() -> None:
             row["one_shot_best_val"], row["one_shot_best_test"] = _best_test(store, metric)
             row["tau_retrained"] = summary["kendall_tau"]
             row["retrained"] = [{"summary": t.summary, "one_shot": summary["scores"][t.arch_id],
+                                 "loss": summary["losses"][t.arch_id],
                                  "reward": t.reward, "test": t.test_metrics.get(metric)}
                                 for t in store.trials()]
             store.close()
@@ -111,7 +115,7 @@ def main() -> None:
                 started = time.perf_counter()
                 ordinary = run_search(path, strategy="reinforce", trials=args.trials,
                                       seed=args.seed, name=f"rl-{name}", runs_dir=runs,
-                                      execution=execution)
+                                      execution=execution, overwrite=True)
                 row["ordinary_wall"] = time.perf_counter() - started
                 store = TrialStore(ordinary.run_path / "trials.sqlite", readonly=True)
                 row["ordinary_epochs"] = sum(store.epoch_counts().values())
@@ -120,10 +124,13 @@ def main() -> None:
                 store.close()
                 spread, top = _pick(trained, args.rescored)
                 for label, chosen in (("spread", spread), ("top", top)):
-                    scores = rescore(shot.run_path, [t.arch for t in chosen])
-                    row[f"tau_{label}"] = kendall_tau(
-                        [(s, t.reward) for s, t in zip(scores, chosen, strict=True)])
-                    row[f"rescored_{label}"] = len(chosen)
+                    scored = rescore(shot.run_path, [t.arch for t in chosen])
+                    row[f"tau_{label}"] = ranking_tau(scored, [t.reward for t in chosen])
+                    row[f"tau_{label}_score_only"] = kendall_tau(
+                        [(r.score, t.reward) for r, t in zip(scored, chosen, strict=True)])
+                    row[f"rescored_{label}"] = [
+                        {"summary": t.summary, "one_shot": r.score, "loss": r.loss,
+                         "reward": t.reward} for r, t in zip(scored, chosen, strict=True)]
                 row["wall_ratio"] = row["one_shot_wall"] / row["ordinary_wall"]
                 if row["one_shot_best_test"] is not None and row["ordinary_best_test"]:
                     row["test_difference_points"] = 100 * (row["one_shot_best_test"]

@@ -38,6 +38,7 @@ from dataclasses import asdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 
@@ -97,6 +98,20 @@ def check_one_shot_settings(settings: OneShotSettings) -> OneShotSettings:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise UserInputError(f"must be a positive whole number, got {value!r}", key=flag)
     return settings
+
+
+class Ranked(NamedTuple):
+    """An architecture with its one-shot score (the space's reward under the shared weights)
+    and validation loss (the tie-break)."""
+
+    architecture: Architecture
+    score: float
+    loss: float
+
+
+def rank(scored: list[Ranked]) -> list[Ranked]:
+    """Best first: higher score, then lower loss; stable otherwise."""
+    return sorted(scored, key=lambda r: (-r.score, r.loss))
 
 
 class OneShotPhase:
@@ -161,20 +176,27 @@ class OneShotPhase:
         self.optimizer.apply_gradients(zip(grads, variables, strict=True))
         return loss
 
-    def score(self, architecture: Architecture, x: np.ndarray, y: np.ndarray) -> float:
-        """The space's reward of the sub-network on (x, y) under the shared weights."""
+    def evaluate(self, architecture: Architecture, x: np.ndarray, y: np.ndarray
+                 ) -> Ranked:
+        """The space's reward (and the loss) of the sub-network on (x, y) under the shared
+        weights; -inf and inf when it predicts non-finite values."""
         out = self.net.predict(x, architecture)
         if not np.all(np.isfinite(out)):
-            return -math.inf
+            return Ranked(architecture, -math.inf, math.inf)
         metrics = (classification_metrics(y, out) if self.data.output == "classification"
                    else regression_metrics(y, out))
         facts = {"params": self.net.param_count(architecture), "train_seconds": 0.0}
         value = float(self.reward(metrics, facts, **self.reward_params))
-        return value if math.isfinite(value) else -math.inf
+        return Ranked(architecture, value if math.isfinite(value) else -math.inf,
+                      float(metrics.get("loss", 0.0)))
+
+    def score(self, architecture: Architecture, x: np.ndarray, y: np.ndarray) -> float:
+        """The space's reward of the sub-network on (x, y) under the shared weights."""
+        return self.evaluate(architecture, x, y).score
 
     # ------------------------------------------------------------------ the alternation
     def run(self, on_epoch: Callable[[dict[str, float]], None] | None = None
-            ) -> list[tuple[Architecture, float]]:
+            ) -> list[Ranked]:
         """Train to ``settings.epochs`` (from the last checkpoint, if restored) and return the
         final candidates, best first, with their one-shot scores."""
         while self.epoch < self.settings.epochs:
@@ -243,16 +265,16 @@ class OneShotPhase:
                     told.append(reward)
         return told
 
-    def rank_candidates(self) -> list[tuple[Architecture, float]]:
+    def rank_candidates(self) -> list[Ranked]:
         """``candidates`` distinct samples of the trained controller, scored on the whole
-        validation set, best first (ties: the order sampled). Draws from a copy of the
-        strategy's RNG state, so calling it does not change a resumed run."""
+        validation set, best first: by reward, ties (accuracy on a few hundred examples ties
+        often) by the lower validation loss, then the order sampled. Draws from a copy of
+        the strategy's RNG state, so calling it does not change a resumed run."""
         state = self.strategy.rng.bit_generator.state
         sequences = self.strategy.sample_batch(self.settings.candidates).sequences
         self.strategy.rng.bit_generator.state = state
         unique = list({a.id: a for a in map(self.space.from_decisions, sequences)}.values())
-        scored = [(a, self.score(a, self.data.x_val, self.data.y_val)) for a in unique]
-        return sorted(scored, key=lambda pair: -pair[1])
+        return rank([self.evaluate(a, self.data.x_val, self.data.y_val) for a in unique])
 
     # ------------------------------------------------------------------ checkpoints
     def state(self) -> Checkpoint:
@@ -289,4 +311,4 @@ class OneShotPhase:
         return True
 
 
-__all__ = ["OneShotPhase", "OneShotSettings", "check_one_shot_settings"]
+__all__ = ["OneShotPhase", "OneShotSettings", "Ranked", "check_one_shot_settings", "rank"]

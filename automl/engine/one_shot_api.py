@@ -35,7 +35,9 @@ from automl.engine.api import dataset_facts
 from automl.engine.api import load_run_space
 from automl.engine.one_shot import OneShotPhase
 from automl.engine.one_shot import OneShotSettings
+from automl.engine.one_shot import Ranked
 from automl.engine.one_shot import check_one_shot_settings
+from automl.engine.one_shot import rank
 from automl.engine.search import Progress
 from automl.engine.search import SearchLoop
 from automl.engine.search import SearchOutcome
@@ -246,10 +248,11 @@ def _run(run: RunFolder, space: SearchSpace, data: Any, task_name: str | None,
                 loop.restore_strategy()
                 loop.restore_pruner()
             outcome = loop.run_loop()
-            scores = summary["scores"]
-            pairs = [(float(scores[t.arch_id]), float(t.reward)) for t in store.trials()
+            # the one-shot ranking (score, ties by loss) against the real reward
+            position = {arch_id: i for i, arch_id in enumerate(summary["ranking"])}
+            pairs = [(-float(position[t.arch_id]), float(t.reward)) for t in store.trials()
                      if t.status == TrialStatus.COMPLETE and t.reward is not None
-                     and t.arch_id in scores]
+                     and t.arch_id in position]
             summary["kendall_tau"] = kendall_tau(pairs)
             summary["retrained"] = len(pairs)
             store.set_meta("one_shot", summary)
@@ -274,9 +277,11 @@ def _one_shot_phase(run: RunFolder, space: SearchSpace, data: Any, controller: A
         logger.info("resumed the one-shot phase after epoch %d", phase.epoch)
     ranked = phase.run(on_epoch)
     chosen = ranked[:settings.retrain_top]
-    return {"scores": {a.id: s for a, s in ranked},
-            "chosen": [a.to_dict() for a, _ in chosen],
-            "chosen_scores": [s for _, s in chosen],
+    return {"scores": {r.architecture.id: r.score for r in ranked},
+            "losses": {r.architecture.id: r.loss for r in ranked},
+            "ranking": [r.architecture.id for r in ranked],
+            "chosen": [r.architecture.to_dict() for r in chosen],
+            "chosen_scores": [r.score for r in chosen],
             "epochs": phase.epoch, "history": phase.history,
             "controller_updates": int(getattr(controller, "step", 0)),
             "seconds": sum(e["seconds"] for e in phase.history) + phase.rank_seconds}
@@ -286,9 +291,9 @@ def _one_shot_phase(run: RunFolder, space: SearchSpace, data: Any, controller: A
 
 
 def rescore(run: str | Path, architectures: Sequence[Architecture], *,
-            runs_dir: str | Path = "runs") -> list[float]:
-    """One-shot scores (whole validation set, the run's final shared weights) of any
-    architectures of the run's space, e.g. children an ordinary search trained."""
+            runs_dir: str | Path = "runs") -> list[Ranked]:
+    """One-shot scores and losses (whole validation set, the run's final shared weights) of
+    any architectures of the run's space, e.g. children an ordinary search trained."""
     folder = RunFolder.open(run, runs_dir)
     info, space = load_run_space(folder, "rescore")
     settings = OneShotSettings(**info["one_shot"])
@@ -303,7 +308,15 @@ def rescore(run: str | Path, architectures: Sequence[Architecture], *,
                          checkpoint_path=folder.one_shot_path)
     if not phase.restore():
         raise UserInputError("the run has no one-shot checkpoint", source=str(folder.path))
-    return [phase.score(a, data.x_val, data.y_val) for a in architectures]
+    return [phase.evaluate(a, data.x_val, data.y_val) for a in architectures]
 
-__all__ = ["FixedList", "MODE", "is_one_shot", "kendall_tau", "rescore", "resume_one_shot",
-           "run_one_shot"]
+
+def ranking_tau(ranked: Sequence[Ranked], rewards: Sequence[float]) -> float | None:
+    """Kendall tau between the one-shot ranking of ``ranked`` (score, ties by loss) and the
+    real ``rewards`` of the same architectures, in the same order."""
+    order = {id(r): i for i, r in enumerate(rank(list(ranked)))}
+    return kendall_tau([(-float(order[id(r)]), float(w))
+                        for r, w in zip(ranked, rewards, strict=True)])
+
+__all__ = ["FixedList", "MODE", "is_one_shot", "kendall_tau", "ranking_tau", "rescore",
+           "resume_one_shot", "run_one_shot"]

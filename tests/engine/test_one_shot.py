@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from automl.engine.one_shot import Ranked
 from automl.engine.one_shot_api import FixedList
 from automl.engine.one_shot_api import kendall_tau
+from automl.engine.one_shot_api import ranking_tau
 from tests.cli.test_cli import automl
 from tests.conftest import TINY_DIGITS
 
@@ -80,9 +82,10 @@ def test_one_shot_search_killed_resumed_and_retrained_on_ray(ray_instance,
     shown = json.loads(automl("show", "os", "--format", "json", cwd=tmp_path).stdout)
     summary = shown["one_shot"]
     assert summary["epochs"] == 3 and len(summary["history"]) == 3
-    assert summary["scores"] == {a.id: s for a, s in ranked}
+    assert summary["scores"] == {r.architecture.id: r.score for r in ranked}
+    assert summary["ranking"] == [r.architecture.id for r in ranked]
     assert [a["layers"] for a in summary["chosen"]] == [
-        list(map(dict, a.layers)) for a, _ in ranked[:2]]
+        list(map(dict, r.architecture.layers)) for r in ranked[:2]]
     # sampled sub-networks train the shared weights: the training loss goes down
     losses = [e["loss"] for e in phase.history]
     assert losses[-1] < losses[0] - 0.2, losses
@@ -91,12 +94,14 @@ def test_one_shot_search_killed_resumed_and_retrained_on_ray(ray_instance,
     # the top 2 were retrained as ordinary children, scored both ways
     board = json.loads(automl("leaderboard", "os", "--format", "json", cwd=tmp_path).stdout)
     assert len(board) == 2 and all(r["status"] == "complete" for r in board)
-    assert {r["id"] for r in board} == {a.id for a, _ in ranked[:2]}
+    assert {r["id"] for r in board} == {r.architecture.id for r in ranked[:2]}
     for row in board:
         assert row["one_shot"] == pytest.approx(summary["scores"][row["id"]])
         assert row["reward"] > 0.3 and row["test_metrics"]["accuracy"] > 0.3
-    expected = kendall_tau([(r["one_shot"], r["reward"]) for r in board])
-    assert summary["kendall_tau"] == expected
+    # tau of the one-shot ranking (score, ties by validation loss) against the real reward
+    position = {arch_id: i for i, arch_id in enumerate(summary["ranking"])}
+    expected = kendall_tau([(-position[r["id"]], r["reward"]) for r in board])
+    assert summary["kendall_tau"] == expected and summary["retrained"] == 2
     table = automl("leaderboard", "os", cwd=tmp_path).stdout
     assert "one-shot" in table
 
@@ -115,3 +120,9 @@ def test_fixed_list_proposes_in_order_and_resumes(tmp_path: Path) -> None:
     assert [again.ask(1), again.ask(2), again.ask(3)] == [chosen[1], chosen[2], None]
     assert kendall_tau([(0.1, 0.5), (0.2, 0.7), (0.3, 0.6)]) == pytest.approx(1 / 3)
     assert kendall_tau([(0.1, 0.5)]) is None
+    # accuracy ties on a small validation set: the ranking breaks them by validation loss
+    ranked = [Ranked(chosen[0], 0.9, 0.5), Ranked(chosen[1], 0.9, 0.3),
+              Ranked(chosen[2], 0.8, 0.1)]
+    assert ranking_tau(ranked, [0.7, 0.8, 0.6]) == pytest.approx(1.0)
+    assert kendall_tau([(r.score, w) for r, w in zip(ranked, [0.7, 0.8, 0.6], strict=True)]
+                       ) < 1.0
