@@ -10,7 +10,8 @@ with the one-shot run's final shared weights (20 spread evenly over its reward r
 its 20 best). Not a test: a script that prints figures.
 
     python benchmarks/one_shot.py [--spaces lecture_dense lecture_gru] [--trials 100]
-        [--one-shot-epochs 30] [--retrain-top 5] [--workers 2] [--seed 0] [--out FILE]
+        [--one-shot-epochs E] [--controller-steps S] [--retrain-top 5] [--workers 2]
+        [--seed 0] [--runs-dir DIR] [--out FILE] [--ordinary-from FILE]
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rescored", type=int, default=20,
                         help="children of the ordinary search re-scored (default 20)")
-    parser.add_argument("--skip-ordinary", action="store_true",
-                        help="run only the one-shot search (tuning on validation rewards)")
+    parser.add_argument("--ordinary-from", default=None, metavar="JSON",
+                        help="reuse the ordinary searches of an earlier --out file (their "
+                             "runs in --runs-dir) instead of running them again")
     parser.add_argument("--out", default=None, help="also write the figures as JSON here")
     parser.add_argument("--runs-dir", default=None,
                         help="keep the run folders here (default: a temporary folder)")
@@ -85,6 +87,8 @@ def main() -> None:
         settings = replace(settings, controller_steps=args.controller_steps)
     execution = ExecutionSettings(workers=args.workers, keep_best=0)
     results = []
+    earlier = ({r["space"]: r for r in json.loads(Path(args.ordinary_from).read_text())}
+               if args.ordinary_from else {})
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(args.runs_dir) if args.runs_dir else Path(tmp) / "runs"
         for name in args.spaces:
@@ -111,30 +115,34 @@ def main() -> None:
                                 for t in store.trials()]
             store.close()
 
-            if not args.skip_ordinary:
+            ordinary_path = runs / f"rl-{name}"
+            if name in earlier:
+                row["ordinary_wall"] = earlier[name]["ordinary_wall"]
+                row["ordinary_reused"] = str(ordinary_path)
+            else:
                 started = time.perf_counter()
-                ordinary = run_search(path, strategy="reinforce", trials=args.trials,
-                                      seed=args.seed, name=f"rl-{name}", runs_dir=runs,
-                                      execution=execution, overwrite=True)
+                run_search(path, strategy="reinforce", trials=args.trials, seed=args.seed,
+                           name=f"rl-{name}", runs_dir=runs, execution=execution,
+                           overwrite=True)
                 row["ordinary_wall"] = time.perf_counter() - started
-                store = TrialStore(ordinary.run_path / "trials.sqlite", readonly=True)
-                row["ordinary_epochs"] = sum(store.epoch_counts().values())
-                row["ordinary_best_val"], row["ordinary_best_test"] = _best_test(store, metric)
-                trained = [t for t in store.trials() if t.status.value == "complete"]
-                store.close()
-                spread, top = _pick(trained, args.rescored)
-                for label, chosen in (("spread", spread), ("top", top)):
-                    scored = rescore(shot.run_path, [t.arch for t in chosen])
-                    row[f"tau_{label}"] = ranking_tau(scored, [t.reward for t in chosen])
-                    row[f"tau_{label}_score_only"] = kendall_tau(
-                        [(r.score, t.reward) for r, t in zip(scored, chosen, strict=True)])
-                    row[f"rescored_{label}"] = [
-                        {"summary": t.summary, "one_shot": r.score, "loss": r.loss,
-                         "reward": t.reward} for r, t in zip(scored, chosen, strict=True)]
-                row["wall_ratio"] = row["one_shot_wall"] / row["ordinary_wall"]
-                if row["one_shot_best_test"] is not None and row["ordinary_best_test"]:
-                    row["test_difference_points"] = 100 * (row["one_shot_best_test"]
-                                                           - row["ordinary_best_test"])
+            store = TrialStore(ordinary_path / "trials.sqlite", readonly=True)
+            row["ordinary_epochs"] = sum(store.epoch_counts().values())
+            row["ordinary_best_val"], row["ordinary_best_test"] = _best_test(store, metric)
+            trained = [t for t in store.trials() if t.status.value == "complete"]
+            store.close()
+            spread, top = _pick(trained, args.rescored)
+            for label, chosen in (("spread", spread), ("top", top)):
+                scored = rescore(shot.run_path, [t.arch for t in chosen])
+                row[f"tau_{label}"] = ranking_tau(scored, [t.reward for t in chosen])
+                row[f"tau_{label}_score_only"] = kendall_tau(
+                    [(r.score, t.reward) for r, t in zip(scored, chosen, strict=True)])
+                row[f"rescored_{label}"] = [
+                    {"summary": t.summary, "one_shot": r.score, "loss": r.loss,
+                     "reward": t.reward} for r, t in zip(scored, chosen, strict=True)]
+            row["wall_ratio"] = row["one_shot_wall"] / row["ordinary_wall"]
+            if row["one_shot_best_test"] is not None and row["ordinary_best_test"]:
+                row["test_difference_points"] = 100 * (row["one_shot_best_test"]
+                                                       - row["ordinary_best_test"])
             results.append(row)
             print(json.dumps(row, indent=1, default=str), flush=True)
     print()

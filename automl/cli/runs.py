@@ -185,13 +185,21 @@ def _show_trial(run: Any, store: Any, key: str, fmt: str) -> int:
         raise RunError(f"no trial {key!r} in run {run.name}", source=str(run.path), key="TRIAL")
     epochs = store.epochs(trial.trial_id)
     if fmt == "json":
+        scores = (store.meta("one_shot") or {}).get("scores", {})
         print(json.dumps({**trial.to_dict(), "epochs": epochs,
+                          "one_shot": scores.get(trial.arch_id),
                           "keras_summary": _keras_summary(run, trial, store)}, indent=2))
         return 0
     console.print(f"Trial {trial.trial_id} of run {run.name}  id {trial.arch_id}  "
                   f"status {trial.status.value}", markup=False)
     console.print(f"Architecture: {trial.summary}", markup=False)
     console.print(f"Reward: {trial.reward}", markup=False)
+    one_shot = store.meta("one_shot")
+    if one_shot is not None and trial.arch_id in one_shot.get("scores", {}):
+        console.print(f"One-shot score (validation reward under the shared weights, rank "
+                      f"{one_shot['ranking'].index(trial.arch_id) + 1} of "
+                      f"{len(one_shot['ranking'])}): {one_shot['scores'][trial.arch_id]}",
+                      markup=False)
     console.print(f"Validation metrics: {json.dumps(trial.metrics)}", markup=False)
     console.print(f"Test metrics (reported, never used for selection): "
                   f"{json.dumps(trial.test_metrics)}", markup=False)

@@ -104,6 +104,8 @@ def test_one_shot_search_killed_resumed_and_retrained_on_ray(ray_instance,
     assert summary["kendall_tau"] == expected and summary["retrained"] == 2
     table = automl("leaderboard", "os", cwd=tmp_path).stdout
     assert "one-shot" in table
+    trial = automl("show", "os", str(board[0]["trial"]), cwd=tmp_path).stdout
+    assert "One-shot score" in trial and "rank" in trial
 
 
 def test_fixed_list_proposes_in_order_and_resumes(tmp_path: Path) -> None:
