@@ -52,6 +52,8 @@ def main() -> None:
                         help="epochs of shared training (default: the mode's default)")
     parser.add_argument("--controller-steps", type=int, default=None)
     parser.add_argument("--retrain-top", type=int, default=5)
+    parser.add_argument("--no-step-baseline", action="store_true",
+                        help="tell the controller raw scores (OneShotSettings.step_baseline)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rescored", type=int, default=20,
@@ -83,6 +85,8 @@ def main() -> None:
     settings = OneShotSettings(retrain_top=args.retrain_top)
     if args.one_shot_epochs is not None:
         settings = replace(settings, epochs=args.one_shot_epochs)
+    if args.no_step_baseline:
+        settings = replace(settings, step_baseline=False)
     if args.controller_steps is not None:
         settings = replace(settings, controller_steps=args.controller_steps)
     execution = ExecutionSettings(workers=args.workers, keep_best=0)

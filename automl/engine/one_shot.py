@@ -86,6 +86,12 @@ class OneShotSettings:
     set at the end; the best ``retrain_top`` are retrained."""
     retrain_top: int = 5
     """Architectures retrained from scratch as ordinary children (``--retrain-top``)."""
+    step_baseline: bool = True
+    """Tell the controller each score minus the mean score of its controller step. The shared
+    weights improve between steps, so a score is comparable only with scores taken under the
+    same weights; REINFORCE's advantage ranks a told reward among all told before, which,
+    with raw scores, makes every late sample look good (ENAS subtracts a moving average for
+    the same reason). The ranking at the end uses the raw scores."""
 
 
 def check_one_shot_settings(settings: OneShotSettings) -> OneShotSettings:
@@ -93,6 +99,9 @@ def check_one_shot_settings(settings: OneShotSettings) -> OneShotSettings:
     flags = {"epochs": "--one-shot-epochs", "controller_steps": "--controller-steps",
              "controller_batch": "--controller-batch", "val_batch": "--one-shot-val-batch",
              "candidates": "--candidates", "retrain_top": "--retrain-top"}
+    if not isinstance(settings.step_baseline, bool):
+        raise UserInputError(f"must be true or false, got {settings.step_baseline!r}",
+                             key="one_shot.step_baseline")
     for name, flag in flags.items():
         value = getattr(settings, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -257,12 +266,13 @@ class OneShotPhase:
                 self.next_trial += 1
             if not asked:
                 break
-            for trial_id, architecture in asked:
-                reward = self.score(architecture, x, y)
+            rewards = [self.score(architecture, x, y) for _, architecture in asked]
+            finite = [r for r in rewards if math.isfinite(r)]
+            baseline = float(np.mean(finite)) if finite and s.step_baseline else 0.0
+            for (trial_id, architecture), reward in zip(asked, rewards, strict=True):
                 self.strategy.tell(trial_id, architecture,
-                                   reward if math.isfinite(reward) else None)
-                if math.isfinite(reward):
-                    told.append(reward)
+                                   reward - baseline if math.isfinite(reward) else None)
+            told.extend(finite)
         return told
 
     def rank_candidates(self) -> list[Ranked]:
