@@ -60,8 +60,8 @@ def _uninterrupted_phase(space_file: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.slow
-def test_one_shot_search_killed_resumed_and_retrained_on_ray(ray_instance,
-                                                             tmp_path: Path) -> None:
+def test_one_shot_search_killed_resumed_and_retrained_on_ray(
+        ray_instance, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     address = ray_instance.get_runtime_context().gcs_address
     space = tmp_path / "fixed.yaml"
     space.write_text(ONE_SHOT_SPACE)
@@ -79,8 +79,7 @@ def test_one_shot_search_killed_resumed_and_retrained_on_ray(ray_instance,
 
     # the resumed phase ends where an uninterrupted one does: same weights, same ranking
     phase, ranked = _uninterrupted_phase(space)
-    shown = json.loads(automl("show", "os", "--format", "json", cwd=tmp_path).stdout)
-    summary = shown["one_shot"]
+    summary = json.loads(_cli(capsys, "show", str(run), "--format", "json"))["one_shot"]
     assert summary["epochs"] == 3 and len(summary["history"]) == 3
     assert summary["scores"] == {r.architecture.id: r.score for r in ranked}
     assert summary["ranking"] == [r.architecture.id for r in ranked]
@@ -92,7 +91,7 @@ def test_one_shot_search_killed_resumed_and_retrained_on_ray(ray_instance,
     assert [e["loss"] for e in summary["history"]] == pytest.approx(losses, rel=1e-6)
 
     # the top 2 were retrained as ordinary children, scored both ways
-    board = json.loads(automl("leaderboard", "os", "--format", "json", cwd=tmp_path).stdout)
+    board = json.loads(_cli(capsys, "leaderboard", str(run), "--format", "json"))
     assert len(board) == 2 and all(r["status"] == "complete" for r in board)
     assert {r["id"] for r in board} == {r.architecture.id for r in ranked[:2]}
     for row in board:
@@ -102,10 +101,18 @@ def test_one_shot_search_killed_resumed_and_retrained_on_ray(ray_instance,
     position = {arch_id: i for i, arch_id in enumerate(summary["ranking"])}
     expected = kendall_tau([(-position[r["id"]], r["reward"]) for r in board])
     assert summary["kendall_tau"] == expected and summary["retrained"] == 2
-    table = automl("leaderboard", "os", cwd=tmp_path).stdout
-    assert "one-shot" in table
-    trial = automl("show", "os", str(board[0]["trial"]), cwd=tmp_path).stdout
+    assert "one-shot" in _cli(capsys, "leaderboard", str(run))
+    trial = _cli(capsys, "show", str(run), str(board[0]["trial"]))
     assert "One-shot score" in trial and "rank" in trial
+
+
+def _cli(capsys: pytest.CaptureFixture, *args: str) -> str:
+    """The command's stdout, run in this process (reading a run starts no TensorFlow)."""
+    from automl.cli.main import main
+
+    capsys.readouterr()
+    assert main(list(args)) == 0
+    return capsys.readouterr().out
 
 
 def test_fixed_list_proposes_in_order_and_resumes(tmp_path: Path) -> None:
