@@ -153,8 +153,19 @@ def _show_run(run: Any, store: Any, fmt: str) -> int:
         console.print(f"Mode one-shot: {one_shot['epochs']} epochs of shared training, "
                       f"{one_shot.get('controller_updates', 0)} controller updates, "
                       f"{len(one_shot['scores'])} candidates ranked, top "
-                      f"{len(one_shot['chosen'])} retrained; Kendall tau (one-shot score vs "
+                      f"{len(one_shot['chosen'])} retrained; Kendall tau (one-shot ranking vs "
                       f"reward): {'-' if tau is None else f'{tau:.3f}'}", markup=False)
+        history = one_shot.get("history", [])
+        if history:
+            table = Table(title="One-shot phase per epoch", title_justify="left")
+            for column in ("epoch", "loss", "controller mean reward", "best", "seconds"):
+                table.add_column(column, justify="right")
+            step = max(1, len(history) // 20)
+            for e in history[::step] if history[::step][-1] is history[-1] else [
+                    *history[::step], history[-1]]:
+                table.add_row(str(e["epoch"]), _fmt(e["loss"]), _fmt(e["mean_reward"]),
+                              _fmt(e["best_reward"]), f"{e['seconds']:.1f}")
+            console.print(table)
     names = info.get("class_names") or []
     if names:
         console.print(f"Classes ({len(names)}, index order): "
