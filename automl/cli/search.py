@@ -193,7 +193,7 @@ def _finish(outcome: Any, top: int) -> int:
         tau = outcome.extra["kendall_tau"]
         console.print(f"One-shot phase: {outcome.extra['one_shot_epochs']} epochs in "
                       f"{format_seconds(outcome.extra['one_shot_seconds'])}; Kendall tau "
-                      "between one-shot score and reward of the retrained: "
+                      "between the one-shot ranking and the reward of the retrained: "
                       + ("- (fewer than 2 retrained)" if tau is None else f"{tau:.3f}"),
                       markup=False)
     counts = outcome.counts

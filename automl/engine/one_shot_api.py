@@ -256,7 +256,7 @@ def _run(run: RunFolder, space: SearchSpace, data: Any, task_name: str | None,
             summary["kendall_tau"] = kendall_tau(pairs)
             summary["retrained"] = len(pairs)
             store.set_meta("one_shot", summary)
-            logger.info("one-shot: Kendall tau between one-shot score and reward of the %d "
+            logger.info("one-shot: Kendall tau between one-shot ranking and reward of the %d "
                         "retrained: %s", len(pairs), summary["kendall_tau"])
             outcome.extra.update({"kendall_tau": summary["kendall_tau"],
                                   "one_shot_seconds": summary["seconds"],
