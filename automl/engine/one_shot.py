@@ -54,14 +54,13 @@ from automl.store import load_checkpoint
 from automl.store import save_checkpoint
 from automl.strategies import StrategyState
 from automl.tasks.task import Dataset
+from automl.tasks.task import loss_for
 from automl.training.metrics import classification_metrics
 from automl.training.metrics import regression_metrics
 from automl.training.rewards import Reward
+from automl.training.trainer import OPTIMIZERS
 
 logger = logging.getLogger("automl.one_shot")
-
-OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop",
-              "nadam": "Nadam"}
 
 
 @dataclass
@@ -156,8 +155,7 @@ class OneShotPhase:
         self.optimizer = getattr(keras.optimizers, name)(
             learning_rate=float(train.get("learning_rate", 1e-3)))
         self.optimizer.build(self.net.variables)
-        self.loss_fn = keras.losses.get("sparse_categorical_crossentropy"
-                                        if data.output == "classification" else "mse")
+        self.loss_fn = keras.losses.get(loss_for(data.output))
         self.rng = np.random.default_rng([seed, 1])
         self.epoch = 0
         self.next_trial = 0
