@@ -64,10 +64,11 @@ def print_leaderboard(runs: Sequence[Any], *, top: int | None = None,
     metric_names = [m for m in ("accuracy", "uar", "ccc", "loss")
                     if any(m in r["metrics"] for r in rows)]
     test_names = sorted({k for r in rows for k in r["test_metrics"]}) if test else []
+    shot = any(r.get("one_shot") is not None for r in rows)
     table = Table(title=f"Leaderboard ({', '.join(r.name for r in runs)})", title_justify="left")
     for column in ("rank", *(["run"] if len(runs) > 1 else []), "trial", "id", "status",
-                   "reward", *metric_names, *(f"test.{m}" for m in test_names), "params",
-                   "seconds", "architecture"):
+                   "reward", *(["one-shot"] if shot else []), *metric_names,
+                   *(f"test.{m}" for m in test_names), "params", "seconds", "architecture"):
         table.add_column(column, justify="right" if column not in
                          ("id", "status", "architecture", "run") else "left",
                          overflow="fold")
@@ -75,6 +76,7 @@ def print_leaderboard(runs: Sequence[Any], *, top: int | None = None,
         table.add_row(
             str(r["rank"]), *([r["run"]] if len(runs) > 1 else []), str(r["trial"]), r["id"],
             r["status"], "-" if r["reward"] is None else f"{r['reward']:.4f}",
+            *([_fmt_score(r.get("one_shot"))] if shot else []),
             *("-" if m not in r["metrics"] else f"{r['metrics'][m]:.4f}" for m in metric_names),
             *("-" if m not in r["test_metrics"] else f"{r['test_metrics'][m]:.4f}"
               for m in test_names),
@@ -82,6 +84,10 @@ def print_leaderboard(runs: Sequence[Any], *, top: int | None = None,
             "-" if r["train_seconds"] is None else f"{r['train_seconds']:.1f}",
             _architecture_cell(r))
     console.print(table)
+
+
+def _fmt_score(value: Any) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 def _architecture_cell(row: dict[str, Any]) -> str:
@@ -135,11 +141,31 @@ def _show_run(run: Any, store: Any, fmt: str) -> int:
     counts = store.counts()
     if fmt == "json":
         print(json.dumps({"run": run.name, "info": info, "counts": counts,
-                          "strategy_updates": updates}, indent=2))
+                          "strategy_updates": updates, "one_shot": store.meta("one_shot")},
+                         indent=2))
         return 0
     console.print(f"Run {run.name}: strategy {info.get('strategy')}, seed {info.get('seed')}, "
                   f"{info.get('trials')} trials requested; "
                   + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), markup=False)
+    one_shot = store.meta("one_shot")
+    if one_shot is not None:
+        tau = one_shot.get("kendall_tau")
+        console.print(f"Mode one-shot: {one_shot['epochs']} epochs of shared training, "
+                      f"{one_shot.get('controller_updates', 0)} controller updates, "
+                      f"{len(one_shot['scores'])} candidates ranked, top "
+                      f"{len(one_shot['chosen'])} retrained; Kendall tau (one-shot ranking vs "
+                      f"reward): {'-' if tau is None else f'{tau:.3f}'}", markup=False)
+        history = one_shot.get("history", [])
+        if history:
+            table = Table(title="One-shot phase per epoch", title_justify="left")
+            for column in ("epoch", "loss", "controller mean reward", "best", "seconds"):
+                table.add_column(column, justify="right")
+            step = max(1, len(history) // 20)
+            for e in history[::step] if history[::step][-1] is history[-1] else [
+                    *history[::step], history[-1]]:
+                table.add_row(str(e["epoch"]), _fmt(e["loss"]), _fmt(e["mean_reward"]),
+                              _fmt(e["best_reward"]), f"{e['seconds']:.1f}")
+            console.print(table)
     names = info.get("class_names") or []
     if names:
         console.print(f"Classes ({len(names)}, index order): "
@@ -170,13 +196,21 @@ def _show_trial(run: Any, store: Any, key: str, fmt: str) -> int:
         raise RunError(f"no trial {key!r} in run {run.name}", source=str(run.path), key="TRIAL")
     epochs = store.epochs(trial.trial_id)
     if fmt == "json":
+        scores = (store.meta("one_shot") or {}).get("scores", {})
         print(json.dumps({**trial.to_dict(), "epochs": epochs,
+                          "one_shot": scores.get(trial.arch_id),
                           "keras_summary": _keras_summary(run, trial, store)}, indent=2))
         return 0
     console.print(f"Trial {trial.trial_id} of run {run.name}  id {trial.arch_id}  "
                   f"status {trial.status.value}", markup=False)
     console.print(f"Architecture: {trial.summary}", markup=False)
     console.print(f"Reward: {trial.reward}", markup=False)
+    one_shot = store.meta("one_shot")
+    if one_shot is not None and trial.arch_id in one_shot.get("scores", {}):
+        console.print(f"One-shot score (validation reward under the shared weights, rank "
+                      f"{one_shot['ranking'].index(trial.arch_id) + 1} of "
+                      f"{len(one_shot['ranking'])}): {one_shot['scores'][trial.arch_id]}",
+                      markup=False)
     console.print(f"Validation metrics: {json.dumps(trial.metrics)}", markup=False)
     console.print(f"Test metrics (reported, never used for selection): "
                   f"{json.dumps(trial.test_metrics)}", markup=False)

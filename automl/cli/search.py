@@ -77,6 +77,24 @@ def register(subparsers: Any) -> None:
     search.add_argument("--scheduler", type=scheduler_name, default="none",
                         help="stop unpromising children at epoch rungs: none (default), asha "
                              "or hyperband (Optuna's pruners, on val_loss); kept for resume")
+    search.add_argument("--mode", choices=("standard", "one-shot"), default="standard",
+                        help="standard: every child trains from scratch (default); one-shot: "
+                             "ENAS weight sharing, one super-network trained with the "
+                             "reinforce controller, then the top K retrained (dense or gru "
+                             "stacks only)")
+    one_shot = search.add_argument_group("one-shot mode (--mode one-shot)")
+    one_shot.add_argument("--retrain-top", type=positive_int, default=None, metavar="K",
+                          help="architectures retrained from scratch after the one-shot "
+                               "phase (default 5)")
+    one_shot.add_argument("--one-shot-epochs", type=positive_int, default=None,
+                          help="epochs of shared-weight training (default 20)")
+    one_shot.add_argument("--controller-steps", type=positive_int, default=None,
+                          help="controller updates per epoch (default 5)")
+    one_shot.add_argument("--controller-batch", type=positive_int, default=None,
+                          help="architectures scored per controller update (default 8)")
+    one_shot.add_argument("--candidates", type=positive_int, default=None,
+                          help="architectures sampled from the trained controller and ranked "
+                               "on the whole validation set (default 100)")
     _add_execution_flags(search, defaults=True)
     search.set_defaults(handler=run_search_command)
 
@@ -141,10 +159,43 @@ class ProgressView:
             self.live = None
 
 
+_ONE_SHOT_FLAGS = {"retrain_top": "--retrain-top", "one_shot_epochs": "--one-shot-epochs",
+                   "controller_steps": "--controller-steps",
+                   "controller_batch": "--controller-batch", "candidates": "--candidates"}
+
+
+def one_shot_settings(args: argparse.Namespace) -> Any:
+    """The one-shot flags as settings; refuses them without ``--mode one-shot`` and refuses
+    ``--trials`` with it (one line, exit code 2)."""
+    from dataclasses import replace
+
+    from automl.engine.one_shot import OneShotSettings
+    from automl.errors import UserInputError
+
+    given = {k: getattr(args, k) for k in _ONE_SHOT_FLAGS if getattr(args, k) is not None}
+    if args.mode != "one-shot":
+        if given:
+            flag = _ONE_SHOT_FLAGS[next(iter(given))]
+            raise UserInputError("is a setting of --mode one-shot", key=flag)
+        return None
+    if args.trials is not None:
+        raise UserInputError("one-shot mode trains no search children; the retrained ones "
+                             "are set with --retrain-top", key="--trials")
+    renamed = {("epochs" if k == "one_shot_epochs" else k): v for k, v in given.items()}
+    return replace(OneShotSettings(), **renamed)
+
+
 def _finish(outcome: Any, top: int) -> int:
     from automl.cli.runs import print_leaderboard
     from automl.store import RunFolder
 
+    if "kendall_tau" in outcome.extra:
+        tau = outcome.extra["kendall_tau"]
+        console.print(f"One-shot phase: {outcome.extra['one_shot_epochs']} epochs in "
+                      f"{format_seconds(outcome.extra['one_shot_seconds'])}; Kendall tau "
+                      "between the one-shot ranking and the reward of the retrained: "
+                      + ("- (fewer than 2 retrained)" if tau is None else f"{tau:.3f}"),
+                      markup=False)
     counts = outcome.counts
     console.print(
         f"Search finished in {format_seconds(outcome.seconds)}: "
@@ -189,6 +240,25 @@ def run_search_command(args: argparse.Namespace) -> int:
         args.run = str(Path(args.runs_dir) / args.name)
         return run_resume_command(args)
 
+    settings = one_shot_settings(args)
+    if settings is not None:
+        from automl.engine.one_shot_api import run_one_shot
+
+        def call_one_shot(view: Any, on_start: Any) -> Any:
+            with quiet_stderr() as quiet:
+                return run_one_shot(
+                    args.space, settings=settings, strategy=args.strategy, seed=args.seed,
+                    name=args.name, runs_dir=args.runs_dir, execution=_execution(args),
+                    max_consecutive_failures=args.max_consecutive_failures,
+                    overwrite=args.overwrite, plugins=args.plugins, on_progress=view,
+                    on_start=lambda run: (on_start(run), quiet.retarget(
+                        str(run.log_dir / "stderr.log"))),
+                    on_epoch=lambda entry: console.print(
+                        f"one-shot epoch {entry['epoch']}: loss {entry['loss']:.4f}, "
+                        f"controller mean reward {entry['mean_reward']:.4f}", markup=False))
+
+        return _run(call_one_shot, args.top)
+
     def call(view: Any, on_start: Any) -> Any:
         with quiet_stderr() as quiet:
             return run_search(
@@ -210,6 +280,25 @@ def run_resume_command(args: argparse.Namespace) -> int:
 
     folder = RunFolder.open(args.run, args.runs_dir)
     stored = ExecutionSettings(**folder.info().get("execution", {}))
+    from automl.engine.one_shot_api import is_one_shot
+
+    if is_one_shot(folder):
+        from automl.engine.one_shot_api import resume_one_shot
+
+        if getattr(args, "trials", None) is not None:
+            from automl.errors import UserInputError
+
+            raise UserInputError("a one-shot run retrains the K it chose; --trials does not "
+                                 "apply", key="--trials")
+
+        def call_one_shot(view: Any, on_start: Any) -> Any:
+            with quiet_stderr(str(folder.log_dir / "stderr.log")):
+                return resume_one_shot(
+                    folder.path, execution=_execution(args, stored),
+                    max_consecutive_failures=args.max_consecutive_failures,
+                    on_progress=view, on_start=on_start)
+
+        return _run(call_one_shot, args.top)
 
     def call(view: Any, on_start: Any) -> Any:
         with quiet_stderr(str(folder.log_dir / "stderr.log")):

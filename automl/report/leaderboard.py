@@ -54,6 +54,8 @@ def leaderboard_rows(runs: Sequence[RunFolder], *, top: int | None = None,
         store = TrialStore(run.db_path, readonly=True)
         try:
             epochs = store.epoch_counts()
+            # --mode one-shot: each retrained child's score under the shared weights
+            one_shot = (store.meta("one_shot") or {}).get("scores", {})
             for trial in store.trials():
                 rows.append({
                     "run": run.name, "trial": trial.trial_id, "id": trial.arch_id,
@@ -62,6 +64,7 @@ def leaderboard_rows(runs: Sequence[RunFolder], *, top: int | None = None,
                     "params": trial.params, "train_seconds": trial.train_seconds,
                     "summary": trial.summary, "flat": trial.flat, "error": trial.error,
                     "cached_from": trial.cached_from, "epochs": epochs.get(trial.trial_id),
+                    "one_shot": one_shot.get(trial.arch_id),
                 })
         finally:
             store.close()
@@ -91,9 +94,10 @@ def leaderboard_rows(runs: Sequence[RunFolder], *, top: int | None = None,
 
 
 def row_value(row: dict[str, Any], key: str) -> Any:
-    """A row's number by name: ``reward``, ``params``, ``train_seconds``, ``trial``, a metric
-    (``accuracy``, ``loss``), a test metric (``test.accuracy``) or a decision (``num_layers``)."""
-    if key in ("reward", "params", "train_seconds", "trial"):
+    """A row's number by name: ``reward``, ``params``, ``train_seconds``, ``trial``,
+    ``one_shot`` (the score under shared weights, one-shot runs), a metric (``accuracy``,
+    ``loss``), a test metric (``test.accuracy``) or a decision (``num_layers``)."""
+    if key in ("reward", "params", "train_seconds", "trial", "one_shot"):
         return row[key]
     if key.startswith("test."):
         return row["test_metrics"].get(key[5:])
@@ -145,8 +149,9 @@ def to_markdown(rows: Sequence[dict[str, Any]], *, test: bool = False) -> str:
     """A GitHub-flavoured Markdown table (for reports, issues and notebooks)."""
     metric_names = sorted({k for r in rows for k in r["metrics"]})
     test_names = sorted({k for r in rows for k in r["test_metrics"]}) if test else []
-    header = ["rank", "run", "trial", "id", "status", "reward", *metric_names,
-              *(f"test.{m}" for m in test_names), "params", "architecture"]
+    shot = any(r.get("one_shot") is not None for r in rows)
+    header = ["rank", "run", "trial", "id", "status", "reward", *(["one_shot"] if shot else []),
+              *metric_names, *(f"test.{m}" for m in test_names), "params", "architecture"]
 
     def cell(value: Any) -> str:
         if value is None:
@@ -157,6 +162,7 @@ def to_markdown(rows: Sequence[dict[str, Any]], *, test: bool = False) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         values = [r["rank"], r["run"], r["trial"], r["id"], r["status"], r["reward"],
+                  *([r.get("one_shot")] if shot else []),
                   *(r["metrics"].get(m) for m in metric_names),
                   *(r["test_metrics"].get(m) for m in test_names), r["params"], r["summary"]]
         lines.append("| " + " | ".join(cell(v) for v in values) + " |")
@@ -168,11 +174,11 @@ def to_csv(rows: Sequence[dict[str, Any]], *, test: bool = False) -> str:
     test_names = sorted({k for r in rows for k in r["test_metrics"]}) if test else []
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["rank", "run", "trial", "id", "status", "reward", *metric_names,
+    writer.writerow(["rank", "run", "trial", "id", "status", "reward", "one_shot", *metric_names,
                      *(f"test.{m}" for m in test_names), "params", "train_seconds", "summary"])
     for r in rows:
         writer.writerow([r["rank"], r["run"], r["trial"], r["id"], r["status"], r["reward"],
-                         *(r["metrics"].get(m) for m in metric_names),
+                         r.get("one_shot"), *(r["metrics"].get(m) for m in metric_names),
                          *(r["test_metrics"].get(m) for m in test_names), r["params"],
                          r["train_seconds"], r["summary"]])
     return out.getvalue()

@@ -1,5 +1,6 @@
 """Everything persisted: run folders, the SQLite trial store, strategy checkpoints."""
 
+from automl.store.checkpoint import Checkpoint
 from automl.store.checkpoint import load_checkpoint
 from automl.store.checkpoint import save_checkpoint
 from automl.store.model_files import ModelFiles
@@ -9,5 +10,5 @@ from automl.store.trial_store import TrialRecord
 from automl.store.trial_store import TrialStatus
 from automl.store.trial_store import TrialStore
 
-__all__ = ["ModelFiles", "RunFolder", "TrialRecord", "TrialStatus", "TrialStore", "check_run_name",
-           "load_checkpoint", "save_checkpoint"]
+__all__ = ["Checkpoint", "ModelFiles", "RunFolder", "TrialRecord", "TrialStatus", "TrialStore",
+           "check_run_name", "load_checkpoint", "save_checkpoint"]

@@ -9,6 +9,7 @@ Layout::
       run.json           strategy, seed, workers, requested trials, versions, creation time
       trials.sqlite      the trial store (WAL mode)
       strategy.npz       the strategy's last checkpoint (JSON meta + arrays, no pickle)
+      one_shot.npz       --mode one-shot: super-network weights and controller at the last epoch
       models/<trial>.keras  the trained models of the best K children (``ModelFiles``)
       logs/search.log    the driver's log (TensorFlow and Ray noise stays out of the terminal)
 """
@@ -69,6 +70,11 @@ class RunFolder:
     @property
     def checkpoint_path(self) -> Path:
         return self.path / "strategy.npz"
+
+    @property
+    def one_shot_path(self) -> Path:
+        """The one-shot phase's checkpoint (super-network, controller; ``--mode one-shot``)."""
+        return self.path / "one_shot.npz"
 
     @property
     def log_dir(self) -> Path:

@@ -1,0 +1,322 @@
+"""The ENAS alternation (Pham et al. 2018): shared weights and the controller train in turn.
+
+Each epoch:
+
+1. **Shared weights.** The training set is shuffled; for each minibatch the controller samples
+   one architecture (:meth:`Reinforce.sample_batch`, which draws with the strategy's RNG and
+   changes nothing else) and one optimiser step is taken on the super-network's loss through
+   that sub-network. Only the weights the sub-network uses get gradients (the optimiser's
+   moments still carry earlier updates, as ENAS' momentum SGD does).
+2. **Controller.** ``controller_steps`` times: ``controller_batch`` architectures are asked of
+   the REINFORCE strategy through its ordinary ``ask``, each is scored by the space's reward
+   on one validation minibatch under the shared weights (the whole validation set when it is
+   smaller), and told; the strategy updates itself as in any search.
+3. **Checkpoint** (``one_shot.npz`` in the run folder, atomic): super-network weights, the
+   optimiser's slots, the strategy's own checkpoint (RNG, controller, optimiser), this
+   phase's RNG and the epoch history. A resumed phase continues from the last epoch boundary
+   and ends with the same weights, controller and ranking as an uninterrupted one (the test
+   compares them).
+
+At the end, ``candidates`` architectures sampled from the trained controller are scored on the
+whole validation set and ranked: the ranking is the phase's result. The reward of a
+sub-network is computed as for a trained child (validation metrics, the standalone model's
+parameter count, ``train_seconds`` 0), so accuracy, UAR or a parameter-penalised reward all
+work.
+
+It runs in the driver process on the CPU (the driver's TensorFlow hides GPUs, see
+:mod:`automl.tf_devices`); retraining the top K goes through the ordinary executor.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import asdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from typing import NamedTuple
+
+import numpy as np
+
+from automl.builder.build import ModelSpec
+from automl.builder.supernet import SuperNet
+from automl.builder.supernet import encoded_arrays
+from automl.errors import UserInputError
+from automl.failpoints import failpoint
+from automl.space import Architecture
+from automl.space import SearchSpace
+from automl.store import Checkpoint
+from automl.store import load_checkpoint
+from automl.store import save_checkpoint
+from automl.strategies import StrategyState
+from automl.tasks.task import Dataset
+from automl.tasks.task import loss_for
+from automl.training.metrics import classification_metrics
+from automl.training.metrics import regression_metrics
+from automl.training.rewards import Reward
+from automl.training.trainer import OPTIMIZERS
+
+logger = logging.getLogger("automl.one_shot")
+
+
+@dataclass
+class OneShotSettings:
+    """Budget of the one-shot phase (``automl search --mode one-shot`` flags, in ``run.json``).
+
+    The defaults are a cost choice, not a tuned one: 20 epochs of shared training and 40
+    sub-network scores per epoch keep the phase near the cost of a few trainings on the
+    lecture spaces (docs/one_shot.md); the test split was never looked at to choose them.
+    """
+
+    epochs: int = 20
+    """Epochs of shared-weight training (``--one-shot-epochs``); one controller phase each."""
+    controller_steps: int = 5
+    """Controller updates per epoch (``--controller-steps``)."""
+    controller_batch: int = 8
+    """Architectures asked, scored and told per controller update (REINFORCE's M)."""
+    val_batch: int = 256
+    """Validation examples one controller score uses (the whole set when it is smaller)."""
+    candidates: int = 100
+    """Architectures sampled from the trained controller and scored on the whole validation
+    set at the end; the best ``retrain_top`` are retrained."""
+    retrain_top: int = 5
+    """Architectures retrained from scratch as ordinary children (``--retrain-top``)."""
+    step_baseline: bool = True
+    """Tell the controller each score minus the mean score of its controller step. The shared
+    weights improve between steps, so a score is comparable only with scores taken under the
+    same weights; REINFORCE's advantage ranks a told reward among all told before, which,
+    with raw scores, makes every late sample look good (ENAS subtracts a moving average for
+    the same reason). The ranking at the end uses the raw scores."""
+
+
+def check_one_shot_settings(settings: OneShotSettings) -> OneShotSettings:
+    """Refuse non-positive budgets with one line naming the flag."""
+    flags = {"epochs": "--one-shot-epochs", "controller_steps": "--controller-steps",
+             "controller_batch": "--controller-batch", "val_batch": "--one-shot-val-batch",
+             "candidates": "--candidates", "retrain_top": "--retrain-top"}
+    if not isinstance(settings.step_baseline, bool):
+        raise UserInputError(f"must be true or false, got {settings.step_baseline!r}",
+                             key="one_shot.step_baseline")
+    for name, flag in flags.items():
+        value = getattr(settings, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise UserInputError(f"must be a positive whole number, got {value!r}", key=flag)
+    return settings
+
+
+class Ranked(NamedTuple):
+    """An architecture with its one-shot score (the space's reward under the shared weights)
+    and validation loss (the tie-break)."""
+
+    architecture: Architecture
+    score: float
+    loss: float
+
+
+def rank(scored: list[Ranked]) -> list[Ranked]:
+    """Best first: higher score, then lower loss; stable otherwise."""
+    return sorted(scored, key=lambda r: (-r.score, r.loss))
+
+
+class OneShotPhase:
+    """Shared-weight training and controller training, epoch by epoch, with checkpoints.
+
+    Args:
+        space: A space :func:`~automl.builder.supernet.check_one_shot` accepts.
+        data: The task's dataset (loaded once, in the driver).
+        strategy: The REINFORCE strategy (asked and told as in any search).
+        reward: The reward of a sub-network's validation metrics.
+        reward_params: Its parameters.
+        seed: Seeds the super-network's weights and this phase's shuffles.
+        settings: The phase's budget.
+        checkpoint_path: Where the epoch checkpoints go (None: none).
+    """
+
+    def __init__(self, space: SearchSpace, data: Dataset, strategy: Any, reward: Reward,
+                 reward_params: Mapping[str, Any], seed: int, settings: OneShotSettings,
+                 checkpoint_path: Path | None = None):
+        import keras
+        import tensorflow as tf
+
+        self.space, self.data, self.strategy = space, data, strategy
+        self.reward, self.reward_params = reward, dict(reward_params)
+        self.settings = settings
+        self.checkpoint_path = checkpoint_path
+        spec = ModelSpec(input_shape=data.input_shape, output=data.output,
+                         n_outputs=data.n_outputs, image_shape=data.image_shape)
+        self.net = SuperNet(space, spec, seed=seed)
+        train = {k: v[0] for k, v in space.train.items()}
+        self.batch_size = int(train.get("batch_size", 32))
+        name = OPTIMIZERS.get(str(train.get("optimizer", "adam")), "Adam")
+        self.optimizer = getattr(keras.optimizers, name)(
+            learning_rate=float(train.get("learning_rate", 1e-3)))
+        self.optimizer.build(self.net.variables)
+        self.loss_fn = keras.losses.get(loss_for(data.output))
+        self.rng = np.random.default_rng([seed, 1])
+        self.epoch = 0
+        self.next_trial = 0
+        self.history: list[dict[str, float]] = []
+        self.rank_seconds = 0.0
+        self._y_dtype = np.int64 if data.output == "classification" else np.float32
+        self._step = tf.function(self._train_step, autograph=False, input_signature=[
+            *self.net.input_signature(),
+            tf.TensorSpec([None, *data.y_train.shape[1:]], tf.as_dtype(self._y_dtype)),
+            tf.TensorSpec([2], tf.int32)])
+
+    # ------------------------------------------------------------------ one step
+    def _train_step(self, x: Any, active: Any, dropout: Any, rate: Any, mask: Any,
+                    activation: Any, pooling: Any, y: Any, seed: Any) -> Any:
+        import tensorflow as tf
+
+        variables = self.net.variables
+        with tf.GradientTape() as tape:
+            out = self.net.forward(x, (active, dropout, rate, mask, activation, pooling),
+                                   training=True, seed=seed)
+            loss = tf.reduce_mean(self.loss_fn(y, out))
+        grads = tape.gradient(loss, variables)
+        grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables,
+                                                                      strict=True)]
+        self.optimizer.apply_gradients(zip(grads, variables, strict=True))
+        return loss
+
+    def evaluate(self, architecture: Architecture, x: np.ndarray, y: np.ndarray
+                 ) -> Ranked:
+        """The space's reward (and the loss) of the sub-network on (x, y) under the shared
+        weights; -inf and inf when it predicts non-finite values."""
+        out = self.net.predict(x, architecture)
+        if not np.all(np.isfinite(out)):
+            return Ranked(architecture, -math.inf, math.inf)
+        metrics = (classification_metrics(y, out) if self.data.output == "classification"
+                   else regression_metrics(y, out))
+        facts = {"params": self.net.param_count(architecture), "train_seconds": 0.0}
+        value = float(self.reward(metrics, facts, **self.reward_params))
+        return Ranked(architecture, value if math.isfinite(value) else -math.inf,
+                      float(metrics.get("loss", 0.0)))
+
+    def score(self, architecture: Architecture, x: np.ndarray, y: np.ndarray) -> float:
+        """The space's reward of the sub-network on (x, y) under the shared weights."""
+        return self.evaluate(architecture, x, y).score
+
+    # ------------------------------------------------------------------ the alternation
+    def run(self, on_epoch: Callable[[dict[str, float]], None] | None = None
+            ) -> list[Ranked]:
+        """Train to ``settings.epochs`` (from the last checkpoint, if restored) and return the
+        final candidates, best first, with their one-shot scores."""
+        while self.epoch < self.settings.epochs:
+            started = time.perf_counter()
+            loss = self._train_shared()
+            rewards = self._train_controller()
+            self.epoch += 1
+            entry = {"epoch": self.epoch, "loss": loss,
+                     "mean_reward": float(np.mean(rewards)) if rewards else math.nan,
+                     "best_reward": float(np.max(rewards)) if rewards else math.nan,
+                     "seconds": time.perf_counter() - started}
+            self.history.append(entry)
+            logger.info("one-shot epoch %d/%d: loss %.4f, controller mean reward %.4f",
+                        self.epoch, self.settings.epochs, loss, entry["mean_reward"])
+            self.save()
+            failpoint("one_shot_epoch")
+            if on_epoch is not None:
+                on_epoch(entry)
+        started = time.perf_counter()
+        ranked = self.rank_candidates()
+        self.rank_seconds = time.perf_counter() - started
+        return ranked
+
+    def _train_shared(self) -> float:
+        import tensorflow as tf
+
+        n = len(self.data.x_train)
+        order = self.rng.permutation(n)
+        steps = math.ceil(n / self.batch_size)
+        sampled = self.strategy.sample_batch(steps).sequences
+        losses = []
+        for k, sequence in enumerate(sampled):
+            architecture = self.space.from_decisions(sequence)
+            idx = order[k * self.batch_size:(k + 1) * self.batch_size]
+            seed = self.rng.integers(0, 2**31 - 1, size=2).astype(np.int32)
+            enc = encoded_arrays(self.net.encode(architecture))
+            loss = self._step(self.data.x_train[idx], *enc,
+                              self.data.y_train[idx].astype(self._y_dtype), tf.constant(seed))
+            losses.append(float(loss))
+        return float(np.mean(losses))
+
+    def _train_controller(self) -> list[float]:
+        s = self.settings
+        x_val, y_val = self.data.x_val, self.data.y_val
+        told: list[float] = []
+        for _ in range(s.controller_steps):
+            if len(x_val) > s.val_batch:
+                idx = self.rng.choice(len(x_val), size=s.val_batch, replace=False)
+                x, y = x_val[idx], y_val[idx]
+            else:
+                x, y = x_val, y_val
+            asked = []
+            for _ in range(s.controller_batch):
+                architecture = self.strategy.ask(self.next_trial)
+                if architecture is None:  # a small space, every architecture asked once
+                    break
+                asked.append((self.next_trial, architecture))
+                self.next_trial += 1
+            if not asked:
+                break
+            rewards = [self.score(architecture, x, y) for _, architecture in asked]
+            finite = [r for r in rewards if math.isfinite(r)]
+            baseline = float(np.mean(finite)) if finite and s.step_baseline else 0.0
+            for (trial_id, architecture), reward in zip(asked, rewards, strict=True):
+                self.strategy.tell(trial_id, architecture,
+                                   reward - baseline if math.isfinite(reward) else None)
+            told.extend(finite)
+        return told
+
+    def rank_candidates(self) -> list[Ranked]:
+        """``candidates`` distinct samples of the trained controller, scored on the whole
+        validation set, best first: by reward, ties (accuracy on a few hundred examples ties
+        often) by the lower validation loss, then the order sampled. Draws from a copy of
+        the strategy's RNG state, so calling it does not change a resumed run."""
+        state = self.strategy.rng.bit_generator.state
+        sequences = self.strategy.sample_batch(self.settings.candidates).sequences
+        self.strategy.rng.bit_generator.state = state
+        unique = list({a.id: a for a in map(self.space.from_decisions, sequences)}.values())
+        return rank([self.evaluate(a, self.data.x_val, self.data.y_val) for a in unique])
+
+    # ------------------------------------------------------------------ checkpoints
+    def state(self) -> Checkpoint:
+        strategy = self.strategy.state_dict()
+        arrays = {f"net.{k}": v for k, v in self.net.get_weights().items()}
+        arrays.update({f"optimizer.{k}": np.asarray(v.numpy())
+                       for k, v in enumerate(self.optimizer.variables)})
+        arrays.update({f"strategy.{k}": v for k, v in strategy.arrays.items()})
+        meta = {"epoch": self.epoch, "next_trial": self.next_trial, "history": self.history,
+                "rng": self.rng.bit_generator.state, "strategy": strategy.meta,
+                "settings": asdict(self.settings)}
+        return Checkpoint(meta, arrays)
+
+    def save(self) -> None:
+        if self.checkpoint_path is not None:
+            save_checkpoint(self.checkpoint_path, self.state())
+
+    def restore(self) -> bool:
+        """Continue from the checkpoint if there is one; returns whether there was."""
+        if self.checkpoint_path is None or not self.checkpoint_path.exists():
+            return False
+        state = load_checkpoint(self.checkpoint_path)
+        self.net.set_weights({k[4:]: v for k, v in state.arrays.items()
+                              if k.startswith("net.")})
+        for k, variable in enumerate(self.optimizer.variables):
+            variable.assign(state.arrays[f"optimizer.{k}"])
+        self.strategy.load_state_dict(StrategyState(
+            state.meta["strategy"], {k[9:]: v for k, v in state.arrays.items()
+                                     if k.startswith("strategy.")}))
+        self.epoch = int(state.meta["epoch"])
+        self.next_trial = int(state.meta["next_trial"])
+        self.history = list(state.meta["history"])
+        self.rng.bit_generator.state = state.meta["rng"]
+        return True
+
+
+__all__ = ["OneShotPhase", "OneShotSettings", "Ranked", "check_one_shot_settings", "rank"]

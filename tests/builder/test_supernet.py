@@ -1,0 +1,92 @@
+"""The super-network: every sub-network, extracted with its shared weights, computes what the
+builder's standalone model computes with those weights; unsupported spaces get one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from automl.builder import ModelSpec
+from automl.builder import build_model
+from automl.builder.supernet import SuperNet
+from automl.builder.supernet import check_one_shot
+from automl.errors import SpaceError
+from automl.space import parse_space
+
+DIGITS = ModelSpec((64,), n_outputs=10)
+VOWELS = ModelSpec((29, 12), n_outputs=9)
+
+
+def _space(layers: dict, task: str = "digits", train: dict | None = None, **extra):  # type: ignore[no-untyped-def]
+    config = {"name": "t", "task": task, "layers": layers, "train": train or {"epochs": 1},
+              **extra}
+    return parse_space(config, source_name="t.yaml", base_dir=Path("."))
+
+
+def _assert_all_equal(space, spec: ModelSpec, expected_count: int) -> None:  # type: ignore[no-untyped-def]
+    net = SuperNet(space, spec, seed=3)
+    # shared weights that are not the initial ones: random biases too
+    net.set_weights({k: np.random.default_rng(1).normal(0, 0.3, v.shape)
+                     for k, v in net.get_weights().items()})
+    x = np.random.default_rng(0).normal(size=(6, *spec.input_shape)).astype(np.float32)
+    architectures = list(space.enumerate())
+    assert len(architectures) == expected_count
+    for architecture in architectures:
+        model = build_model(architecture, spec)
+        model.set_weights(net.extract(architecture))
+        np.testing.assert_allclose(net.predict(x, architecture), np.asarray(model(x)),
+                                   rtol=1e-5, atol=1e-6, err_msg=architecture.summary())
+        assert net.param_count(architecture) == model.count_params()
+
+
+def test_every_dense_subnetwork_equals_the_standalone_model() -> None:
+    # 1-2 layers of dense {8, 16} x {relu, sigmoid} or dropout: 5 + 25 = 30 sub-networks
+    space = _space({"min": 1, "max": 2, "types": {
+        "dense": {"units": [8, 16], "activation": ["relu", "sigmoid"]},
+        "dropout": {"rate": [0.2]}}})
+    _assert_all_equal(space, DIGITS, 30)
+
+
+def test_every_gru_subnetwork_equals_the_standalone_model() -> None:
+    # Keras' GRU layout: gates [z, r, h] in blocks of the widest width, sliced per block
+    space = _space({"min": 1, "max": 2, "types": {
+        "gru": {"units": [4, 8], "activation": ["tanh", "relu"]}}}, task="japanese_vowels")
+    _assert_all_equal(space, VOWELS, 20)
+    pooled = _space({"min": 1, "max": 1, "pooling": ["avg", "max"], "types": {
+        "gru": {"units": [4], "activation": ["tanh"]}}}, task="japanese_vowels")
+    _assert_all_equal(pooled, VOWELS, 2)
+
+
+LAYERS = {"min": 1, "max": 2, "types": {"dense": {"units": [8, 16]}}}
+
+
+@pytest.mark.parametrize(("space_args", "key"), [
+    ({"layers": {"types": {"conv1d": {"filters": [4, 8]}}}}, "layers.types.conv1d"),
+    ({"layers": {"types": {"lstm": {"units": [4, 8]}}}}, "layers.types.lstm"),
+    ({"layers": {"types": {"dense": {"units": [8]}, "gru": {"units": [8]}}}},
+     "layers.types"),
+    ({"layers": {"types": {"gru": {"units": [4], "bidirectional": [False, True]}}},
+      "task": "japanese_vowels"}, "layers.types.gru.bidirectional"),
+    ({"layers": LAYERS, "train": {"learning_rate": [0.01, 0.001]}}, "train.learning_rate"),
+    ({"layers": LAYERS, "train": {"batch_size": [32, 64]}}, "train.batch_size"),
+    ({"layers": {"types": {"gru": {"units": [4]}}, "pooling": ["attention", "avg"]},
+      "task": "japanese_vowels"}, "layers.pooling"),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_unsupported_decision_is_one_line_naming_it(space_args: dict, key: str) -> None:
+    space = _space(**space_args)
+    with pytest.raises(SpaceError) as error:
+        check_one_shot(space)
+    message = str(error.value)
+    assert key in message and "\n" not in message
+
+
+def test_input_kind_is_checked_against_the_stack() -> None:
+    dense = _space(LAYERS)
+    assert check_one_shot(dense) == "dense"
+    with pytest.raises(SpaceError, match="vector input"):
+        check_one_shot(dense, VOWELS)
+    gru = _space({"types": {"gru": {"units": [4]}}}, task="japanese_vowels")
+    with pytest.raises(SpaceError, match="sequence input"):
+        check_one_shot(gru, DIGITS)

@@ -1,0 +1,137 @@
+"""One-shot mode end to end through the CLI on the session's Ray instance: killed after its
+first epoch, resumed, it ends with the ranking of an uninterrupted phase; the retrained top K
+are ordinary trials with their one-shot score on the leaderboard; bad one-shot input is one
+line with exit code 2 and nothing written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from automl.engine.one_shot import Ranked
+from automl.engine.one_shot_api import FixedList
+from automl.engine.one_shot_api import kendall_tau
+from automl.engine.one_shot_api import ranking_tau
+from tests.cli.test_cli import automl
+from tests.conftest import TINY_DIGITS
+
+ONE_SHOT_SPACE = TINY_DIGITS.replace("learning_rate: [0.01, 0.003]", "learning_rate: 0.01")
+FLAGS = ["--mode", "one-shot", "--one-shot-epochs", "3", "--controller-steps", "2",
+         "--controller-batch", "3", "--candidates", "12", "--retrain-top", "2", "--seed", "4"]
+
+
+@pytest.mark.parametrize(("args", "key"), [
+    (["tiny.yaml", "--mode", "one-shot"], "train.learning_rate"),  # a searched train.* value
+    (["fixed.yaml", "--retrain-top", "3"], "--retrain-top"),       # a one-shot flag, no mode
+    (["fixed.yaml", "--mode", "one-shot", "--trials", "3"], "--trials"),
+    (["fixed.yaml", "--mode", "one-shot", "--strategy", "dqn"], "--strategy"),
+], ids=["searched-train", "flag-without-mode", "trials", "strategy"])
+def test_bad_one_shot_input_is_one_line(tmp_path: Path, args: list[str], key: str) -> None:
+    (tmp_path / "tiny.yaml").write_text(TINY_DIGITS)
+    (tmp_path / "fixed.yaml").write_text(ONE_SHOT_SPACE)
+    (tmp_path / "runs").mkdir()
+    result = automl("search", *args, cwd=tmp_path, env={"RAY_AUTH_MODE": "disabled"})
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and key in lines[0], lines
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
+def _uninterrupted_phase(space_file: Path):  # type: ignore[no-untyped-def]
+    """The one-shot phase of FLAGS in this process, without checkpoints or a kill."""
+    from automl.engine.api import _load_data
+    from automl.engine.api import _reward_of
+    from automl.engine.one_shot import OneShotPhase
+    from automl.engine.one_shot import OneShotSettings
+    from automl.space import load_space
+    from automl.strategies import create_strategy
+
+    space = load_space(space_file)
+    settings = OneShotSettings(epochs=3, controller_steps=2, controller_batch=3, candidates=12,
+                               retrain_top=2)
+    controller = create_strategy("reinforce", space, seed=4, workers=3,
+                                 settings={"imagined_batches": 0})
+    reward, params = _reward_of(space)
+    data, _ = _load_data(space, 4)
+    phase = OneShotPhase(space, data, controller, reward, params, 4, settings)
+    return phase, phase.run()
+
+
+@pytest.mark.slow
+def test_one_shot_search_killed_resumed_and_retrained_on_ray(
+        ray_instance, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    address = ray_instance.get_runtime_context().gcs_address
+    space = tmp_path / "fixed.yaml"
+    space.write_text(ONE_SHOT_SPACE)
+    killed = automl("search", str(space), *FLAGS, "--name", "os", "--workers", "1",
+                    "--address", address, cwd=tmp_path,
+                    env={"AUTOML_FAILPOINTS": "one_shot_epoch:1"})
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    run = tmp_path / "runs" / "os"
+    assert json.loads((run / "run.json").read_text())["mode"] == "one-shot"
+    assert (run / "one_shot.npz").is_file()
+
+    resumed = automl("resume", "os", "--address", address, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Kendall tau" in resumed.stdout and "one-shot" in resumed.stdout
+
+    # the resumed phase ends where an uninterrupted one does: same weights, same ranking
+    phase, ranked = _uninterrupted_phase(space)
+    summary = json.loads(_cli(capsys, "show", str(run), "--format", "json"))["one_shot"]
+    assert summary["epochs"] == 3 and len(summary["history"]) == 3
+    assert summary["scores"] == {r.architecture.id: r.score for r in ranked}
+    assert summary["ranking"] == [r.architecture.id for r in ranked]
+    assert [a["layers"] for a in summary["chosen"]] == [
+        list(map(dict, r.architecture.layers)) for r in ranked[:2]]
+    # sampled sub-networks train the shared weights: the training loss goes down
+    losses = [e["loss"] for e in phase.history]
+    assert losses[-1] < losses[0] - 0.2, losses
+    assert [e["loss"] for e in summary["history"]] == pytest.approx(losses, rel=1e-6)
+
+    # the top 2 were retrained as ordinary children, scored both ways
+    board = json.loads(_cli(capsys, "leaderboard", str(run), "--format", "json"))
+    assert len(board) == 2 and all(r["status"] == "complete" for r in board)
+    assert {r["id"] for r in board} == {r.architecture.id for r in ranked[:2]}
+    for row in board:
+        assert row["one_shot"] == pytest.approx(summary["scores"][row["id"]])
+        assert row["reward"] > 0.3 and row["test_metrics"]["accuracy"] > 0.3
+    # tau of the one-shot ranking (score, ties by validation loss) against the real reward
+    position = {arch_id: i for i, arch_id in enumerate(summary["ranking"])}
+    expected = kendall_tau([(-position[r["id"]], r["reward"]) for r in board])
+    assert summary["kendall_tau"] == expected and summary["retrained"] == 2
+    assert "one-shot" in _cli(capsys, "leaderboard", str(run))
+    trial = _cli(capsys, "show", str(run), str(board[0]["trial"]))
+    assert "One-shot score" in trial and "rank" in trial
+
+
+def _cli(capsys: pytest.CaptureFixture, *args: str) -> str:
+    """The command's stdout, run in this process (reading a run starts no TensorFlow)."""
+    from automl.cli.main import main
+
+    capsys.readouterr()
+    assert main(list(args)) == 0
+    return capsys.readouterr().out
+
+
+def test_fixed_list_proposes_in_order_and_resumes(tmp_path: Path) -> None:
+    from automl.space import load_space
+
+    path = tmp_path / "fixed.yaml"
+    path.write_text(ONE_SHOT_SPACE)
+    space = load_space(path)
+    chosen = list(space.enumerate())[:3]
+    strategy = FixedList(space, chosen)
+    assert strategy.ask(0) == chosen[0]
+    again = FixedList(space, chosen)
+    again.load_state_dict(strategy.state_dict())
+    assert [again.ask(1), again.ask(2), again.ask(3)] == [chosen[1], chosen[2], None]
+    assert kendall_tau([(0.1, 0.5), (0.2, 0.7), (0.3, 0.6)]) == pytest.approx(1 / 3)
+    assert kendall_tau([(0.1, 0.5)]) is None
+    # accuracy ties on a small validation set: the ranking breaks them by validation loss
+    ranked = [Ranked(chosen[0], 0.9, 0.5), Ranked(chosen[1], 0.9, 0.3),
+              Ranked(chosen[2], 0.8, 0.1)]
+    assert ranking_tau(ranked, [0.7, 0.8, 0.6]) == pytest.approx(1.0)
+    assert kendall_tau([(r.score, w) for r, w in zip(ranked, [0.7, 0.8, 0.6], strict=True)]
+                       ) < 1.0
