@@ -112,6 +112,57 @@ def _unique_name(runs_dir: Path, base: str) -> str:
     return name
 
 
+def checked_space(space: str | Path | SearchSpace, name: str | None,
+                  plugins: Sequence[str]) -> SearchSpace:
+    """The run name checked, the named plugins loaded, then the space and its own plugins."""
+    if name is not None:
+        check_run_name(name)
+    load_named(plugins)
+    if not isinstance(space, SearchSpace):
+        space = load_space(space, load_plugins=True)
+    load_named(space.plugins, named_by=f"{space.source} (plugins:)")
+    return space
+
+
+def new_run_info(name: str, space: SearchSpace, data: Any, *, strategy: str,
+                 strategy_settings: dict[str, Any], seed: int, trials: int,
+                 execution: ExecutionSettings, **extra: Any) -> dict[str, Any]:
+    """The ``run.json`` of a new run (``extra``: what a mode adds, e.g. one-shot settings)."""
+    return {
+        "name": name, "space_source": space.source, "base_dir": str(space.base_dir),
+        **extra,
+        "strategy": strategy, "strategy_settings": strategy_settings, "seed": seed,
+        "trials": trials, "execution": vars(execution),
+        # every path plugin this process loaded, so workers (and a resume from another
+        # folder) load the same ones
+        "plugins": path_plugins(),
+        # the task's class names in index order, so reports speak the user's labels
+        "class_names": list(getattr(data, "class_names", ()) or ()),
+        "created_at": datetime.datetime.now().isoformat(timespec="seconds"),
+        "automl_version": __version__,
+    }
+
+
+def start_and_create(runs_dir: str | Path, name: str, space: SearchSpace, data: Any,
+                     task_name: str | None, run_info: dict[str, Any],
+                     execution: ExecutionSettings, *, overwrite: bool
+                     ) -> tuple[Executor, RunFolder]:
+    """Start the executor, then create the run folder whole: too few CPUs/GPUs (the start
+    fails) must leave nothing behind."""
+    if not overwrite:
+        RunFolder.check_free(runs_dir, name)
+    executor = create_executor(execution, data, task_name=task_name,
+                               plugin_paths=run_info["plugins"],
+                               scheduler=scheduler_config(execution.scheduler, space.train))
+    executor.start()
+    try:
+        run = RunFolder.create(runs_dir, name, space.config, run_info, overwrite=overwrite)
+    except BaseException:
+        executor.shutdown()
+        raise
+    return executor, run
+
+
 def run_search(space: str | Path | SearchSpace, *, strategy: str | None = None,
                strategy_settings: dict[str, Any] | None = None, trials: int | None = None,
                seed: int | None = None, name: str | None = None,
@@ -131,12 +182,7 @@ def run_search(space: str | Path | SearchSpace, *, strategy: str | None = None,
         >>> outcome = run_search("search_spaces/quickstart.yaml", trials=4)  # doctest: +SKIP
         >>> outcome.best_reward  # doctest: +SKIP
     """
-    if name is not None:
-        check_run_name(name)
-    load_named(plugins)
-    if not isinstance(space, SearchSpace):
-        space = load_space(space, load_plugins=True)
-    load_named(space.plugins, named_by=f"{space.source} (plugins:)")
+    space = checked_space(space, name, plugins)
     execution = check_execution(execution or ExecutionSettings())
     trials = check_trials(trials if trials is not None else space.trials)
     seed = seed if seed is not None else (space.seed or 0)
@@ -146,29 +192,11 @@ def run_search(space: str | Path | SearchSpace, *, strategy: str | None = None,
     reward, reward_params = _reward_of(space)
     data, task_name = _load_data(space, seed)
     name = name or _unique_name(Path(runs_dir), space.name)
-    run_info = {
-        "name": name, "space_source": space.source, "base_dir": str(space.base_dir),
-        "strategy": strategy_name, "strategy_settings": settings, "seed": seed,
-        "trials": trials, "execution": vars(execution),
-        # every path plugin this process loaded, so workers (and a resume from another
-        # folder) load the same ones
-        "plugins": path_plugins(),
-        # the task's class names in index order, so reports speak the user's labels
-        "class_names": list(getattr(data, "class_names", ()) or ()),
-        "created_at": datetime.datetime.now().isoformat(timespec="seconds"),
-        "automl_version": __version__,
-    }
-    if not overwrite:
-        RunFolder.check_free(runs_dir, name)
-    executor = create_executor(execution, data, task_name=task_name,
-                               plugin_paths=run_info["plugins"],
-                               scheduler=scheduler_config(execution.scheduler, space.train))
-    executor.start()  # before the folder exists: too few CPUs/GPUs must leave nothing behind
-    try:
-        run = RunFolder.create(runs_dir, name, space.config, run_info, overwrite=overwrite)
-    except BaseException:
-        executor.shutdown()
-        raise
+    run_info = new_run_info(name, space, data, strategy=strategy_name,
+                            strategy_settings=settings, seed=seed, trials=trials,
+                            execution=execution)
+    executor, run = start_and_create(runs_dir, name, space, data, task_name, run_info,
+                                     execution, overwrite=overwrite)
     return _run(run, space, instance, executor, trials, seed, reward, reward_params,
                 max_consecutive_failures, on_progress, on_start, resume=False,
                 keep_best=execution.keep_best, dataset=dataset_facts(data, task_name))

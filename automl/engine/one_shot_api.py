@@ -15,7 +15,6 @@ as any search does (the store and ``strategy.npz``).
 
 from __future__ import annotations
 
-import datetime
 import logging
 import math
 from collections.abc import Callable
@@ -24,15 +23,17 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from automl._version import __version__
 from automl.builder.supernet import check_one_shot
 from automl.engine.api import _load_data
 from automl.engine.api import _log_to
 from automl.engine.api import _reward_of
 from automl.engine.api import _strategy_choice
 from automl.engine.api import _unique_name
+from automl.engine.api import checked_space
 from automl.engine.api import dataset_facts
 from automl.engine.api import load_run_space
+from automl.engine.api import new_run_info
+from automl.engine.api import start_and_create
 from automl.engine.one_shot import OneShotPhase
 from automl.engine.one_shot import OneShotSettings
 from automl.engine.one_shot import Ranked
@@ -45,16 +46,12 @@ from automl.errors import UserInputError
 from automl.execution import ExecutionSettings
 from automl.execution import check_execution
 from automl.execution import create_executor
-from automl.registry.discovery import load_named
-from automl.registry.discovery import path_plugins
 from automl.schedulers import scheduler_config
 from automl.space import Architecture
 from automl.space import SearchSpace
-from automl.space import load_space
 from automl.store import RunFolder
 from automl.store import TrialStatus
 from automl.store import TrialStore
-from automl.store import check_run_name
 from automl.strategies import Strategy
 from automl.strategies import StrategyState
 from automl.strategies import create_strategy
@@ -63,10 +60,11 @@ from automl.training.trainer import model_spec
 logger = logging.getLogger("automl.one_shot")
 
 MODE = "one-shot"
-ONE_SHOT_STRATEGY_DEFAULTS = {"imagined_batches": 0}
+ONE_SHOT_STRATEGY_DEFAULTS = {"imagined_batches": 0, "batch_size": None}
 """The controller's settings in one-shot mode unless the YAML's ``strategy:`` block says
 otherwise: no Dyna imagined batches (a shared-weight score costs a millisecond; a reward model
-is for rewards that cost a training)."""
+is for rewards that cost a training), and one update per controller step (``batch_size``
+None: the ``controller_batch`` architectures a step scores, as in ENAS)."""
 
 
 class FixedList(Strategy):
@@ -118,6 +116,14 @@ def _controller(space: SearchSpace, seed: int, settings: OneShotSettings,
                            settings=chosen, source=source), chosen
 
 
+def _stored_controller(folder: RunFolder, info: dict[str, Any], space: SearchSpace,
+                       settings: OneShotSettings, seed: int) -> Strategy:
+    """The run's controller as ``run.json`` describes it (before its checkpoint is loaded)."""
+    return create_strategy("reinforce", space, seed=seed, workers=settings.controller_batch,
+                           settings=info.get("strategy_settings") or {},
+                           source=str(folder.run_json))
+
+
 def run_one_shot(space: str | Path | SearchSpace, *, settings: OneShotSettings | None = None,
                  strategy: str | None = None, strategy_settings: dict[str, Any] | None = None,
                  seed: int | None = None, name: str | None = None,
@@ -135,12 +141,7 @@ def run_one_shot(space: str | Path | SearchSpace, *, settings: OneShotSettings |
         >>> outcome = run_one_shot("search_spaces/lecture_dense.yaml")  # doctest: +SKIP
         >>> outcome.extra["kendall_tau"]  # doctest: +SKIP
     """
-    if name is not None:
-        check_run_name(name)
-    load_named(plugins)
-    if not isinstance(space, SearchSpace):
-        space = load_space(space, load_plugins=True)
-    load_named(space.plugins, named_by=f"{space.source} (plugins:)")
+    space = checked_space(space, name, plugins)
     settings = check_one_shot_settings(settings or OneShotSettings())
     check_one_shot(space)  # the space alone, before any data is loaded
     execution = check_execution(execution or ExecutionSettings())
@@ -151,27 +152,11 @@ def run_one_shot(space: str | Path | SearchSpace, *, settings: OneShotSettings |
     data, task_name = _load_data(space, seed)
     check_one_shot(space, model_spec(data))  # the input kind the stacks need
     name = name or _unique_name(Path(runs_dir), space.name)
-    run_info = {
-        "name": name, "space_source": space.source, "base_dir": str(space.base_dir),
-        "mode": MODE, "one_shot": asdict(settings),
-        "strategy": "reinforce", "strategy_settings": chosen, "seed": seed,
-        "trials": settings.retrain_top, "execution": vars(execution),
-        "plugins": path_plugins(),
-        "class_names": list(getattr(data, "class_names", ()) or ()),
-        "created_at": datetime.datetime.now().isoformat(timespec="seconds"),
-        "automl_version": __version__,
-    }
-    if not overwrite:
-        RunFolder.check_free(runs_dir, name)
-    executor = create_executor(execution, data, task_name=task_name,
-                               plugin_paths=run_info["plugins"],
-                               scheduler=scheduler_config(execution.scheduler, space.train))
-    executor.start()  # before the folder exists: too few CPUs/GPUs must leave nothing behind
-    try:
-        run = RunFolder.create(runs_dir, name, space.config, run_info, overwrite=overwrite)
-    except BaseException:
-        executor.shutdown()
-        raise
+    run_info = new_run_info(name, space, data, strategy="reinforce", strategy_settings=chosen,
+                            seed=seed, trials=settings.retrain_top, execution=execution,
+                            mode=MODE, one_shot=asdict(settings))
+    executor, run = start_and_create(runs_dir, name, space, data, task_name, run_info,
+                                     execution, overwrite=overwrite)
     return _run(run, space, data, task_name, controller, executor, settings, seed, reward,
                 reward_params, max_consecutive_failures, on_progress, on_start, on_epoch,
                 resume=False, keep_best=execution.keep_best)
@@ -198,10 +183,7 @@ def resume_one_shot(run: str | Path, *, runs_dir: str | Path = "runs",
         stored = ExecutionSettings(**info.get("execution", {}))
         execution = check_execution(execution or stored)
         seed = int(info.get("seed", 0))
-        controller = create_strategy("reinforce", space, seed=seed,
-                                     workers=settings.controller_batch,
-                                     settings=info.get("strategy_settings") or {},
-                                     source=str(folder.run_json))
+        controller = _stored_controller(folder, info, space, settings, seed)
         reward, reward_params = _reward_of(space)
         data, task_name = _load_data(space, seed)
         executor = create_executor(execution, data, task_name=task_name,
@@ -298,10 +280,7 @@ def rescore(run: str | Path, architectures: Sequence[Architecture], *,
     info, space = load_run_space(folder, "rescore")
     settings = OneShotSettings(**info["one_shot"])
     seed = int(info.get("seed", 0))
-    controller = create_strategy("reinforce", space, seed=seed,
-                                 workers=settings.controller_batch,
-                                 settings=info.get("strategy_settings") or {},
-                                 source=str(folder.run_json))
+    controller = _stored_controller(folder, info, space, settings, seed)
     reward, reward_params = _reward_of(space)
     data, _ = _load_data(space, seed)
     phase = OneShotPhase(space, data, controller, reward, reward_params, seed, settings,

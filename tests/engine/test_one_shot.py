@@ -44,6 +44,7 @@ def _uninterrupted_phase(space_file: Path):  # type: ignore[no-untyped-def]
     from automl.engine.api import _load_data
     from automl.engine.api import _reward_of
     from automl.engine.one_shot import OneShotPhase
+    from automl.engine.one_shot_api import ONE_SHOT_STRATEGY_DEFAULTS
     from automl.engine.one_shot import OneShotSettings
     from automl.space import load_space
     from automl.strategies import create_strategy
@@ -52,7 +53,7 @@ def _uninterrupted_phase(space_file: Path):  # type: ignore[no-untyped-def]
     settings = OneShotSettings(epochs=3, controller_steps=2, controller_batch=3, candidates=12,
                                retrain_top=2)
     controller = create_strategy("reinforce", space, seed=4, workers=3,
-                                 settings={"imagined_batches": 0})
+                                 settings=ONE_SHOT_STRATEGY_DEFAULTS)
     reward, params = _reward_of(space)
     data, _ = _load_data(space, 4)
     phase = OneShotPhase(space, data, controller, reward, params, 4, settings)

@@ -108,7 +108,7 @@ def test_checkpoint_of_another_controller_is_refused(space: SearchSpace):
 
 # ---------------------------------------------------------------------------- tell
 def test_results_out_of_order_unknown_ids_and_failures(space: SearchSpace, caplog):
-    strategy = Reinforce(space, seed=0, workers=2)
+    strategy = Reinforce(space, seed=0, workers=2, batch_size=None)  # M = workers = 2
     asked = {trial_id: strategy.ask(trial_id) for trial_id in range(5)}
     assert len({a.id for a in asked.values()}) == 5
     before = [w.copy() for w in strategy.controller.get_weights()]
@@ -181,7 +181,7 @@ def test_settings_are_checked(space: SearchSpace):
 
 # ---------------------------------------------------------------------------- progress
 def test_progress_reports_each_update_once(space: SearchSpace):
-    strategy = Reinforce(space, seed=0, workers=2)
+    strategy = Reinforce(space, seed=0, workers=2, batch_size=None)  # M = workers = 2
     first, second = strategy.ask(0), strategy.ask(1)
     strategy.tell(0, first, 0.2)
     assert strategy.progress() is None
