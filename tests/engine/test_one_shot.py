@@ -44,8 +44,8 @@ def _uninterrupted_phase(space_file: Path):  # type: ignore[no-untyped-def]
     from automl.engine.api import _load_data
     from automl.engine.api import _reward_of
     from automl.engine.one_shot import OneShotPhase
-    from automl.engine.one_shot_api import ONE_SHOT_STRATEGY_DEFAULTS
     from automl.engine.one_shot import OneShotSettings
+    from automl.engine.one_shot_api import ONE_SHOT_STRATEGY_DEFAULTS
     from automl.space import load_space
     from automl.strategies import create_strategy
 
