@@ -119,7 +119,9 @@ KILL_POINTS = [
 def test_sigkill_then_resume_loses_nothing(tmp_path: Path, address: str, strategy: str,
                                            point: str) -> None:
     space = tmp_path / "space.yaml"
-    space.write_text(FAST_SPACE)
+    # reinforce: one update per 2 results (M = workers), so a kill can fall mid-batch
+    space.write_text(FAST_SPACE + ("strategy:\n  name: reinforce\n  batch_size: null\n"
+                                   if strategy == "reinforce" else ""))
     killed = cli(["search", str(space), "--strategy", strategy, "--trials", "6", "--workers",
                   "2", "--name", "k", "--seed", "1"], tmp_path, address,
                  env={"AUTOML_FAILPOINTS": point})
