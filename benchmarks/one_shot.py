@@ -54,6 +54,8 @@ def main() -> None:
     parser.add_argument("--retrain-top", type=int, default=5)
     parser.add_argument("--no-step-baseline", action="store_true",
                         help="tell the controller raw scores (OneShotSettings.step_baseline)")
+    parser.add_argument("--uniform-fraction", type=float, default=None,
+                        help="epochs of uniform path sampling first (OneShotSettings)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rescored", type=int, default=20,
@@ -87,6 +89,8 @@ def main() -> None:
         settings = replace(settings, epochs=args.one_shot_epochs)
     if args.no_step_baseline:
         settings = replace(settings, step_baseline=False)
+    if args.uniform_fraction is not None:
+        settings = replace(settings, uniform_fraction=args.uniform_fraction)
     if args.controller_steps is not None:
         settings = replace(settings, controller_steps=args.controller_steps)
     execution = ExecutionSettings(workers=args.workers, keep_best=0)

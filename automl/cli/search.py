@@ -95,6 +95,9 @@ def register(subparsers: Any) -> None:
     one_shot.add_argument("--candidates", type=positive_int, default=None,
                           help="architectures sampled from the trained controller and ranked "
                                "on the whole validation set (default 100)")
+    one_shot.add_argument("--uniform-fraction", type=float, default=None, metavar="F",
+                          help="share of the epochs, first, that train uniformly sampled "
+                               "paths before the controller's (0 to 1; default 0)")
     _add_execution_flags(search, defaults=True)
     search.set_defaults(handler=run_search_command)
 
@@ -161,7 +164,8 @@ class ProgressView:
 
 _ONE_SHOT_FLAGS = {"retrain_top": "--retrain-top", "one_shot_epochs": "--one-shot-epochs",
                    "controller_steps": "--controller-steps",
-                   "controller_batch": "--controller-batch", "candidates": "--candidates"}
+                   "controller_batch": "--controller-batch", "candidates": "--candidates",
+                   "uniform_fraction": "--uniform-fraction"}
 
 
 def one_shot_settings(args: argparse.Namespace) -> Any:

@@ -85,6 +85,11 @@ class OneShotSettings:
     set at the end; the best ``retrain_top`` are retrained."""
     retrain_top: int = 5
     """Architectures retrained from scratch as ordinary children (``--retrain-top``)."""
+    uniform_fraction: float = 0.0
+    """Fraction of the epochs, at the start, whose shared-weight minibatches train paths drawn
+    uniformly from the space (:meth:`SearchSpace.sample`) rather than by the controller: every
+    sub-network gets trained before the controller concentrates (fair sampling, as in
+    single-path one-shot NAS, Guo et al. 2020). The controller still learns in those epochs."""
     step_baseline: bool = True
     """Tell the controller each score minus the mean score of its controller step. The shared
     weights improve between steps, so a score is comparable only with scores taken under the
@@ -98,6 +103,11 @@ def check_one_shot_settings(settings: OneShotSettings) -> OneShotSettings:
     flags = {"epochs": "--one-shot-epochs", "controller_steps": "--controller-steps",
              "controller_batch": "--controller-batch", "val_batch": "--one-shot-val-batch",
              "candidates": "--candidates", "retrain_top": "--retrain-top"}
+    fraction = settings.uniform_fraction
+    if (isinstance(fraction, bool) or not isinstance(fraction, (int, float))
+            or not 0.0 <= fraction <= 1.0):
+        raise UserInputError(f"must be a number in [0, 1], got {fraction!r}",
+                             key="--uniform-fraction")
     if not isinstance(settings.step_baseline, bool):
         raise UserInputError(f"must be true or false, got {settings.step_baseline!r}",
                              key="one_shot.step_baseline")
@@ -233,10 +243,13 @@ class OneShotPhase:
         n = len(self.data.x_train)
         order = self.rng.permutation(n)
         steps = math.ceil(n / self.batch_size)
-        sampled = self.strategy.sample_batch(steps).sequences
+        if self.epoch < round(self.settings.uniform_fraction * self.settings.epochs):
+            paths = [self.space.sample(self.rng) for _ in range(steps)]
+        else:
+            paths = [self.space.from_decisions(sequence)
+                     for sequence in self.strategy.sample_batch(steps).sequences]
         losses = []
-        for k, sequence in enumerate(sampled):
-            architecture = self.space.from_decisions(sequence)
+        for k, architecture in enumerate(paths):
             idx = order[k * self.batch_size:(k + 1) * self.batch_size]
             seed = self.rng.integers(0, 2**31 - 1, size=2).astype(np.int32)
             enc = encoded_arrays(self.net.encode(architecture))

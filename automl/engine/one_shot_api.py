@@ -215,6 +215,10 @@ def _run(run: RunFolder, space: SearchSpace, data: Any, task_name: str | None,
                 on_start(run)
             summary = store.meta("one_shot")
             if summary is None:
+                if not executor.started:
+                    executor.start()
+                if hasattr(executor, "warm_up"):
+                    executor.warm_up()  # the workers start while the phase trains
                 summary = _one_shot_phase(run, space, data, controller, settings, seed, reward,
                                           reward_params, on_epoch)
                 store.set_meta("one_shot", summary)

@@ -47,6 +47,10 @@ class Executor(Protocol):
     (``automl.execution.early_stop``: ``finish(trial_id, status)``, ``replay(trials)``), which
     the loop tells how each child ended and rebuilds on resume; without one (``None`` or
     absent, as on a benchmark table) every child trains fully.
+
+    An executor whose workers take long to start may have ``warm_up()``, which starts them
+    before the first submit; the one-shot mode calls it so that they start while its phase
+    trains (:class:`~automl.execution.ray_executor.RayExecutor` has one).
     """
 
     @property

@@ -189,6 +189,17 @@ class RayExecutor:
         if self._scheduler is not None:
             self.pruner = RayPruner(self._scheduler)
 
+    def warm_up(self) -> None:
+        """Start every worker now, before the first child: their start-up (a process,
+        TensorFlow, the plugins; several seconds) then overlaps with what the driver does
+        meanwhile, such as a one-shot phase. A child's clock still starts when its worker
+        answers."""
+        for slot in self._slots:
+            if slot.actor is None:
+                slot.actor = self._actor_class.remote(*self._trainer_args)
+                slot.done = 0
+                slot.ready = slot.actor.ping.remote()
+
     def _check_resources(self, resources: dict[str, float]) -> None:
         """Too few CPUs or GPUs for ``workers`` children at once: refused on a local instance
         (it cannot grow); on a cluster joined with ``--address`` a warning, since an

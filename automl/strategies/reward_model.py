@@ -82,6 +82,10 @@ class SlotCodes:
             codes[self.index[decision.slot]] = choice
         return codes
 
+    def decode(self, codes: np.ndarray) -> Architecture:
+        """The architecture :meth:`encode` made ``codes`` from."""
+        return self.space.decide(lambda d, _: d.choices[int(codes[self.index[d.slot]])])
+
     def distances(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """``[len(a), len(b)]`` summed per-slot distances between two code matrices."""
         out = np.zeros((len(a), len(b)))

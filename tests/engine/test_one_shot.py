@@ -19,7 +19,8 @@ from tests.conftest import TINY_DIGITS
 
 ONE_SHOT_SPACE = TINY_DIGITS.replace("learning_rate: [0.01, 0.003]", "learning_rate: 0.01")
 FLAGS = ["--mode", "one-shot", "--one-shot-epochs", "3", "--controller-steps", "2",
-         "--controller-batch", "3", "--candidates", "12", "--retrain-top", "2", "--seed", "4"]
+         "--controller-batch", "3", "--candidates", "12", "--retrain-top", "2", "--seed", "4",
+         "--uniform-fraction", "0.34"]  # epoch 1 trains uniform paths, epochs 2-3 the controller's
 
 
 @pytest.mark.parametrize(("args", "key"), [
@@ -39,6 +40,17 @@ def test_bad_one_shot_input_is_one_line(tmp_path: Path, args: list[str], key: st
     assert list((tmp_path / "runs").iterdir()) == []
 
 
+@pytest.mark.parametrize("fraction", [-0.1, 1.5, "half", True])
+def test_uniform_fraction_outside_zero_to_one_is_refused(fraction: object) -> None:
+    from automl.engine.one_shot import OneShotSettings
+    from automl.engine.one_shot import check_one_shot_settings
+    from automl.errors import UserInputError
+
+    with pytest.raises(UserInputError, match="in \\[0, 1\\]") as raised:
+        check_one_shot_settings(OneShotSettings(uniform_fraction=fraction))  # type: ignore[arg-type]
+    assert raised.value.key == "--uniform-fraction"
+
+
 def _uninterrupted_phase(space_file: Path):  # type: ignore[no-untyped-def]
     """The one-shot phase of FLAGS in this process, without checkpoints or a kill."""
     from automl.engine.api import _load_data
@@ -51,7 +63,7 @@ def _uninterrupted_phase(space_file: Path):  # type: ignore[no-untyped-def]
 
     space = load_space(space_file)
     settings = OneShotSettings(epochs=3, controller_steps=2, controller_batch=3, candidates=12,
-                               retrain_top=2)
+                               retrain_top=2, uniform_fraction=0.34)
     controller = create_strategy("reinforce", space, seed=4, workers=3,
                                  settings=ONE_SHOT_STRATEGY_DEFAULTS)
     reward, params = _reward_of(space)

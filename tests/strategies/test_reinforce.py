@@ -166,6 +166,23 @@ def test_imagined_batches_train_on_the_reward_model(space: SearchSpace):
     assert (codes >= -1).all() and (codes.max(axis=0) >= 0).any()
 
 
+def test_priority_queue_pulls_the_policy_towards_the_best_children(space: SearchSpace):
+    """With ``top_k_weight`` the best told child becomes likelier than without (same seed,
+    same results); without it only the reward model's imagined rewards move the policy."""
+    rng = np.random.default_rng(4)
+    told = [space.sample(rng) for _ in range(12)]
+    rewards = list(rng.permutation(12) / 12.0)
+    best = told[int(np.argmax(rewards))]
+    log_probs = {}
+    for weight in (0.0, 2.0):
+        strategy = Reinforce(space, seed=0, workers=1, top_k=3, top_k_weight=weight)
+        before = strategy.log_probability(best)
+        for trial_id, (architecture, reward) in enumerate(zip(told, rewards, strict=True)):
+            strategy.tell(trial_id, architecture, float(reward))
+        log_probs[weight] = strategy.log_probability(best) - before
+    assert log_probs[2.0] > log_probs[0.0] + 1.0
+
+
 def test_batch_size_one_updates_on_every_result(space: SearchSpace):
     strategy = create_strategy("reinforce", space, workers=4, settings={"batch_size": 1})
     strategy.tell(0, strategy.ask(0), 0.5)
