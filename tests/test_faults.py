@@ -3,6 +3,7 @@ fail; nothing finished is lost or trained twice. Real Ray, real children, tiny b
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -107,33 +108,39 @@ def address(ray_instance) -> str:
     return ray_instance.get_runtime_context().gcs_address
 
 
-KILL_POINTS = [
-    ("random", "after_submit:1"),  # before the first result
-    ("reinforce", "after_store:3"),  # mid-batch: a result stored, not yet told
-    ("reinforce", "after_tell:2"),  # told, not yet checkpointed
-    ("random", "checkpoint_tmp:2"),  # during a checkpoint write
-]
+KILL_CHAINS = {
+    # a kill before the first result, then one during a checkpoint write
+    "random": ("after_submit:1", "checkpoint_tmp:2"),
+    # told but not yet checkpointed, then mid-batch (a result stored, not yet told)
+    "reinforce": ("after_tell:2", "after_store:3"),
+}
 
 
-@pytest.mark.parametrize(("strategy", "point"), KILL_POINTS, ids=[p for _, p in KILL_POINTS])
-def test_sigkill_then_resume_loses_nothing(tmp_path: Path, address: str, strategy: str,
-                                           point: str) -> None:
+@pytest.mark.parametrize("strategy", KILL_CHAINS)
+def test_sigkill_then_resume_loses_nothing(tmp_path: Path, address: str, strategy: str) -> None:
+    """SIGKILLed at one point, resumed and SIGKILLed at another, resumed to the end."""
     space = tmp_path / "space.yaml"
     # reinforce: one update per 2 results (M = workers), so a kill can fall mid-batch
     space.write_text(FAST_SPACE + ("strategy:\n  name: reinforce\n  batch_size: null\n"
                                    if strategy == "reinforce" else ""))
+    first, second = KILL_CHAINS[strategy]
     killed = cli(["search", str(space), "--strategy", strategy, "--trials", "6", "--workers",
                   "2", "--name", "k", "--seed", "1"], tmp_path, address,
-                 env={"AUTOML_FAILPOINTS": point})
+                 env={"AUTOML_FAILPOINTS": first})
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     db = tmp_path / "runs" / "k" / "trials.sqlite"
-    before = finished_state(db)
+    states = [finished_state(db)]
+    killed = cli(["resume", "runs/k"], tmp_path, address, env={"AUTOML_FAILPOINTS": second})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]  # the resume, killed
+    states.append(finished_state(db))
     resumed = cli(["resume", "runs/k"], tmp_path, address)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     after = finished_state(db)
+    states.append(after)
     assert len(after) == 6, after  # exactly the requested number of finished trials
-    for trial_id, state in before.items():  # nothing finished was lost or trained again
-        assert after[trial_id] == state
+    for earlier, later in itertools.pairwise(states):  # nothing finished lost or trained again
+        for trial_id, state in earlier.items():
+            assert later[trial_id] == state
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0] == 6
@@ -164,7 +171,7 @@ def test_hanging_child_times_out_and_failures_stop_the_search(tmp_path: Path,
     space = plugin_space(tmp_path, "hang")
     started = time.monotonic()
     result = cli(["search", str(space), "--trials", "1", "--workers", "1", "--name", "h",
-                  "--trial-timeout", "8"], tmp_path, address)
+                  "--trial-timeout", "4"], tmp_path, address)
     assert result.returncode == 0, result.stderr[-3000:]
     assert time.monotonic() - started < 100
     (trial,) = TrialStore(tmp_path / "runs" / "h" / "trials.sqlite", readonly=True).trials()
