@@ -141,7 +141,7 @@ class ReinforceSettings:
     batch: the policy is pulled towards the best architectures found, so its new samples are
     their neighbours (0: off; no effect without imagined batches). Sequential, five tables,
     20 seeds (docs/benchmark.md): 0 -> geometric mean 29.2 evaluations to the top 1 %,
-    2 -> 25.8, 4 -> 28.7."""
+    1 -> 27.0, 2 -> 25.8, 4 -> 28.7."""
     fantasy: str = "none"
     """How children still training enter the reward model's fit before imagined training
     (``believer``: at the model's mean; ``liar``: at the worst reward told; ``none``). Measured
