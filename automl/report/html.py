@@ -34,6 +34,7 @@ from automl.store import ModelFiles
 from automl.store import RunFolder
 from automl.store import TrialRecord
 from automl.store import TrialStore
+from automl.store import ranking_key
 
 CONTROLLER_KEYS = ("mean_reward", "baseline", "entropy", "loss", "epsilon", "td_loss")
 """Statistics plotted per strategy update, in this order, when a run's updates have them."""
@@ -148,7 +149,8 @@ def _overview(data: Sequence[RunData]) -> str:
         for t in d.trials:
             counts[t.status.value] = counts.get(t.status.value, 0) + 1
         rewarded = [t for t in d.trials if _full(t) is not None]
-        best = max(rewarded, key=lambda t: t.reward or 0.0) if rewarded else None
+        best = (min(rewarded, key=lambda t: ranking_key(t.reward, t.metrics, t.trial_id))
+                if rewarded else None)
         seconds = sum(t.train_seconds or 0.0 for t in d.trials)
         rows.append([d.name, str(d.info.get("strategy", "")),
                      str(d.dataset.get("task") or _task_name(d.config) or ""),

@@ -22,6 +22,7 @@ from automl.errors import allowed
 from automl.store import RunFolder
 from automl.store import TrialStatus
 from automl.store import TrialStore
+from automl.store import ranking_key
 
 _STATUS_ORDER = {TrialStatus.COMPLETE: 0, TrialStatus.CACHED: 0, TrialStatus.STOPPED: 1,
                  TrialStatus.RUNNING: 2, TrialStatus.PENDING: 2, TrialStatus.FAILED: 3}
@@ -69,8 +70,8 @@ def leaderboard_rows(runs: Sequence[RunFolder], *, top: int | None = None,
         finally:
             store.close()
     rows.sort(key=lambda r: (_STATUS_ORDER[TrialStatus(r["status"])],
-                             -(r["reward"] if r["reward"] is not None else float("-inf")),
-                             r["run"], r["trial"]))
+                             ranking_key(r["reward"], r["metrics"] or {}, 0), r["run"],
+                             r["trial"]))
     known = {s.value for s in TrialStatus}
     for status in statuses:
         if status not in known:

@@ -9,6 +9,7 @@ from automl.store.run_folder import check_run_name
 from automl.store.trial_store import TrialRecord
 from automl.store.trial_store import TrialStatus
 from automl.store.trial_store import TrialStore
+from automl.store.trial_store import ranking_key
 
 __all__ = ["Checkpoint", "ModelFiles", "RunFolder", "TrialRecord", "TrialStatus", "TrialStore",
-           "check_run_name", "load_checkpoint", "save_checkpoint"]
+           "check_run_name", "load_checkpoint", "ranking_key", "save_checkpoint"]

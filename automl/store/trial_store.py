@@ -131,6 +131,20 @@ class TrialRecord:
         return Architecture.from_dict(self.architecture)
 
 
+def ranking_key(reward: float | None, metrics: Mapping[str, Any], trial_id: int
+                ) -> tuple[float, float, int]:
+    """Sort key of a trial, best first: the higher reward; among equal rewards the lower
+    validation loss (small validation sets tie often, e.g. accuracy in steps of 1/30, and the
+    loss still tells the more confident child apart); then the earlier trial."""
+    loss = metrics.get("loss")
+    tie_break = float(loss) if isinstance(loss, (int, float)) and loss == loss else float("inf")
+    return (-(reward if reward is not None else float("-inf")), tie_break, trial_id)
+
+
+def _best_first(records: list[TrialRecord]) -> list[TrialRecord]:
+    return sorted(records, key=lambda r: ranking_key(r.reward, r.metrics, r.trial_id))
+
+
 def _decode(row: sqlite3.Row) -> TrialRecord:
     data = dict(row)
     for key in ("architecture", "flat"):
@@ -260,21 +274,25 @@ class TrialStore:
         return _decode(rows[0]) if rows else None
 
     def best(self) -> TrialRecord | None:
-        """The complete (or cached) trial with the highest reward; failed trials never top."""
-        row = self._db.execute(
-            "SELECT * FROM trials WHERE status IN ('complete', 'cached') AND reward IS NOT NULL "
-            "ORDER BY reward DESC, trial_id LIMIT 1").fetchone()
-        return _decode(row) if row else None
+        """The complete (or cached) trial first by :func:`ranking_key`; failed trials never
+        top."""
+        rows = self._db.execute(
+            "SELECT * FROM trials WHERE status IN ('complete', 'cached') AND reward = "
+            "(SELECT MAX(reward) FROM trials WHERE status IN ('complete', 'cached'))").fetchall()
+        ranked = _best_first([_decode(row) for row in rows])
+        return ranked[0] if ranked else None
 
     def top_trained(self, k: int) -> list[int]:
-        """The ``k`` complete trials with the highest rewards (ties: the earlier trial), the
-        ones whose models a run keeps; cached trials trained nothing and are not among them."""
+        """The ``k`` complete trials first by :func:`ranking_key`, the ones whose models a run
+        keeps; cached trials trained nothing and are not among them."""
         if k <= 0:
             return []
         rows = self._db.execute(
-            "SELECT trial_id FROM trials WHERE status='complete' AND reward IS NOT NULL "
-            "ORDER BY reward DESC, trial_id LIMIT ?", (int(k),)).fetchall()
-        return [int(r["trial_id"]) for r in rows]
+            "SELECT trial_id, reward, metrics FROM trials WHERE status='complete' "
+            "AND reward IS NOT NULL").fetchall()
+        keys = sorted(ranking_key(r["reward"], json.loads(r["metrics"] or "{}"), r["trial_id"])
+                      for r in rows)
+        return [trial_id for _, _, trial_id in keys[:k]]
 
     def keras_summary(self, trial_id: int) -> str | None:
         """The Keras ``model.summary()`` text the worker captured; None for runs made before

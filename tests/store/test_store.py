@@ -41,6 +41,26 @@ def test_trial_lifecycle_and_readonly_reader(tmp_path: Path) -> None:
     assert store.integrity_ok()
 
 
+def test_equal_rewards_rank_by_validation_loss_everywhere(tmp_path: Path) -> None:
+    """Tiny validation sets tie often: the lower validation loss wins the tie in the store's
+    best trial, the kept models and the leaderboard; a NaN loss ranks last."""
+    from automl.report import leaderboard_rows
+
+    folder = RunFolder.create(tmp_path / "runs", "ties", {"name": "ties"}, {"strategy": "random"})
+    store = TrialStore(folder.db_path)
+    for trial_id, reward, loss in [(0, 0.9, 0.40), (1, 0.9, float("nan")), (2, 0.9, 0.25),
+                                   (3, 0.8, 0.01), (4, 0.9, 0.40)]:
+        architecture = Architecture(({"type": "dense", "units": 8 + trial_id,
+                                      "activation": "relu"},), {"epochs": 1})
+        store.add_trial(trial_id, architecture)
+        store.finish_trial(trial_id, status=TrialStatus.COMPLETE, reward=reward,
+                           metrics={"accuracy": reward, "loss": loss}, told_seq=trial_id + 1)
+    assert store.best().trial_id == 2
+    assert store.top_trained(4) == [2, 0, 4, 1]
+    assert [r["trial"] for r in leaderboard_rows([folder])] == [2, 0, 4, 1, 3]
+    store.close()
+
+
 def test_checkpoint_round_trip_without_pickle(tmp_path: Path) -> None:
     path = tmp_path / "ck.npz"
     state = StrategyState({"a": [1, 2], "rng": {"x": 1}}, {"w": np.arange(6.0).reshape(2, 3)})
