@@ -120,12 +120,6 @@ class DQNSettings:
     imagined_epsilon: float = 0.3
     """Epsilon of the imagined episodes: wider than the real policy's, so the Q-network learns
     the value of the choices next to its greedy path too."""
-    anchored_fraction: float = 0.5
-    """Share of the imagined episodes that follow one of the ``anchors`` best real children
-    for a random number of steps before acting epsilon-greedily: the Q-network learns the
-    model's view of the neighbours of the best architectures, not only of its own path."""
-    anchors: int = 10
-    """Best told results the anchored imagined episodes start from."""
     model_beta: float = 0.3
     """Optimism of the imagined reward, ``mean + model_beta * std`` of the reward model."""
     model_warmup: int = 5
@@ -519,30 +513,16 @@ class DQN(Strategy):
 
     def imagine(self, n: int) -> None:
         """Dyna: act out ``n`` episodes at once, rewarded by the reward model's optimism."""
-        s = self.settings
         self.model.fit()
-        anchored = round(s.anchored_fraction * n) if s.anchors else 0
-        follow = branch = None
-        if anchored:
-            best = np.argsort(-np.asarray(self.model.rewards), kind="stable")[:s.anchors]
-            follow = np.full((n, len(self.env.slots)), -1, dtype=np.int64)
-            follow[:anchored] = self.model.x[best[self.rng.integers(len(best), size=anchored)]]
-            depth = (follow[:anchored] >= 0).sum(axis=1)
-            branch = np.zeros(n, dtype=np.int64)
-            branch[:anchored] = self.rng.integers(0, np.maximum(depth, 1))
-        episodes = self._act_many(n, s.imagined_epsilon, follow, branch)
+        episodes = self._act_many(n, self.settings.imagined_epsilon)
         imagined = self.model.optimistic(episodes.codes, self.settings.model_beta)
         for i, trajectory in enumerate(episodes.trajectories):
             if trajectory is not None:
                 self.imagined_buffer.add_episode(trajectory, float(imagined[i]))
 
-    def _act_many(self, n: int, epsilon: float, follow: np.ndarray | None = None,
-                  branch: np.ndarray | None = None) -> ActedEpisodes:
+    def _act_many(self, n: int, epsilon: float) -> ActedEpisodes:
         """``n`` epsilon-greedy episodes in lockstep (the Q-network sees each step's partial
-        architectures together): imagined episodes, and an ask's redraws.
-
-        With ``follow`` (codes per episode, -1 rows act freely), episode i copies
-        ``follow[i]``'s choices for its first ``branch[i]`` steps."""
+        architectures together): imagined episodes, and an ask's redraws."""
         env = self.env
         choices = np.zeros((n, env._position_offset), dtype=np.float32)
         steps: list[list[tuple[np.ndarray, int, np.ndarray]]] = [[] for _ in range(n)]
@@ -557,9 +537,6 @@ class DQN(Strategy):
             greedy = np.argmax(self.q_values(observations)[:, :width], axis=1)
             explore = self.rng.random(len(idx)) < epsilon
             picks = np.where(explore, self.rng.integers(width, size=len(idx)), greedy)
-            if follow is not None and branch is not None:
-                anchor = follow[idx, slot]
-                picks = np.where((t < branch[idx]) & (anchor >= 0), anchor, picks)
             mask = env.action_mask(decision)
             for row, (i, pick) in enumerate(zip(idx, picks, strict=True)):
                 steps[i].append((observations[row], int(pick), mask))
@@ -662,8 +639,6 @@ def _validate(s: DQNSettings) -> None:
          s.exploration_episodes is None or s.exploration_episodes >= 0, ">= 0 or null"),
         ("imagined_episodes", s.imagined_episodes >= 0, ">= 0"),
         ("imagined_epsilon", 0.0 <= s.imagined_epsilon <= 1.0, "in [0, 1]"),
-        ("anchored_fraction", 0.0 <= s.anchored_fraction <= 1.0, "in [0, 1]"),
-        ("anchors", s.anchors >= 0, ">= 0"),
         ("model_beta", s.model_beta >= 0, ">= 0"),
         ("model_warmup", s.model_warmup >= 0, ">= 0"),
         ("dyna_horizon", s.dyna_horizon >= 1, ">= 1"),
