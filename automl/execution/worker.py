@@ -51,6 +51,7 @@ class ChildTrainer:
                  threads: int = 1, *, own_process: bool = True):
         if own_process:
             quiet_tensorflow()
+            os.environ["OMP_NUM_THREADS"] = str(max(1, threads))  # before TensorFlow loads
             import tensorflow as tf
 
             from automl.tf_devices import enable_memory_growth
