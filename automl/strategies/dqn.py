@@ -111,13 +111,6 @@ class DQNSettings:
     """Choose the next action with the Q-network and value it with the target network."""
     huber: bool = False
     """Huber (smooth L1) TD loss instead of the mean squared error."""
-    heads: int = 1
-    """Q-value heads on one shared torso (bootstrapped DQN, Osband et al. 2016). Each head
-    learns from its own random half of the episodes (``bootstrap_p``); every ask, imagined or
-    real, acts greedily with one head drawn at random: Thompson sampling over Q-functions, so
-    children asked together differ where the heads disagree. 1: one ordinary Q-network."""
-    bootstrap_p: float = 0.5
-    """Probability that an episode's transitions train a given head (with ``heads`` > 1)."""
 
     # Imagined episodes (Dyna) and rewards
     imagined_episodes: int = 64
@@ -163,9 +156,9 @@ class ReplayBuffer:
     """
 
     FIELDS = ("observations", "actions", "rewards", "next_observations", "dones", "next_masks",
-              "results", "head_masks")
+              "results")
 
-    def __init__(self, capacity: int, obs_dim: int, n_actions: int, heads: int = 1):
+    def __init__(self, capacity: int, obs_dim: int, n_actions: int):
         self.capacity = capacity
         self.observations = np.zeros((capacity, obs_dim), dtype=np.uint8)
         self.actions = np.zeros(capacity, dtype=np.int32)
@@ -174,12 +167,10 @@ class ReplayBuffer:
         self.dones = np.zeros(capacity, dtype=np.float32)
         self.next_masks = np.zeros((capacity, n_actions), dtype=np.int8)
         self.results = np.full(capacity, -1, dtype=np.int64)  # terminal: index of its result
-        self.head_masks = np.ones((capacity, heads), dtype=np.uint8)  # heads it trains
         self.pos = 0
         self.size = 0
 
-    def add_episode(self, trajectory: Trajectory, reward: float, result: int = -1,
-                    head_mask: np.ndarray | None = None) -> None:
+    def add_episode(self, trajectory: Trajectory, reward: float, result: int = -1) -> None:
         """Store every transition of an episode; only the last one is rewarded and done.
 
         ``result`` indexes the told result the reward came from, so :meth:`rescore` can
@@ -194,8 +185,6 @@ class ReplayBuffer:
             self.dones[i] = 1.0 if t == steps - 1 else 0.0
             self.next_masks[i] = trajectory.masks[t + 1]
             self.results[i] = result if t == steps - 1 else -1
-            if head_mask is not None:
-                self.head_masks[i] = head_mask
             self.pos = (self.pos + 1) % self.capacity
             self.size = min(self.size + 1, self.capacity)
 
@@ -205,7 +194,7 @@ class ReplayBuffer:
         idx = rng.integers(0, self.size, size=shape)
         return (self.observations[idx].astype(np.float32), self.actions[idx], self.rewards[idx],
                 self.next_observations[idx].astype(np.float32), self.dones[idx],
-                self.next_masks[idx], self.head_masks[idx].astype(np.float32))
+                self.next_masks[idx])
 
     def rescore(self, scores: np.ndarray) -> None:
         """Terminal rewards become ``scores[result]`` (the current rank scores)."""
@@ -219,9 +208,6 @@ class ReplayBuffer:
     def load(self, arrays: dict[str, np.ndarray], pos: int, size: int,
              prefix: str = "rb") -> None:
         for name in self.FIELDS:
-            if name == "head_masks" and f"{prefix}.{name}" not in arrays:
-                self.head_masks[:size] = 1  # a checkpoint from before heads existed
-                continue
             stored = arrays[f"{prefix}.{name}"]
             target = getattr(self, name)
             if stored.shape[1:] != target.shape[1:] or len(stored) != size or size > self.capacity:
@@ -273,13 +259,11 @@ class DQN(Strategy):
         _validate(self.settings)
         self.env = ArchitectureEnv(space)
         self.replay_buffer = ReplayBuffer(
-            self.settings.buffer_size, self.env.obs_dim, self.env.max_choices,
-            self.settings.heads)
+            self.settings.buffer_size, self.env.obs_dim, self.env.max_choices)
         # Imagined transitions of the last few told results (stale ones are overwritten).
         self.imagined_buffer = ReplayBuffer(
             max(1, 4 * self.settings.imagined_episodes * len(self.env.slots)),
-            self.env.obs_dim, self.env.max_choices, self.settings.heads)
-        self.head = 0  # the head the next real episode acts with
+            self.env.obs_dim, self.env.max_choices)
         self.model = RewardModel(space, fantasy=self.settings.fantasy)
         self.walker = BatchWalker(space)
         self.episodes = 0  # architectures asked: the clock of the epsilon schedule
@@ -302,7 +286,7 @@ class DQN(Strategy):
             layers: list[Any] = [keras.Input((self.env.obs_dim,), dtype="float32")]
             layers += [keras.layers.Dense(s.hidden_units, activation="relu")
                        for _ in range(s.hidden_layers)]
-            layers.append(keras.layers.Dense(self.env.max_choices * s.heads))
+            layers.append(keras.layers.Dense(self.env.max_choices))
             return keras.Sequential(layers, name=name)
 
         self.q_network = mlp("q_network")
@@ -319,9 +303,8 @@ class DQN(Strategy):
         obs_spec = tf.TensorSpec([None, None, self.env.obs_dim], tf.float32)
         mask_spec = tf.TensorSpec([None, None, self.env.max_choices], tf.int8)
         per_step = tf.TensorSpec([None, None], tf.float32)
-        per_head = tf.TensorSpec([None, None, s.heads], tf.float32)
         signature = [obs_spec, tf.TensorSpec([None, None], tf.int32), per_step, obs_spec,
-                     per_step, mask_spec, per_head, tf.TensorSpec([None], tf.bool)]
+                     per_step, mask_spec, tf.TensorSpec([None], tf.bool)]
         self._train_steps = tf.function(self._td_updates, input_signature=signature)
 
     def _glorot_weights(self) -> list[np.ndarray]:
@@ -344,8 +327,7 @@ class DQN(Strategy):
 
     def td_target(self, rewards: Any, next_observations: Any, dones: Any,
                   next_masks: Any) -> Any:
-        """r + gamma * max_a' Q(s', a'; theta-) per head (``[batch, heads]``), the max over
-        valid a' only; just r when done.
+        """r + gamma * max_a' Q(s', a'; theta-), the max over valid a' only; just r when done.
 
         With ``double_dqn`` the maximising a' is chosen by the Q-network and valued by the
         target network. Works eagerly (tests) and inside the compiled update.
@@ -353,54 +335,41 @@ class DQN(Strategy):
         import tensorflow as tf
 
         s = self.settings
-        valid = (tf.convert_to_tensor(next_masks) > 0)[:, None, :]
+        valid = tf.convert_to_tensor(next_masks) > 0
         very_negative = tf.constant(-1e9, tf.float32)
         # ALGO LOGIC: masked targets; invalid actions are never used in the max.
-        target_q = self._per_head(self.target_network(next_observations))
+        target_q = self.target_network(next_observations)
         if s.double_dqn:
-            online_q = tf.where(valid, self._per_head(self.q_network(next_observations)),
-                                very_negative)
-            next_actions = tf.argmax(online_q, axis=2, output_type=tf.int32)
-            target_max = tf.gather(target_q, next_actions, axis=2, batch_dims=2)
+            online_q = tf.where(valid, self.q_network(next_observations), very_negative)
+            next_actions = tf.argmax(online_q, axis=1, output_type=tf.int32)
+            target_max = tf.gather(target_q, next_actions, axis=1, batch_dims=1)
         else:
-            target_max = tf.reduce_max(tf.where(valid, target_q, very_negative), axis=2)
-        rewards = tf.convert_to_tensor(rewards, tf.float32)[:, None]
-        dones = tf.convert_to_tensor(dones, tf.float32)[:, None]
+            target_max = tf.reduce_max(tf.where(valid, target_q, very_negative), axis=1)
         return tf.stop_gradient(rewards + s.gamma * target_max * (1.0 - dones))
 
-    def _per_head(self, outputs: Any) -> Any:
-        """``[batch, heads * choices]`` network outputs as ``[batch, heads, choices]``."""
-        import tensorflow as tf
-
-        return tf.reshape(outputs, (-1, self.settings.heads, self.env.max_choices))
-
     def _td_update(self, observations: Any, actions: Any, rewards: Any, next_observations: Any,
-                   dones: Any, next_masks: Any, head_masks: Any) -> Any:
-        """One gradient step on the TD error of every head, each on the transitions its
-        bootstrap mask gives it (compiled once by ``tf.function``)."""
+                   dones: Any, next_masks: Any) -> Any:
+        """One gradient step on the TD error (compiled once by ``tf.function``)."""
         import tensorflow as tf
 
         td_target = self.td_target(rewards, next_observations, dones, next_masks)
-        heads = self.settings.heads
         with tf.GradientTape() as tape:
-            q_values = self._per_head(self.q_network(observations, training=True))
-            head_actions = tf.repeat(actions[:, None], heads, axis=1)
-            old_val = tf.gather(q_values, head_actions, axis=2, batch_dims=2)
+            q_values = self.q_network(observations, training=True)
+            old_val = tf.gather(q_values, actions, axis=1, batch_dims=1)
             error = td_target - old_val
             if self.settings.huber:
                 abs_error = tf.abs(error)
-                losses = tf.where(abs_error < 1.0, 0.5 * tf.square(error), abs_error - 0.5)
+                loss = tf.reduce_mean(tf.where(abs_error < 1.0, 0.5 * tf.square(error),
+                                               abs_error - 0.5))
             else:
-                losses = tf.square(error)
-            loss = tf.reduce_sum(losses * head_masks) / tf.maximum(tf.reduce_sum(head_masks), 1.0)
+                loss = tf.reduce_mean(tf.square(error))
         variables = self.q_network.trainable_variables
         gradients = tape.gradient(loss, variables)
         self.optimizer.apply_gradients(zip(gradients, variables, strict=True))
         return loss
 
     def _td_updates(self, observations: Any, actions: Any, rewards: Any,
-                    next_observations: Any, dones: Any, next_masks: Any, head_masks: Any,
-                    sync: Any) -> Any:
+                    next_observations: Any, dones: Any, next_masks: Any, sync: Any) -> Any:
         """Minibatch update ``g`` for each g, then a target update where ``sync[g]``."""
         import tensorflow as tf
 
@@ -408,7 +377,7 @@ class DQN(Strategy):
         losses = tf.TensorArray(tf.float32, size=steps)
         for g in tf.range(steps):
             loss = self._td_update(observations[g], actions[g], rewards[g],
-                                   next_observations[g], dones[g], next_masks[g], head_masks[g])
+                                   next_observations[g], dones[g], next_masks[g])
             # ALGO LOGIC: target network theta- follows theta every K updates (Polyak tau).
             if sync[g]:
                 self._polyak_update()
@@ -439,22 +408,14 @@ class DQN(Strategy):
         self._acting_weights = self.q_network.get_weights()
         return float(np.mean(losses))
 
-    def q_values(self, observation: np.ndarray, head: int | np.ndarray | None = None
-                 ) -> np.ndarray:
-        """Q(s, .) of one head (default: the one acting now) for one observation, or for a
-        batch of them (``head`` then one per row): a NumPy forward pass of the Q-network's
-        weights."""
+    def q_values(self, observation: np.ndarray) -> np.ndarray:
+        """Q(s, .) for one observation (or a batch of them): a NumPy forward pass of the
+        Q-network's weights."""
         h = observation
         weights = self._acting_weights
         for i in range(0, len(weights) - 2, 2):
             h = np.maximum(h @ weights[i] + weights[i + 1], 0.0)
-        out = h @ weights[-2] + weights[-1]
-        out = out.reshape(*out.shape[:-1], self.settings.heads, self.env.max_choices)
-        if head is None:
-            head = self.head
-        if np.ndim(head) == 0:
-            return out[..., int(head), :]
-        return out[np.arange(len(out)), head]
+        return h @ weights[-2] + weights[-1]
 
     def predict(self, observation: np.ndarray, allowed: np.ndarray,
                 deterministic: bool = False) -> int:
@@ -489,12 +450,10 @@ class DQN(Strategy):
     def ask(self, trial_id: int) -> Architecture | None:
         # ALGO LOGIC: act again (epsilon draws differ) until the episode ends somewhere new;
         # then act only among choices with an untried architecture below.
-        if self.settings.heads > 1:  # ALGO LOGIC: Thompson sampling over the heads
-            self.head = int(self.rng.integers(self.settings.heads))
         architecture = self.tried.propose(
             lambda restricted: self._act(restricted=restricted), self.settings.redraws,
             lambda n: [self.space.from_decisions(steps)
-                       for steps in self._act_many(n, self.epsilon, self.head).sequences])
+                       for steps in self._act_many(n, self.epsilon).sequences])
         self.episodes += 1
         if architecture is not None:
             self.model.add_pending(trial_id, self.model.codes.encode(architecture))
@@ -538,8 +497,7 @@ class DQN(Strategy):
             # result) is already in the replay buffer.
             return
         index = self.model.add(codes, reward)
-        self.replay_buffer.add_episode(trajectory, 0.0, result=index,
-                                       head_mask=self._bootstrap_masks(1)[0])
+        self.replay_buffer.add_episode(trajectory, 0.0, result=index)
         # ALGO LOGIC: terminal rewards are rank scores, rewritten as ranks change.
         self.replay_buffer.rescore(rank_scores(self.model.rewards))
         self.episode_rewards.append(reward)
@@ -556,27 +514,15 @@ class DQN(Strategy):
     def imagine(self, n: int) -> None:
         """Dyna: act out ``n`` episodes at once, rewarded by the reward model's optimism."""
         self.model.fit()
-        heads = self.settings.heads
-        acting = self.rng.integers(heads, size=n) if heads > 1 else 0
-        episodes = self._act_many(n, self.settings.imagined_epsilon, acting)
+        episodes = self._act_many(n, self.settings.imagined_epsilon)
         imagined = self.model.optimistic(episodes.codes, self.settings.model_beta)
-        masks = self._bootstrap_masks(n)
         for i, trajectory in enumerate(episodes.trajectories):
             if trajectory is not None:
-                self.imagined_buffer.add_episode(trajectory, float(imagined[i]),
-                                                 head_mask=masks[i])
+                self.imagined_buffer.add_episode(trajectory, float(imagined[i]))
 
-    def _bootstrap_masks(self, n: int) -> np.ndarray:
-        """``[n, heads]``: which heads each of ``n`` new episodes trains (all, with one head)."""
-        s = self.settings
-        if s.heads == 1:
-            return np.ones((n, 1), dtype=np.uint8)
-        return (self.rng.random((n, s.heads)) < s.bootstrap_p).astype(np.uint8)
-
-    def _act_many(self, n: int, epsilon: float, head: int | np.ndarray = 0) -> ActedEpisodes:
+    def _act_many(self, n: int, epsilon: float) -> ActedEpisodes:
         """``n`` epsilon-greedy episodes in lockstep (the Q-network sees each step's partial
-        architectures together): imagined episodes, and an ask's redraws. ``head``: the Q-head
-        each episode acts with (one for all, or one per episode)."""
+        architectures together): imagined episodes, and an ask's redraws."""
         env = self.env
         choices = np.zeros((n, env._position_offset), dtype=np.float32)
         steps: list[list[tuple[np.ndarray, int, np.ndarray]]] = [[] for _ in range(n)]
@@ -588,8 +534,7 @@ class DQN(Strategy):
             observations[:, : env._position_offset] = choices[idx]
             observations[:, env._position_offset + slot] = 1.0
             width = len(decision.choices)
-            heads = head if np.ndim(head) == 0 else np.asarray(head)[idx]
-            greedy = np.argmax(self.q_values(observations, heads)[:, :width], axis=1)
+            greedy = np.argmax(self.q_values(observations)[:, :width], axis=1)
             explore = self.rng.random(len(idx)) < epsilon
             picks = np.where(explore, self.rng.integers(width, size=len(idx)), greedy)
             mask = env.action_mask(decision)
@@ -625,7 +570,6 @@ class DQN(Strategy):
         state = super().state_dict()
         state.meta.update({
             "episodes": self.episodes, "told": self.told, "updates": self.updates,
-            "head": self.head,
             "tried": self.tried.state(),
             "rb_pos": self.replay_buffer.pos, "rb_size": self.replay_buffer.size,
             "ib_pos": self.imagined_buffer.pos, "ib_size": self.imagined_buffer.size,
@@ -655,7 +599,6 @@ class DQN(Strategy):
         self.imagined_buffer.load(arrays, int(meta["ib_pos"]), int(meta["ib_size"]), "ib")
         self.model.load_state(meta["model"], arrays["model.codes"])
         self.episodes = int(meta["episodes"])
-        self.head = int(meta.get("head", 0))
         self.tried.load_state(meta.get("tried", []))
         self.told = int(meta["told"])
         self.updates = int(meta["updates"])
@@ -709,8 +652,6 @@ def _validate(s: DQNSettings) -> None:
         ("buffer_size", s.buffer_size >= 1, ">= 1"),
         ("target_network_frequency", s.target_network_frequency >= 1, ">= 1"),
         ("tau", 0.0 < s.tau <= 1.0, "in (0, 1]"),
-        ("heads", s.heads >= 1, ">= 1"),
-        ("bootstrap_p", 0.0 < s.bootstrap_p <= 1.0, "in (0, 1]"),
         ("reward_window", s.reward_window >= 1, ">= 1"),
         ("redraws", s.redraws >= 0, ">= 0"),
         ("fantasy", s.fantasy in FANTASIES, "one of " + ", ".join(FANTASIES)),

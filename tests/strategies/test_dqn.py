@@ -125,10 +125,10 @@ def test_invalid_actions_are_never_chosen_nor_used_in_the_target() -> None:
     next_masks = np.array([[1, 1, 0]], dtype=np.int8)
     next_obs = np.zeros((1, dqn.env.obs_dim), dtype=np.float32)
     target = dqn.td_target(np.zeros(1, np.float32), next_obs, np.zeros(1, np.float32), next_masks)
-    assert float(target[0, 0]) < 1e5  # [batch, heads]
+    assert float(target[0]) < 1e5
     done = dqn.td_target(np.ones(1, np.float32), next_obs, np.ones(1, np.float32),
                          np.zeros((1, 3), np.int8))
-    assert float(done[0, 0]) == 1.0  # terminal: td_target = r
+    assert float(done[0]) == 1.0  # terminal: td_target = r
 
 
 def test_compiled_update_is_traced_once() -> None:
@@ -146,39 +146,6 @@ def test_double_dqn_off_and_polyak_target_also_train() -> None:
     drive(dqn, lambda a: 1.0, 3)
     after = dqn.target_network.get_weights()
     assert any(not np.array_equal(x, y) for x, y in zip(before, after, strict=True))
-
-
-def test_each_head_learns_only_from_the_episodes_its_bootstrap_mask_gives_it() -> None:
-    """Bootstrapped heads: with every transition masked away from head 1, its output weights
-    stay as they were while head 0's move; the shared torso moves for both."""
-    dqn = DQN(QUICKSTART, seed=0, heads=2, imagined_episodes=0, learning_starts=10**6)
-    drive(dqn, lambda a: float(a.flat.get("layers.0.units", 0)), 8)
-    dqn.replay_buffer.head_masks[:, 1] = 0
-    before = dqn.q_network.get_weights()
-    dqn.train(8)
-    after = dqn.q_network.get_weights()
-    choices = dqn.env.max_choices
-    kernel_before, kernel_after = before[-2], after[-2]  # columns: head 0's, then head 1's
-    assert not np.allclose(kernel_before[:, :choices], kernel_after[:, :choices])
-    np.testing.assert_array_equal(kernel_before[:, choices:], kernel_after[:, choices:])
-    np.testing.assert_array_equal(before[-1][choices:], after[-1][choices:])
-    assert not np.allclose(before[0], after[0])
-
-
-def test_asks_act_greedily_with_a_head_drawn_for_each() -> None:
-    """Thompson sampling over the heads: each ask draws one, acts with it (greedy, so its
-    choice is that head's argmax), and over a few asks every head is drawn."""
-    dqn = DQN(QUICKSTART, seed=0, heads=3, start_e=0.0, end_e=0.0)
-    drive(dqn, lambda a: float(a.flat.get("layers.0.units", 0)), 6)
-    heads = set()
-    for trial_id in range(6, 30):
-        dqn.ask(trial_id)
-        heads.add(dqn.head)
-        obs, info = dqn.env.reset()
-        mask = info["action_mask"]
-        q = np.where(mask, dqn.q_values(obs, dqn.head), -np.inf)
-        assert dqn.predict(obs, mask, deterministic=True) == int(np.argmax(q))
-    assert heads == {0, 1, 2}
 
 
 def test_linear_schedule_and_epsilon() -> None:
