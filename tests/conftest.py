@@ -81,9 +81,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """The README's test command runs two pytest-xdist processes (``--dist loadgroup``): every
     slow test and every test that uses the shared Ray instance (:func:`ray_instance`) goes to
     one of them, in order, so the session still has one such instance; the quick tests
-    (strategies, spaces, builders) run in the other meanwhile. Measured on 2 cores: 593 s
-    against 880 s in one process. Spreading the slow tests that need no shared Ray over both
-    processes was slower (628 s): they compete for the same two cores."""
+    (strategies, spaces, builders) run in the other meanwhile. Measured on 2 cores: 593-632 s
+    against 880 s in one process. Moving the slow tests that need no shared Ray to the other
+    process was no faster (628-633 s): every test competes for the same two cores."""
     for item in items:
         if "ray_instance" in getattr(item, "fixturenames", ()) or item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.xdist_group("ray"))
