@@ -31,8 +31,8 @@ best real children with a fixed positive advantage (priority-queue training, Abo
 neighbours, as a top-quantile density does for TPE. An ask samples from the policy conditioned on
 architectures not yet tried (:class:`~automl.strategies.tried.TriedTree`): a converged
 controller still proposes something new. On the five development tables it reaches the top 1 %
-in 20-42.5 children (median of 20 seeds, sequential) where plain REINFORCE needed 38-62.5 and
-random search 43-105.5 (docs/benchmark.md; TPE is still ahead on phoneme).
+in 15-46.5 children (median of 40 seeds, sequential) where random search needs 49.5-107
+(docs/benchmark.md; TPE is still ahead on protein, car and phoneme).
 
 Why it is built this way:
 
@@ -59,6 +59,7 @@ from typing import NamedTuple
 import keras
 import numpy as np
 import tensorflow as tf
+from scipy.special import logsumexp
 
 from automl.errors import SpaceError
 from automl.errors import UserInputError
@@ -468,8 +469,7 @@ class Reinforce(Strategy):
         total = 0.0
         for t in range(int(step_mask[0].sum())):
             masked = np.where(valid[0, t], logits[t], -np.inf)
-            total += masked[actions[0, t]] - masked.max() - np.log(
-                np.exp(masked - masked.max()).sum())
+            total += masked[actions[0, t]] - logsumexp(masked)
         return float(total)
 
     def _train_step_eager(self, tokens: tf.Tensor, actions: tf.Tensor, valid: tf.Tensor,
