@@ -50,6 +50,7 @@ from automl.strategies.base import Strategy
 from automl.strategies.base import StrategyState
 from automl.strategies.batch_walk import BatchWalker
 from automl.strategies.blas import one_blas_thread
+from automl.strategies.planner import plan
 from automl.strategies.reward_model import FANTASIES
 from automl.strategies.reward_model import RewardModel
 from automl.strategies.reward_model import dyna_due
@@ -109,6 +110,12 @@ class DQNSettings:
     hard copy every 50 updates (19/20)."""
     double_dqn: bool = True
     """Choose the next action with the Q-network and value it with the target network."""
+    return_bound: bool = False
+    """TD targets are at least the return of the transition's episode (optimality tightening,
+    He et al. 2017; self-imitation, Oh et al. 2018): with ``gamma`` 1, deterministic steps and
+    one terminal reward, an episode's reward is a lower bound of the optimal Q of each of its
+    steps, so a good episode (real, imagined or planned) lifts its first decisions at once
+    instead of through one bootstrapped step per target update."""
     huber: bool = False
     """Huber (smooth L1) TD loss instead of the mean squared error."""
 
@@ -117,6 +124,12 @@ class DQNSettings:
     """Episodes the agent acts out against the reward model after each told result; their
     transitions fill a second replay buffer that half of every minibatch is drawn from
     (0: plain DQN on real children only)."""
+    planned: int = 0
+    """Best untried architectures of the reward model (:func:`~automl.strategies.planner.plan`)
+    whose episodes join the imagined ones after each told result, rewarded by the model
+    (expert iteration: Q-learning's max backs their value up to the first decision)."""
+    plan_pool: int = 1000
+    """Uniform draws the planner scores with the model to find the ``planned`` best."""
     imagined_epsilon: float = 0.3
     """Epsilon of the imagined episodes: wider than the real policy's, so the Q-network learns
     the value of the choices next to its greedy path too."""
@@ -156,7 +169,7 @@ class ReplayBuffer:
     """
 
     FIELDS = ("observations", "actions", "rewards", "next_observations", "dones", "next_masks",
-              "results")
+              "results", "returns")
 
     def __init__(self, capacity: int, obs_dim: int, n_actions: int):
         self.capacity = capacity
@@ -166,7 +179,8 @@ class ReplayBuffer:
         self.next_observations = np.zeros((capacity, obs_dim), dtype=np.uint8)
         self.dones = np.zeros(capacity, dtype=np.float32)
         self.next_masks = np.zeros((capacity, n_actions), dtype=np.int8)
-        self.results = np.full(capacity, -1, dtype=np.int64)  # terminal: index of its result
+        self.results = np.full(capacity, -1, dtype=np.int64)  # index of the episode's result
+        self.returns = np.zeros(capacity, dtype=np.float32)  # the episode's (terminal) reward
         self.pos = 0
         self.size = 0
 
@@ -174,7 +188,8 @@ class ReplayBuffer:
         """Store every transition of an episode; only the last one is rewarded and done.
 
         ``result`` indexes the told result the reward came from, so :meth:`rescore` can
-        rewrite it when the reward's rank changes."""
+        rewrite it when the reward's rank changes. Every transition also keeps the episode's
+        return (with ``gamma`` 1 and one terminal reward, that reward)."""
         steps = len(trajectory)
         for t in range(steps):
             i = self.pos
@@ -184,7 +199,8 @@ class ReplayBuffer:
             self.next_observations[i] = trajectory.observations[t + 1]
             self.dones[i] = 1.0 if t == steps - 1 else 0.0
             self.next_masks[i] = trajectory.masks[t + 1]
-            self.results[i] = result if t == steps - 1 else -1
+            self.results[i] = result
+            self.returns[i] = reward
             self.pos = (self.pos + 1) % self.capacity
             self.size = min(self.size + 1, self.capacity)
 
@@ -194,12 +210,15 @@ class ReplayBuffer:
         idx = rng.integers(0, self.size, size=shape)
         return (self.observations[idx].astype(np.float32), self.actions[idx], self.rewards[idx],
                 self.next_observations[idx].astype(np.float32), self.dones[idx],
-                self.next_masks[idx])
+                self.next_masks[idx], self.returns[idx])
 
     def rescore(self, scores: np.ndarray) -> None:
-        """Terminal rewards become ``scores[result]`` (the current rank scores)."""
-        terminal = self.results[: self.size] >= 0
-        self.rewards[: self.size][terminal] = scores[self.results[: self.size][terminal]]
+        """Terminal rewards and returns become ``scores[result]`` (the current rank scores)."""
+        results = self.results[: self.size]
+        told = results >= 0
+        self.returns[: self.size][told] = scores[results[told]]
+        terminal = told & (self.dones[: self.size] > 0)
+        self.rewards[: self.size][terminal] = self.returns[: self.size][terminal]
 
     def state(self, prefix: str = "rb") -> dict[str, np.ndarray]:
         return {f"{prefix}.{name}": getattr(self, name)[: self.size].copy()
@@ -208,6 +227,9 @@ class ReplayBuffer:
     def load(self, arrays: dict[str, np.ndarray], pos: int, size: int,
              prefix: str = "rb") -> None:
         for name in self.FIELDS:
+            if name == "returns" and f"{prefix}.returns" not in arrays:
+                self.returns[:size] = -np.inf  # an older checkpoint: no bound for these
+                continue
             stored = arrays[f"{prefix}.{name}"]
             target = getattr(self, name)
             if stored.shape[1:] != target.shape[1:] or len(stored) != size or size > self.capacity:
@@ -304,7 +326,7 @@ class DQN(Strategy):
         mask_spec = tf.TensorSpec([None, None, self.env.max_choices], tf.int8)
         per_step = tf.TensorSpec([None, None], tf.float32)
         signature = [obs_spec, tf.TensorSpec([None, None], tf.int32), per_step, obs_spec,
-                     per_step, mask_spec, tf.TensorSpec([None], tf.bool)]
+                     per_step, mask_spec, per_step, tf.TensorSpec([None], tf.bool)]
         self._train_steps = tf.function(self._td_updates, input_signature=signature)
 
     def _glorot_weights(self) -> list[np.ndarray]:
@@ -348,11 +370,13 @@ class DQN(Strategy):
         return tf.stop_gradient(rewards + s.gamma * target_max * (1.0 - dones))
 
     def _td_update(self, observations: Any, actions: Any, rewards: Any, next_observations: Any,
-                   dones: Any, next_masks: Any) -> Any:
+                   dones: Any, next_masks: Any, returns: Any) -> Any:
         """One gradient step on the TD error (compiled once by ``tf.function``)."""
         import tensorflow as tf
 
         td_target = self.td_target(rewards, next_observations, dones, next_masks)
+        if self.settings.return_bound:  # ALGO LOGIC: Q* of a step >= its episode's return
+            td_target = tf.maximum(td_target, returns)
         with tf.GradientTape() as tape:
             q_values = self.q_network(observations, training=True)
             old_val = tf.gather(q_values, actions, axis=1, batch_dims=1)
@@ -369,7 +393,8 @@ class DQN(Strategy):
         return loss
 
     def _td_updates(self, observations: Any, actions: Any, rewards: Any,
-                    next_observations: Any, dones: Any, next_masks: Any, sync: Any) -> Any:
+                    next_observations: Any, dones: Any, next_masks: Any, returns: Any,
+                    sync: Any) -> Any:
         """Minibatch update ``g`` for each g, then a target update where ``sync[g]``."""
         import tensorflow as tf
 
@@ -377,7 +402,7 @@ class DQN(Strategy):
         losses = tf.TensorArray(tf.float32, size=steps)
         for g in tf.range(steps):
             loss = self._td_update(observations[g], actions[g], rewards[g],
-                                   next_observations[g], dones[g], next_masks[g])
+                                   next_observations[g], dones[g], next_masks[g], returns[g])
             # ALGO LOGIC: target network theta- follows theta every K updates (Polyak tau).
             if sync[g]:
                 self._polyak_update()
@@ -519,6 +544,13 @@ class DQN(Strategy):
         for i, trajectory in enumerate(episodes.trajectories):
             if trajectory is not None:
                 self.imagined_buffer.add_episode(trajectory, float(imagined[i]))
+        s = self.settings
+        if s.planned:  # expert iteration: the model's best untried, as imagined episodes
+            planned, scores = plan(self.model, self.walker, self.rng, pool=s.plan_pool,
+                                   top=s.planned, beta=s.model_beta)
+            for codes, score in zip(planned, scores, strict=True):
+                trajectory = self.env.trajectory(self.model.codes.decode(codes))
+                self.imagined_buffer.add_episode(trajectory, float(score))
 
     def _act_many(self, n: int, epsilon: float) -> ActedEpisodes:
         """``n`` epsilon-greedy episodes in lockstep (the Q-network sees each step's partial
@@ -638,6 +670,8 @@ def _validate(s: DQNSettings) -> None:
         ("exploration_episodes",
          s.exploration_episodes is None or s.exploration_episodes >= 0, ">= 0 or null"),
         ("imagined_episodes", s.imagined_episodes >= 0, ">= 0"),
+        ("planned", s.planned >= 0, ">= 0"),
+        ("plan_pool", s.plan_pool >= 1, ">= 1"),
         ("imagined_epsilon", 0.0 <= s.imagined_epsilon <= 1.0, "in [0, 1]"),
         ("model_beta", s.model_beta >= 0, ">= 0"),
         ("model_warmup", s.model_warmup >= 0, ">= 0"),

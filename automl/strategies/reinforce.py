@@ -70,6 +70,7 @@ from automl.strategies.base import Strategy
 from automl.strategies.base import StrategyState
 from automl.strategies.batch_walk import BatchWalker
 from automl.strategies.blas import one_blas_thread
+from automl.strategies.planner import plan
 from automl.strategies.reward_model import FANTASIES
 from automl.strategies.reward_model import RewardModel
 from automl.strategies.reward_model import dyna_due
@@ -143,6 +144,12 @@ class ReinforceSettings:
     their neighbours (0: off; no effect without imagined batches). Sequential, five tables,
     20 seeds (docs/benchmark.md): 0 -> geometric mean 29.2 evaluations to the top 1 %,
     1 -> 27.0, 2 -> 25.8, 4 -> 28.7."""
+    planned: int = 0
+    """Best untried architectures of the reward model (:func:`~automl.strategies.planner.plan`)
+    added to every imagined batch beside the ``top_k`` real ones, with the same advantage
+    (expert iteration: the policy is pulled towards what a search of the model finds)."""
+    plan_pool: int = 1000
+    """Uniform draws the planner scores with the model to find the ``planned`` best."""
     fantasy: str = "none"
     """How children still training enter the reward model's fit before imagined training
     (``believer``: at the model's mean; ``liar``: at the worst reward told; ``none``). Measured
@@ -393,7 +400,12 @@ class Reinforce(Strategy):
         top = None
         if s.top_k_weight > 0:
             best = np.argsort(-np.asarray(self.model.rewards), kind="stable")[:s.top_k]
-            top = self._encode([self.model.codes.decode(self.model.x[i]) for i in best])
+            rows = list(self.model.x[best])
+            if s.planned:  # expert iteration: the model's best untried, pulled up too
+                planned, _ = plan(self.model, self.walker, self.rng, pool=s.plan_pool,
+                                  top=s.planned, beta=s.model_beta)
+                rows += list(planned)
+            top = self._encode([self.model.codes.decode(row) for row in rows])
         for _ in range(s.imagined_batches):
             batch = self.sample_batch(s.imagined_batch_size)
             imagined = self.model.optimistic(batch.codes, s.model_beta)
@@ -541,12 +553,13 @@ def _validate(settings: ReinforceSettings) -> None:
                 "tanh_constant": settings.tanh_constant, "grad_clip": settings.grad_clip,
                 "dyna_horizon": settings.dyna_horizon,
                 "batch_size": settings.batch_size,
-                "imagined_batch_size": settings.imagined_batch_size, "top_k": settings.top_k}
+                "imagined_batch_size": settings.imagined_batch_size, "top_k": settings.top_k,
+                "plan_pool": settings.plan_pool}
     at_least_zero = {"entropy_weight": settings.entropy_weight,
                      "top_k_weight": settings.top_k_weight,
                      "imagined_batches": settings.imagined_batches,
                      "model_beta": settings.model_beta, "model_warmup": settings.model_warmup,
-                     "redraws": settings.redraws}
+                     "redraws": settings.redraws, "planned": settings.planned}
     for key, value in positive.items():
         if value is not None and not value > 0:
             raise UserInputError(f"must be positive, got {value!r}", source="reinforce",

@@ -90,6 +90,9 @@ def test_out_of_order_unknown_ids_and_failed_children() -> None:
     # Terminal rewards are the rank scores of the told rewards; a failure ties with the worst.
     np.testing.assert_allclose(sorted(rb.rewards[: rb.size][terminal]),
                                sorted(rank_scores(dqn.model.rewards)), rtol=1e-6)
+    # Every step of an episode keeps its episode's return, rescored with the terminal reward.
+    scores = rank_scores(dqn.model.rewards)
+    np.testing.assert_allclose(rb.returns[: rb.size], scores[rb.results[: rb.size]], rtol=1e-6)
     assert min(dqn.model.rewards) == 0.5  # None and NaN -> the worst success so far
     assert dqn.updates > 0
     assert QUICKSTART.decisions_of(dqn.ask(200))  # still proposes valid architectures
@@ -166,3 +169,22 @@ def test_settings_from_the_yaml_block_are_validated() -> None:
         create_strategy("dqn", QUICKSTART, settings={"epsilon": 0.1})
     with pytest.raises(UserInputError, match="strategy.tau"):
         create_strategy("dqn", QUICKSTART, settings={"tau": 0.0})
+
+
+def test_return_bound_lifts_the_first_decision_of_the_best_episode_at_once() -> None:
+    """After the same few results, the Q-value of the best child's first decision is close to
+    its episode's return with the bound; bootstrapping alone has carried little of it back
+    through the lecture space's decisions yet."""
+    rng = np.random.default_rng(0)
+    told = [LECTURE.sample(rng) for _ in range(12)]
+    rewards = list(rng.permutation(12) / 12.0)
+    best = told[int(np.argmax(rewards))]
+    first = {}
+    for bound in (False, True):
+        dqn = DQN(LECTURE, seed=0, return_bound=bound, imagined_episodes=0)
+        for trial_id, (architecture, reward) in enumerate(zip(told, rewards, strict=True)):
+            dqn.tell(trial_id, architecture, float(reward))
+        trajectory = dqn.env.trajectory(best)
+        first[bound] = float(dqn.q_values(trajectory.observations[0])[trajectory.actions[0]])
+    best_return = float(rank_scores(rewards).max())
+    assert abs(first[True] - best_return) < 0.5 * abs(first[False] - best_return), first
