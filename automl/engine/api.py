@@ -40,15 +40,18 @@ from automl.strategies import Strategy
 from automl.strategies import create_strategy
 from automl.training.rewards import Reward
 
-DEFAULT_STRATEGY = "random"
+DEFAULT_STRATEGY = "reinforce"
+"""The strategy of a search that names none: the one that reached the top 1 % of the benchmark
+tables in the fewest children, sequentially and with 4 workers (docs/benchmark.md)."""
 
 
 def _strategy_choice(space: SearchSpace, name: str | None,
                      settings: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
-    """CLI name wins; YAML settings apply when the YAML names the same strategy."""
+    """CLI name wins; YAML settings apply when the YAML names the same strategy. A space with
+    nothing to learn (no decision) gets random search by default."""
     yaml_block = dict(space.strategy)
     yaml_name = yaml_block.pop("name", None)
-    chosen = name or yaml_name or DEFAULT_STRATEGY
+    chosen = name or yaml_name or (DEFAULT_STRATEGY if space.kinds() else "random")
     merged = dict(yaml_block) if chosen == yaml_name else {}
     merged.update(settings or {})
     return chosen, merged

@@ -41,6 +41,7 @@ from automl.execution import ExecutionSettings
 from automl.execution import Executor
 from automl.execution import Outcome
 from automl.failpoints import failpoint
+from automl.interrupts import interrupts_deferred
 from automl.space import Architecture
 from automl.space import SearchSpace
 from automl.store import ModelFiles
@@ -265,7 +266,7 @@ class SearchLoop:
                         record = requeue.pop(0)
                         self._submit(record.trial_id, record.arch, record.attempts)
                     else:
-                        with self.phases.timed("ask"):
+                        with self.phases.timed("ask"), interrupts_deferred():
                             architecture = self.strategy.ask(next_id)
                         if architecture is None:
                             break
@@ -424,7 +425,7 @@ class SearchLoop:
 
     def _tell(self, trial_id: int, architecture: Architecture, reward: float | None,
               status: TrialStatus, train_seconds: float) -> None:
-        with self.phases.timed("tell"):
+        with self.phases.timed("tell"), interrupts_deferred():
             self.strategy.tell(trial_id, architecture, reward)
             stats = self.strategy.progress()
             if stats:

@@ -28,11 +28,14 @@ x std). The controller still proposes every real child; the model only tells it,
 of its own samples look promising or unexplored. Each imagined batch also holds the ``top_k``
 best real children with a fixed positive advantage (priority-queue training, Abolafia et al.
 2018): the policy stays near the best architectures found and its new samples are their
-neighbours, as a top-quantile density does for TPE. An ask samples from the policy conditioned on
-architectures not yet tried (:class:`~automl.strategies.tried.TriedTree`): a converged
-controller still proposes something new. On the five development tables it reaches the top 1 %
-in 15-46.5 children (median of 40 seeds, sequential) where random search needs 49.5-107
-(docs/benchmark.md; TPE is still ahead on protein, car and phoneme).
+neighbours, as a top-quantile density does for TPE. Beside them come the ``planned`` best
+untried architectures the model finds among 1,000 uniform draws (expert iteration, Anthony et
+al. 2017; :mod:`~automl.strategies.planner`): a policy trained on its own samples only follows
+the model a few steps per result, and this pulls it to where the model's optimum is. An ask
+samples from the policy conditioned on architectures not yet tried
+(:class:`~automl.strategies.tried.TriedTree`): a converged controller still proposes something
+new. On the five development tables it reaches the top 1 % in 18-48.5 children (median of 40
+seeds, sequential) where random search needs 49.5-107 and TPE 19-83.5 (docs/benchmark.md).
 
 Why it is built this way:
 
@@ -144,10 +147,12 @@ class ReinforceSettings:
     their neighbours (0: off; no effect without imagined batches). Sequential, five tables,
     20 seeds (docs/benchmark.md): 0 -> geometric mean 29.2 evaluations to the top 1 %,
     1 -> 27.0, 2 -> 25.8, 4 -> 28.7."""
-    planned: int = 0
+    planned: int = 4
     """Best untried architectures of the reward model (:func:`~automl.strategies.planner.plan`)
     added to every imagined batch beside the ``top_k`` real ones, with the same advantage
-    (expert iteration: the policy is pulled towards what a search of the model finds)."""
+    (expert iteration: the policy is pulled towards what a search of the model finds; 0: off).
+    Sequential, five tables, 40 seeds (docs/benchmark.md): 0 -> geometric mean 28.9
+    evaluations to the top 1 %, 4 -> 24.2 (TPE 25.7)."""
     plan_pool: int = 1000
     """Uniform draws the planner scores with the model to find the ``planned`` best."""
     fantasy: str = "none"

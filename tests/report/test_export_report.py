@@ -226,7 +226,8 @@ layers:
     attention: {{units: 8, heads: 2, pooling: attention}}
 train: {{epochs: 1, batch_size: 32}}
 """)
-    outcome = run_search(tmp_path / "att.yaml", trials=1, name="att", runs_dir=tmp_path / "runs",
+    outcome = run_search(tmp_path / "att.yaml", strategy="random", trials=1, name="att",
+                         runs_dir=tmp_path / "runs",
                          execution=ExecutionSettings(executor="in_process", keep_best=1))
     store = TrialStore(outcome.run_path / "trials.sqlite", readonly=True)
     trial = store.best()

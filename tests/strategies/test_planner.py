@@ -1,4 +1,4 @@
-"""The planner: the reward model's best untried architectures, and the agents learning from them."""
+"""The planner: the reward model's best untried architectures, and the agents learning them."""
 
 from __future__ import annotations
 
@@ -69,16 +69,15 @@ def test_plan_returns_the_best_untried_of_the_pool_best_first(space):
     assert np.mean(planned) > np.mean(drawn) + 2.0
 
 
-@pytest.mark.parametrize("strategy", ["reinforce", "dqn"])
-def test_planned_architectures_make_the_agents_propose_better_children(space, strategy):
+def test_planned_architectures_make_reinforce_propose_better_children(space):
     """Same seeds and first results, with and without the planner: over the next 30 proposals
-    (each told its reward), the planning agent proposes children of a higher mean reward."""
+    (each told its reward), the planning controller proposes children of a higher mean reward."""
     means = {}
     for planned in (0, 8):
         proposals = []
         for seed in range(3):
             rng = np.random.default_rng(3 + seed)
-            agent = create_strategy(strategy, space, seed=seed, settings={"planned": planned})
+            agent = create_strategy("reinforce", space, seed=seed, settings={"planned": planned})
             agent.set_budget(45)
             for trial_id in range(15):
                 architecture = space.sample(rng)
@@ -89,6 +88,26 @@ def test_planned_architectures_make_the_agents_propose_better_children(space, st
                 agent.tell(trial_id, architecture, proposals[-1])
         means[planned] = float(np.mean(proposals))
     assert means[8] > means[0] + 0.3, means
+
+
+def test_dqn_acts_out_the_planned_architectures_as_imagined_episodes(space):
+    """Each round of imagination adds the planner's best untried architectures to the acted
+    episodes, rewarded by the model's optimism (above that of typical architectures)."""
+    rng = np.random.default_rng(0)
+    dqn = create_strategy("dqn", space, seed=0, settings={"planned": 3, "imagined_episodes": 2})
+    for trial_id in range(10):
+        architecture = space.sample(rng)
+        dqn.tell(trial_id, architecture, _depth_reward(architecture))
+    buffer = dqn.imagined_buffer
+    buffer.pos = buffer.size = 0
+    dqn.imagine(2)
+    done = buffer.dones[: buffer.size] > 0
+    assert done.sum() == 2 + 3
+    planned_rewards = np.sort(buffer.rewards[: buffer.size][done])[-3:]
+    assert (planned_rewards > np.median(dqn.model.optimistic(
+        uniform_codes(dqn.walker, dqn.model, 200, rng), dqn.settings.model_beta))).all()
+    terminals = buffer.next_observations[: buffer.size][done]
+    assert len({row.tobytes() for row in terminals}) == 5  # five different architectures
 
 
 @pytest.mark.parametrize("strategy", ["reinforce", "dqn"])
