@@ -16,13 +16,14 @@ import numpy as np
 from automl.space import Decision
 from automl.strategies.batch_walk import BatchWalker
 from automl.strategies.reward_model import RewardModel
+from automl.strategies.reward_model import SlotCodes
 
 
-def uniform_codes(walker: BatchWalker, model: RewardModel, n: int,
+def uniform_codes(walker: BatchWalker, slots: SlotCodes, n: int,
                   rng: np.random.Generator) -> np.ndarray:
     """``[n, slots]`` codes of architectures drawn uniformly, decision by decision."""
-    codes = np.full((n, len(model.codes)), -1, dtype=np.int64)
-    slot_of = model.codes.index
+    codes = np.full((n, len(slots)), -1, dtype=np.int64)
+    slot_of = slots.index
 
     def choose(t: int, decision: Decision, idx: np.ndarray) -> np.ndarray:
         picks = rng.integers(len(decision.choices), size=len(idx))
@@ -37,7 +38,7 @@ def plan(model: RewardModel, walker: BatchWalker, rng: np.random.Generator, *, p
          top: int, beta: float) -> tuple[np.ndarray, np.ndarray]:
     """The ``top`` best of ``pool`` uniform draws not yet told, by ``mean + beta * std`` of the
     (fitted) model: their codes ``[m, slots]`` and scores ``[m]``, best first (m <= top)."""
-    codes = np.unique(uniform_codes(walker, model, pool, rng), axis=0)
+    codes = np.unique(uniform_codes(walker, model.codes, pool, rng), axis=0)
     codes = codes[[model.find(row) is None for row in codes]]
     if not len(codes):
         return codes, np.zeros(0)

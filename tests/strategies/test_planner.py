@@ -42,7 +42,7 @@ def _told_model(space, n: int, seed: int) -> RewardModel:
 
 def test_uniform_codes_are_architectures_of_the_space_with_every_choice_drawn(space):
     model = RewardModel(space)
-    codes = uniform_codes(BatchWalker(space), model, 600, np.random.default_rng(0))
+    codes = uniform_codes(BatchWalker(space), model.codes, 600, np.random.default_rng(0))
     depths = set()
     for row in codes:
         architecture = model.codes.decode(row)  # raises if a code is not a valid choice
@@ -59,7 +59,7 @@ def test_plan_returns_the_best_untried_of_the_pool_best_first(space):
     assert all(model.find(row) is None for row in codes)  # nothing already told
     np.testing.assert_allclose(model.optimistic(codes, 0.3), scores)
     # The same pool, scored by hand: the planner kept its top 5.
-    pool = np.unique(uniform_codes(BatchWalker(space), model, 500, np.random.default_rng(1)),
+    pool = np.unique(uniform_codes(BatchWalker(space), model.codes, 500, np.random.default_rng(1)),
                      axis=0)
     pool = pool[[model.find(row) is None for row in pool]]
     assert scores[-1] >= np.sort(model.optimistic(pool, 0.3))[-5] - 1e-12
@@ -105,7 +105,7 @@ def test_dqn_acts_out_the_planned_architectures_as_imagined_episodes(space):
     assert done.sum() == 2 + 3
     planned_rewards = np.sort(buffer.rewards[: buffer.size][done])[-3:]
     assert (planned_rewards > np.median(dqn.model.optimistic(
-        uniform_codes(dqn.walker, dqn.model, 200, rng), dqn.settings.model_beta))).all()
+        uniform_codes(dqn.walker, dqn.model.codes, 200, rng), dqn.settings.model_beta))).all()
     terminals = buffer.next_observations[: buffer.size][done]
     assert len({row.tobytes() for row in terminals}) == 5  # five different architectures
 
