@@ -42,7 +42,7 @@ from automl.training.rewards import Reward
 
 DEFAULT_STRATEGY = "reinforce"
 """The strategy of a search that names none: on the benchmark tables it reached the top 1 % in
-the fewest children sequentially, and ahead of TPE with 4 workers (docs/benchmark.md)."""
+the fewest children sequentially, level with TPE with 4 workers (docs/benchmark.md)."""
 
 
 def _strategy_choice(space: SearchSpace, name: str | None,
