@@ -40,7 +40,7 @@ def _told_model(space, n: int, seed: int) -> RewardModel:
     return model
 
 
-def test_uniform_codes_are_architectures_of_the_space_with_every_choice_drawn(space):
+def test_uniform_codes_are_architectures_of_the_space_with_every_depth_drawn(space):
     model = RewardModel(space)
     codes = uniform_codes(BatchWalker(space), model.codes, 600, np.random.default_rng(0))
     depths = set()
