@@ -211,13 +211,15 @@ class SearchLoop:
         recorded = {u["told_seq"] for u in self.store.strategy_updates()}
         for seq, kind, record in sorted(events, key=lambda e: e[0]):
             if kind == "ask":
-                proposed = self.strategy.ask(record.trial_id)
+                with interrupts_deferred():
+                    proposed = self.strategy.ask(record.trial_id)
                 if proposed is not None and proposed.id != record.arch_id:
                     logger.warning("replayed ask for trial %d proposed %s, stored %s (the "
                                    "strategy is not deterministic)", record.trial_id,
                                    proposed.id, record.arch_id)
             else:
-                self.strategy.tell(record.trial_id, record.arch, record.reward)
+                with interrupts_deferred():
+                    self.strategy.tell(record.trial_id, record.arch, record.reward)
                 stats = self.strategy.progress()
                 if stats and seq not in recorded:
                     self.store.add_strategy_update(seq, stats)
