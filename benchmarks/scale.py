@@ -15,7 +15,7 @@ Not a test: a script that prints figures (on a shared, loaded machine the wall t
 inflated; say so when quoting them).
 
     python benchmarks/scale.py [--part workers|checkpoints|both] [--trials 8] [--epochs 8]
-        [--repeats 1] [--strategies random,evolution,tpe,reinforce,dqn]
+        [--repeats 1] [--space search_spaces/lecture_gru.yaml] [--strategies random,evolution,tpe,reinforce,dqn]
         [--checkpoint-trials 500]
 """
 
@@ -54,7 +54,8 @@ def load() -> str:
     return f"{one:.2f}/{five:.2f}/{fifteen:.2f}"
 
 
-def workers_part(trials: int, epochs: int, seed: int, repeats: int) -> None:
+def workers_part(trials: int, epochs: int, seed: int, repeats: int,
+                 space_file: Path | None = None) -> None:
     """The same children with 1 and with 2 workers, alternated ``repeats`` times (1, 2, 1, 2,
     ...) so a change in the machine's other load hits both; each run's load average (1 / 5 /
     15 minutes) is printed beside its figures, taken as it ends."""
@@ -63,7 +64,8 @@ def workers_part(trials: int, epochs: int, seed: int, repeats: int) -> None:
     from automl.execution.ray_executor import start_local_ray
     from automl.store import TrialStore
 
-    print(f"workers: {trials} children of {epochs} epochs on digits, random search, seed {seed}"
+    what = space_file or f"{epochs} epochs on digits"
+    print(f"workers: {trials} children of {what}, random search, seed {seed}"
           f", one local Ray instance with 2 CPUs; load before: {load()} on {os.cpu_count()} CPUs")
     start_local_ray(num_cpus=2, log_to_driver=False, logging_level="ERROR")
     print(f"{'run':>3} {'workers':>7} {'trained':>7} {'wall s':>8} {'sum fit s':>9} "
@@ -72,7 +74,7 @@ def workers_part(trials: int, epochs: int, seed: int, repeats: int) -> None:
     children: dict[int, list[str]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         space = Path(tmp) / "space.yaml"
-        space.write_text(SPACE.format(epochs=epochs))
+        space.write_text(space_file.read_text() if space_file else SPACE.format(epochs=epochs))
         one_worker = one_warm = float("nan")
         for run, workers in enumerate([1, 2] * repeats):
             started = time.perf_counter()
@@ -163,6 +165,9 @@ def main() -> None:
     parser.add_argument("--part", choices=("workers", "checkpoints", "both"), default="both")
     parser.add_argument("--trials", type=int, default=8, help="children of the worker part")
     parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--space", type=Path, default=None,
+                        help="search space YAML of the worker part (default: the digits MLP "
+                             "above, --epochs epochs); e.g. search_spaces/lecture_gru.yaml")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--strategies", default="random,evolution,tpe,reinforce,dqn")
     parser.add_argument("--checkpoint-trials", type=int, default=500)
@@ -174,7 +179,7 @@ def main() -> None:
     if args.part in ("checkpoints", "both"):
         checkpoints_part(args.strategies.split(","), args.checkpoint_trials, args.seed)
     if args.part in ("workers", "both"):
-        workers_part(args.trials, args.epochs, args.seed, args.repeats)
+        workers_part(args.trials, args.epochs, args.seed, args.repeats, args.space)
 
 
 if __name__ == "__main__":
