@@ -6,12 +6,13 @@ the ratio, total training epochs (children's epochs; for one-shot also the share
 epochs), the best test metric (the test metric of the child with the best validation reward;
 the test split never chooses anything), and Kendall tau between one-shot score and trained
 reward: over the K retrained children, and over 20 children of the ordinary search re-scored
-with the one-shot run's final shared weights (20 spread evenly over its reward ranking, and
-its 20 best). Not a test: a script that prints figures.
+with the one-shot run's final shared weights, each after the run's fine-tune steps, as the
+final candidates are (20 spread evenly over its reward ranking, and its 20 best). Not a test: a
+script that prints figures.
 
     python benchmarks/one_shot.py [--spaces lecture_dense lecture_gru] [--trials 100]
         [--one-shot-epochs E] [--controller-steps S] [--retrain-top 5] [--workers 2]
-        [--seed 0] [--runs-dir DIR] [--out FILE] [--ordinary-from FILE]
+        [--finetune-steps N] [--seed 0] [--runs-dir DIR] [--out FILE] [--ordinary-from FILE]
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ def main() -> None:
                         help="tell the controller raw scores (OneShotSettings.step_baseline)")
     parser.add_argument("--uniform-fraction", type=float, default=None,
                         help="epochs of uniform path sampling first (OneShotSettings)")
+    parser.add_argument("--finetune-steps", type=int, default=None,
+                        help="fine-tune steps of each final candidate (OneShotSettings; "
+                             "0: the shared-weight score as is)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rescored", type=int, default=20,
@@ -91,6 +95,8 @@ def main() -> None:
         settings = replace(settings, step_baseline=False)
     if args.uniform_fraction is not None:
         settings = replace(settings, uniform_fraction=args.uniform_fraction)
+    if args.finetune_steps is not None:
+        settings = replace(settings, finetune_steps=args.finetune_steps)
     if args.controller_steps is not None:
         settings = replace(settings, controller_steps=args.controller_steps)
     execution = ExecutionSettings(workers=args.workers, keep_best=0)

@@ -15,8 +15,8 @@ Not a test: a script that prints figures (on a shared, loaded machine the wall t
 inflated; say so when quoting them).
 
     python benchmarks/scale.py [--part workers|checkpoints|both] [--trials 8] [--epochs 8]
-        [--repeats 1] [--space search_spaces/lecture_gru.yaml] [--strategies random,evolution,tpe,reinforce,dqn]
-        [--checkpoint-trials 500]
+        [--repeats 1] [--space search_spaces/lecture_gru.yaml]
+        [--strategies random,evolution,tpe,reinforce,dqn] [--checkpoint-trials 500]
 """
 
 from __future__ import annotations

@@ -98,6 +98,9 @@ def register(subparsers: Any) -> None:
     one_shot.add_argument("--uniform-fraction", type=float, default=None, metavar="F",
                           help="share of the epochs, first, that train uniformly sampled "
                                "paths before the controller's (0 to 1; default 0)")
+    one_shot.add_argument("--finetune-steps", type=int, default=None, metavar="N",
+                          help="minibatches each candidate trains from the shared weights "
+                               "before its final score (0: none; default 50)")
     _add_execution_flags(search, defaults=True)
     search.set_defaults(handler=run_search_command)
 
@@ -165,7 +168,8 @@ class ProgressView:
 _ONE_SHOT_FLAGS = {"retrain_top": "--retrain-top", "one_shot_epochs": "--one-shot-epochs",
                    "controller_steps": "--controller-steps",
                    "controller_batch": "--controller-batch", "candidates": "--candidates",
-                   "uniform_fraction": "--uniform-fraction"}
+                   "uniform_fraction": "--uniform-fraction",
+                   "finetune_steps": "--finetune-steps"}
 
 
 def one_shot_settings(args: argparse.Namespace) -> Any:

@@ -51,6 +51,37 @@ def test_uniform_fraction_outside_zero_to_one_is_refused(fraction: object) -> No
     assert raised.value.key == "--uniform-fraction"
 
 
+@pytest.mark.parametrize("steps", [-1, 2.5, True])
+def test_finetune_steps_must_be_a_whole_number_at_least_zero(steps: object) -> None:
+    from automl.engine.one_shot import OneShotSettings
+    from automl.engine.one_shot import check_one_shot_settings
+    from automl.errors import UserInputError
+
+    with pytest.raises(UserInputError, match=">= 0") as raised:
+        check_one_shot_settings(OneShotSettings(finetune_steps=steps))  # type: ignore[arg-type]
+    assert raised.value.key == "--finetune-steps"
+
+
+def test_final_scores_fine_tune_each_candidate_and_put_the_shared_weights_back(
+        tmp_path: Path) -> None:
+    """The final ranking's scores: each candidate trains its own path from the shared weights
+    (its validation loss falls), the weights and optimiser slots are exactly as before
+    afterwards, and a candidate's score does not depend on which others are scored."""
+    space = tmp_path / "fixed.yaml"
+    space.write_text(ONE_SHOT_SPACE)
+    phase, ranked = _uninterrupted_phase(space)
+    candidates = [r.architecture for r in ranked[:4]]
+    variables = [*phase.net.variables, *phase.optimizer.variables]
+    before = [v.numpy().copy() for v in variables]
+
+    shared = phase.final_scores_with(candidates, steps=0)
+    tuned = phase.final_scores_with(candidates, steps=30)
+    assert all((v.numpy() == b).all() for v, b in zip(variables, before, strict=True))
+    assert sum(t.loss for t in tuned) < sum(s.loss for s in shared) - 0.05, (tuned, shared)
+    alone = phase.final_scores_with(candidates[::-1], steps=30)[::-1]
+    assert [(t.score, t.loss) for t in alone] == [(t.score, t.loss) for t in tuned]
+
+
 def _uninterrupted_phase(space_file: Path):  # type: ignore[no-untyped-def]
     """The one-shot phase of FLAGS in this process, without checkpoints or a kill."""
     from automl.engine.api import _load_data
