@@ -328,16 +328,17 @@ class OneShotPhase:
 
         variables = [*self.net.variables, *self.optimizer.variables]
         shared = [v.numpy() for v in variables]
+        rng = np.random.default_rng([self.seed, 2])
         n = len(self.data.x_train)
+        batches = [(self.data.x_train[idx], self.data.y_train[idx].astype(self._y_dtype),
+                    tf.constant(rng.integers(0, 2**31 - 1, size=2).astype(np.int32)))
+                   for idx in (rng.choice(n, size=min(self.batch_size, n), replace=False)
+                               for _ in range(steps))]
         scored = []
         for architecture in architectures:
-            rng = np.random.default_rng([self.seed, 2])
             enc = encoded_arrays(self.net.encode(architecture))
-            for _ in range(steps):
-                idx = rng.choice(n, size=min(self.batch_size, n), replace=False)
-                seed = rng.integers(0, 2**31 - 1, size=2).astype(np.int32)
-                self._step(self.data.x_train[idx], *enc,
-                           self.data.y_train[idx].astype(self._y_dtype), tf.constant(seed))
+            for x, y, seed in batches:
+                self._step(x, *enc, y, seed)
             scored.append(self.evaluate(architecture, self.data.x_val, self.data.y_val))
             for variable, value in zip(variables, shared, strict=True):
                 variable.assign(value)
