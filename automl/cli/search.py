@@ -101,6 +101,9 @@ def register(subparsers: Any) -> None:
     one_shot.add_argument("--finetune-steps", type=int, default=None, metavar="N",
                           help="minibatches each candidate trains from the shared weights "
                                "before its final score (0: none; default 50)")
+    one_shot.add_argument("--finetune-top", type=positive_int, default=None, metavar="T",
+                          help="candidates, the best by shared-weight score, that are "
+                               "fine-tuned and ranked again (default 20)")
     _add_execution_flags(search, defaults=True)
     search.set_defaults(handler=run_search_command)
 
@@ -169,7 +172,7 @@ _ONE_SHOT_FLAGS = {"retrain_top": "--retrain-top", "one_shot_epochs": "--one-sho
                    "controller_steps": "--controller-steps",
                    "controller_batch": "--controller-batch", "candidates": "--candidates",
                    "uniform_fraction": "--uniform-fraction",
-                   "finetune_steps": "--finetune-steps"}
+                   "finetune_steps": "--finetune-steps", "finetune_top": "--finetune-top"}
 
 
 def one_shot_settings(args: argparse.Namespace) -> Any:
