@@ -100,7 +100,7 @@ def register(subparsers: Any) -> None:
                                "paths before the controller's (0 to 1; default 0)")
     one_shot.add_argument("--finetune-steps", type=int, default=None, metavar="N",
                           help="minibatches each candidate trains from the shared weights "
-                               "before its final score (0: none; default 50)")
+                               "before its final score (default 0: none)")
     one_shot.add_argument("--finetune-top", type=positive_int, default=None, metavar="T",
                           help="candidates, the best by shared-weight score, that are "
                                "fine-tuned and ranked again (default 20)")

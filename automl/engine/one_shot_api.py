@@ -179,7 +179,7 @@ def resume_one_shot(run: str | Path, *, runs_dir: str | Path = "runs",
     folder.acquire_lock()
     try:
         info, space = load_run_space(folder, "resume")
-        settings = check_one_shot_settings(stored_settings(info))
+        settings = check_one_shot_settings(OneShotSettings(**info["one_shot"]))
         stored = ExecutionSettings(**info.get("execution", {}))
         execution = check_execution(execution or stored)
         seed = int(info.get("seed", 0))
@@ -276,19 +276,13 @@ def _one_shot_phase(run: RunFolder, space: SearchSpace, data: Any, controller: A
 
 
 
-def stored_settings(info: dict[str, Any]) -> OneShotSettings:
-    """The run's one-shot settings from its ``run.json``; a run made before a setting existed
-    keeps the behaviour it was made with (no fine-tune of the final candidates)."""
-    return OneShotSettings(**{"finetune_steps": 0, **info["one_shot"]})
-
-
 def rescore(run: str | Path, architectures: Sequence[Architecture], *,
             runs_dir: str | Path = "runs") -> list[Ranked]:
     """One-shot scores and losses (whole validation set, the run's final shared weights) of
     any architectures of the run's space, e.g. children an ordinary search trained."""
     folder = RunFolder.open(run, runs_dir)
     info, space = load_run_space(folder, "rescore")
-    settings = stored_settings(info)
+    settings = OneShotSettings(**info["one_shot"])
     seed = int(info.get("seed", 0))
     controller = _stored_controller(folder, info, space, settings, seed)
     reward, reward_params = _reward_of(space)
