@@ -102,8 +102,9 @@ class OneShotSettings:
     """Candidates, the best by shared-weight score, that are fine-tuned and ranked by their
     fine-tuned score ahead of the rest (``--finetune-top``): the shared weights are a coarse
     filter, the fine-tune the finer one. A fine-tune step costs as much as a training step
-    of the sub-network (about 2 ms for the lecture's dense stacks, 40 ms for its GRU stacks
-    here), so this bounds the cost of ranking."""
+    of the sub-network (measured here with other work on the machine: about 2.5 ms for the
+    lecture's dense stacks, 0.12 s for its GRU stacks), so this bounds the cost of
+    ranking."""
     uniform_fraction: float = 0.0
     """Fraction of the epochs, at the start, whose shared-weight minibatches train paths drawn
     uniformly from the space (:meth:`SearchSpace.sample`) rather than by the controller: every
