@@ -4,10 +4,12 @@ One Keras fit (one TensorFlow thread) alone in a plain process, then two at once
 processes pinned to CPUs 0 and 1, alternated ``--repeats`` times, three fits per process; then
 the same for a pure-Python loop and a cache-resident NumPy matmul. The throughput of two at
 once over one is what a second worker could add at best, before anything Ray or the search
-loop costs (docs/benchmark.md, "Scale figures"). Not a test: a script that prints figures
-(Linux: it pins processes with ``os.sched_setaffinity``).
+loop costs (docs/benchmark.md, "Scale figures"). ``--unpinned`` adds the fits without pinning,
+as Ray's workers run: a fit alone may then spread over both cores (Keras' input pipeline has
+its own threads, outside TensorFlow's one-thread setting), which a pinned fit cannot. Not a
+test: a script that prints figures (Linux: it pins processes with ``os.sched_setaffinity``).
 
-    python benchmarks/contention.py [--model gru|mlp] [--repeats 2]
+    python benchmarks/contention.py [--model gru|mlp] [--repeats 2] [--unpinned]
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM
                     "OPENBLAS_NUM_THREADS")
 
 
-def _fits(model: str, cpu: int, start_at: float, out: mp.Queue) -> None:
+def _fits(model: str, cpu: int | None, start_at: float, out: mp.Queue) -> None:
     for variable in THREAD_VARIABLES:
         os.environ[variable] = "1"
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    os.sched_setaffinity(0, {cpu})
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
     import keras
     import numpy as np
     import tensorflow as tf
@@ -74,10 +77,11 @@ def _compute(kind: str, cpu: int, start_at: float, out: mp.Queue) -> None:
     out.put([time.perf_counter() - started])
 
 
-def _run(target, what: str, processes: int, delay: float) -> list[float]:  # type: ignore[no-untyped-def]
+def _run(target, what: str, processes: int, delay: float,  # type: ignore[no-untyped-def]
+         pin: bool = True) -> list[float]:
     out: mp.Queue = mp.Queue()
     start_at = time.time() + delay
-    workers = [mp.Process(target=target, args=(what, cpu, start_at, out))
+    workers = [mp.Process(target=target, args=(what, cpu if pin else None, start_at, out))
                for cpu in range(processes)]
     for worker in workers:
         worker.start()
@@ -91,17 +95,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=("gru", "mlp"), default="gru")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--unpinned", action="store_true",
+                        help="also run the fits without pinning processes to CPUs")
     args = parser.parse_args()
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    print(f"{'work':<10} {'alone s':>8} {'two at once s':>14} {'slower':>7} {'throughput':>10}")
-    for target, what, delay in ((_fits, args.model, 12.0), (_compute, "python", 1.0),
-                                (_compute, "matmul", 1.0)):
+    print(f"{'work':<16} {'alone s':>8} {'two at once s':>14} {'slower':>7} {'throughput':>10}")
+    runs = [(_fits, args.model, 12.0, True)]
+    if args.unpinned:
+        runs.append((_fits, args.model, 12.0, False))
+    runs += [(_compute, "python", 1.0, True), (_compute, "matmul", 1.0, True)]
+    for target, what, delay, pin in runs:
         alone, together = [], []
         for _ in range(args.repeats):
-            alone += _run(target, what, 1, delay)
-            together += _run(target, what, 2, delay)
+            alone += _run(target, what, 1, delay, pin)
+            together += _run(target, what, 2, delay, pin)
         one, two = statistics.mean(alone), statistics.mean(together)
-        print(f"{what:<10} {one:>8.2f} {two:>14.2f} {100 * (two / one - 1):>6.0f}% "
+        label = what if pin else f"{what} unpinned"
+        print(f"{label:<16} {one:>8.2f} {two:>14.2f} {100 * (two / one - 1):>6.0f}% "
               f"{2 * one / two:>9.2f}x", flush=True)
 
 
