@@ -24,6 +24,10 @@ def register(subparsers: Any) -> None:
                         help="where to write the model (FILE.json gets its metadata)")
     export.add_argument("--retrain", action="store_true",
                         help="train the child again even if its model was kept")
+    export.add_argument("--refit", action="store_true",
+                        help="train the child again on the training and validation splits "
+                             "together, for the epochs its search training chose (its best "
+                             "epoch under early stopping): the model to deploy")
     export.add_argument("--runs-dir", default="runs", help="folder of runs (default: runs)")
     export.set_defaults(handler=run_export)
 
@@ -38,12 +42,16 @@ def run_export(args: argparse.Namespace) -> int:
 
     with quiet_stderr():
         result = export_model(args.run, args.trial, args.output, retrain=args.retrain,
-                              runs_dir=args.runs_dir)
+                              refit=args.refit, runs_dir=args.runs_dir)
     plugins = result.metadata.get("plugins") or []
     if result.retrained and plugins:  # the notice went to the quieted stderr: say it again
         sys.stderr.write(f"note: ran plugin code named by the run's run.json (to retrain): "
                          f"{', '.join(plugins)}\n")
     how = "retrained from its recorded seed" if result.retrained else "kept weights"
+    if result.metadata["refit"]:
+        test = ", ".join(f"{k} {v:.4f}" for k, v in result.metadata["refit_test_metrics"].items())
+        how = (f"refit on {result.metadata['refit_examples']} training + validation examples "
+               f"for {result.metadata['refit_epochs']} epochs; test {test}")
     console.print(f"trial {result.trial_id} ({result.metadata['arch_id']}, {how}) -> "
                   f"{result.path} (metadata {result.metadata_path})", markup=False)
     return 0

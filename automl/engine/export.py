@@ -3,13 +3,17 @@
 A search keeps the models of its best K children (``models/<trial>.keras``); exporting one of
 them copies the file. Any other complete trial, or any trial with ``retrain=True``, is trained
 again here from its recorded architecture, training settings and child seed (the run's plugins
-are loaded for that, with a notice, as on resume: retraining runs the run's code). The models
-are plain Keras: built-in layers only (the ``attention`` example plugin composes Keras layers),
-so ``keras.saving.load_model(path, safe_mode=True)`` loads them with Keras alone.
+are loaded for that, with a notice, as on resume: retraining runs the run's code). With
+``refit=True`` the retraining also learns from the validation split, for the epochs the search
+chose (:mod:`automl.training.refit`): the model to deploy once the search has chosen.
+
+The models are plain Keras: built-in layers only (the ``attention`` example plugin composes Keras
+layers), so ``keras.saving.load_model(path, safe_mode=True)`` loads them with Keras alone.
 
 The sidecar (``model.json`` beside ``model.keras``) says what the model is: run, trial,
 architecture id and JSON, task, output kind, class names in output order, input shape, the
-stored validation and test metrics, and whether the weights were retrained.
+stored validation and test metrics, and whether the weights were retrained (and refit: then also
+the epochs, the training examples and the refit model's test metrics).
 """
 
 from __future__ import annotations
@@ -46,8 +50,10 @@ class ExportResult:
 
 
 def export_model(run: str | Path, trial: str | None, out: str | Path, *,
-                 retrain: bool = False, runs_dir: str | Path = "runs") -> ExportResult:
-    """Write the model of ``trial`` (a number or architecture id; None: the best) to ``out``.
+                 retrain: bool = False, refit: bool = False,
+                 runs_dir: str | Path = "runs") -> ExportResult:
+    """Write the model of ``trial`` (a number or architecture id; None: the best) to ``out``;
+    ``refit``: trained again on the training and validation splits together.
 
     Raises:
         RunError: no such run or trial, or the trial has no model (failed, still running).
@@ -67,9 +73,9 @@ def export_model(run: str | Path, trial: str | None, out: str | Path, *,
     assert source is not None
     kept = ModelFiles(folder.path).path(source.trial_id)
     out.parent.mkdir(parents=True, exist_ok=True)
-    retrained = retrain or not kept.is_file()
+    retrained = retrain or refit or not kept.is_file()
     if retrained:
-        dataset = {**dataset, **_retrain(folder, source, out)}
+        dataset = {**dataset, **_retrain(folder, source, out, refit=refit)}
     else:
         atomic_write(out, kept.read_bytes())
     metadata = {
@@ -78,6 +84,7 @@ def export_model(run: str | Path, trial: str | None, out: str | Path, *,
         "architecture": source.architecture, **dataset,
         "metrics": source.metrics, "test_metrics": source.test_metrics,
         "reward": source.reward, "params": source.params, "retrained": retrained,
+        "refit": refit,
         "plugins": folder.info().get("plugins", []),
         "seed": child_seed(int(folder.info().get("seed", 0)), source.trial_id),
     }
@@ -98,9 +105,13 @@ def _trial(folder: RunFolder, store: TrialStore, key: str | None) -> TrialRecord
     return record
 
 
-def _retrain(folder: RunFolder, record: TrialRecord, out: Path) -> dict[str, Any]:
-    """Train the child again with its recorded seed and save it to ``out`` (atomically)."""
+def _retrain(folder: RunFolder, record: TrialRecord, out: Path, *,
+             refit: bool) -> dict[str, Any]:
+    """Train the child again with its recorded seed (``refit``: on training + validation) and
+    save it to ``out`` (atomically)."""
     from automl.registry import TASKS
+    from automl.training.refit import refit_architecture
+    from automl.training.refit import with_validation_in_training
     from automl.training.trainer import train_child
 
     info, space = load_run_space(folder, "export --retrain")
@@ -111,7 +122,12 @@ def _retrain(folder: RunFolder, record: TrialRecord, out: Path) -> dict[str, Any
     seed = int(info.get("seed", 0))
     data = task.prepare(task.load(space.task.fixed, base_dir=space.base_dir, seed=seed),
                         dict(record.arch.task))
-    trained = train_child(record.arch, data, seed=child_seed(seed, record.trial_id),
+    facts = dataset_facts(data, space.task.name)
+    architecture = record.arch
+    if refit:
+        architecture = refit_architecture(architecture, record.metrics)
+        data = with_validation_in_training(data)
+    trained = train_child(architecture, data, seed=child_seed(seed, record.trial_id),
                           keep_model=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".keras", dir=out.parent)
     os.close(fd)
@@ -121,7 +137,10 @@ def _retrain(folder: RunFolder, record: TrialRecord, out: Path) -> dict[str, Any
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return {**dataset_facts(data, space.task.name), "retrained_metrics": trained["metrics"]}
+    if refit:  # validation examples trained the model: only its test metrics say anything
+        return {**facts, "refit_epochs": len(trained["epochs"]),
+                "refit_examples": len(data.x_train), "refit_test_metrics": trained["test_metrics"]}
+    return {**facts, "retrained_metrics": trained["metrics"]}
 
 
 __all__ = ["ExportResult", "export_model"]

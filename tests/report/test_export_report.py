@@ -346,3 +346,37 @@ def test_report_opens_in_headless_chromium_with_every_plot(searched: dict,
     legend = re.findall(r"<text[^>]*>([^<]*)</text>", best_curves)
     assert legend[-2:] == ["r", "r-copy"]  # one curve per run, named in the legend
     assert "<th>run</th>" in html
+
+
+def test_export_refit_trains_on_training_and_validation_for_the_chosen_epochs(
+        tmp_path: Path) -> None:
+    """``export --refit``: the best child of an early-stopped search trained again on both
+    splits for its best epoch; the sidecar's test metrics are the exported model's own."""
+    from automl.engine import run_search
+    from automl.registry import TASKS
+
+    (tmp_path / "es.yaml").write_text(TINY_DIGITS.replace("  epochs: 2", """  epochs: 8
+  patience: 2
+  monitor: accuracy"""))
+    outcome = run_search(tmp_path / "es.yaml", strategy="random", trials=2, name="es",
+                         runs_dir=tmp_path / "runs", seed=3,
+                         execution=ExecutionSettings(executor="in_process", keep_best=1))
+    store = TrialStore(outcome.run_path / "trials.sqlite", readonly=True)
+    best = store.best()
+    store.close()
+    assert best is not None and 1 <= best.metrics["best_epoch"] <= 8
+    done = automl_cli("export", str(outcome.run_path), "--refit", "-o",
+                      str(tmp_path / "refit.keras"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    meta = json.loads((tmp_path / "refit.json").read_text())
+    data = TASKS.get("digits").load({}, base_dir=ROOT, seed=3)
+    assert meta["refit"] and meta["retrained"] and meta["trial"] == best.trial_id
+    assert meta["refit_epochs"] == int(best.metrics["best_epoch"])
+    assert meta["refit_examples"] == len(data.x_train) + len(data.x_val)
+    assert meta["sizes"]["train"] == len(data.x_train)  # the search's own split, as stored
+    assert f"for {meta['refit_epochs']} epochs" in done.stdout and "test accuracy" in done.stdout
+    [predictions] = predict_in_fresh_process([tmp_path / "refit.keras"], data.x_test, tmp_path)
+    from automl.training.metrics import classification_metrics
+
+    assert classification_metrics(data.y_test, predictions) == pytest.approx(
+        meta["refit_test_metrics"], abs=1e-6)
