@@ -35,8 +35,9 @@ def register(subparsers: Any) -> None:
                        "order (default: the CSV next to the YAML with the same name)")
     bench.add_argument("--strategies", metavar="A,B,...", default=None,
                        help="comma-separated strategy names (default: every registered one)")
-    bench.add_argument("--seeds", type=positive_int, default=20, metavar="N",
-                       help="seeds per strategy, 0..N-1 (default 20)")
+    bench.add_argument("--seeds", type=seed_range, default=range(20), metavar="N|A-B",
+                       help="seeds per strategy: N runs seeds 0..N-1, A-B runs seeds A to B "
+                       "inclusive (a second set of seeds to check a claim; default 20)")
     bench.add_argument("--budget", type=positive_int, default=100, metavar="N",
                        help="evaluations per run (default 100)")
     bench.add_argument("--simulated-workers", type=positive_int, default=1, metavar="K",
@@ -78,10 +79,10 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"{table_path}: {len(table):,} of {space.size():,} architectures, "
                       f"best {args.metric} {table.optimum:.4g}", markup=False)
         tables.append(table)
-    console.print(f"{len(strategies)} strategies x {args.seeds} seeds x {args.budget} "
+    console.print(f"{len(strategies)} strategies x {_describe(args.seeds)} x {args.budget} "
                   f"evaluations, {args.simulated_workers} simulated worker(s)", markup=False)
 
-    total = len(tables) * len(strategies) * args.seeds
+    total = len(tables) * len(strategies) * len(args.seeds)
     done = [0]
 
     def on_run(trace: Any) -> None:
@@ -95,8 +96,9 @@ def run(args: argparse.Namespace) -> int:
     level = loop_logger.level
     loop_logger.setLevel(logging.ERROR)
     try:
-        suite = run_suite(tables, strategies, args.seeds, args.budget, processes=args.workers,
-                          workers=args.simulated_workers, on_run=on_run, quiet_workers=True)
+        suite = run_suite(tables, strategies, list(args.seeds), args.budget,
+                          processes=args.workers, workers=args.simulated_workers, on_run=on_run,
+                          quiet_workers=True)
     finally:
         loop_logger.setLevel(level)
     if err_console.is_terminal:
@@ -118,6 +120,28 @@ def run(args: argparse.Namespace) -> int:
         plot_benchmark(suite["tables"], args.plot)
         console.print(f"plot: {args.plot}", markup=False)
     return 0
+
+
+def seed_range(text: str) -> range:
+    """An argparse ``type=`` for ``--seeds``: ``N`` is seeds 0..N-1, ``A-B`` seeds A..B."""
+    first, dash, last = text.partition("-")
+    if not dash:
+        return range(positive_int(text))
+    try:
+        low, high = int(first), int(last)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a count N or a range A-B of seeds (e.g. 20 or 20-39)") from None
+    if low < 0 or high < low:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a seed range A-B needs 0 <= A <= B (e.g. 20-39)")
+    return range(low, high + 1)
+
+
+def _describe(seeds: range) -> str:
+    if seeds.start == 0:
+        return f"{len(seeds)} seeds"
+    return f"{len(seeds)} seeds ({seeds.start}-{seeds.stop - 1})"
 
 
 def table_paths(spaces: list[str], tables: list[str]) -> list[tuple[str, str]]:

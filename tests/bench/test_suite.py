@@ -128,8 +128,30 @@ def test_cli_suite_errors_are_one_line(two_tables: list[tuple[Path, Path]], tmp_
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
 
 
+def test_cli_seed_range_runs_those_seeds(two_tables: list[tuple[Path, Path]], tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """``--seeds A-B`` is a second set of seeds: seed 5 of a 5-7 run is the same search as
+    seed 5 of a 0-5 run."""
+    alpha_yaml, alpha_csv = two_tables[0]
+    outs = []
+    for seeds in ("5-7", "6"):
+        out = tmp_path / f"{seeds}.json"
+        code = main(["bench", str(alpha_yaml), "--table", str(alpha_csv), "--strategies",
+                     "random", "--seeds", seeds, "--budget", "12", "--workers", "1",
+                     "--json", str(out)])
+        assert code == 0
+        outs.append(json.loads(out.read_text()))
+    assert "3 seeds (5-7)" in capsys.readouterr().out
+    assert outs[0]["seeds"] == [5, 6, 7] and outs[1]["seeds"] == list(range(6))
+    per_seed = [out["strategies"]["random"]["per_seed"] for out in outs]
+    first, second = per_seed[0]["seed"].index(5), per_seed[1]["seed"].index(5)
+    for key in ("best", "evals_to_top1", "evals_to_top5"):
+        assert per_seed[0][key][first] == per_seed[1][key][second]
+    assert per_seed[0]["regret"]["12"][first] == per_seed[1]["regret"]["12"][second]
+
+
 @pytest.mark.parametrize("flag", [["--simulated-workers", "0"], ["--seeds", "many"],
-                                  ["--bogus"]])
+                                  ["--seeds", "9-3"], ["--seeds", "-4"], ["--bogus"]])
 def test_cli_bad_flags_exit_2(two_tables: list[tuple[Path, Path]], flag: list[str],
                               capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
