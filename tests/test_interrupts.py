@@ -4,10 +4,28 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 
 import pytest
 
 from automl.interrupts import interrupts_deferred
+
+
+@pytest.fixture(autouse=True)
+def python_sigint_handler() -> Iterator[None]:
+    """Python's own SIGINT handler for each test, whatever the runner set: a job started in the
+    background by a non-interactive shell (as some CI runners start the suite) inherits SIGINT
+    ignored, and then the deferral is rightly a no-op."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_another_handler_is_left_alone() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with interrupts_deferred():
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
 
 
 def test_sigint_inside_the_block_is_raised_once_it_is_left() -> None:
