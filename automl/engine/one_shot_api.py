@@ -273,9 +273,6 @@ def _one_shot_phase(run: RunFolder, space: SearchSpace, data: Any, controller: A
             "seconds": sum(e["seconds"] for e in phase.history) + phase.rank_seconds}
 
 
-
-
-
 def rescore(run: str | Path, architectures: Sequence[Architecture], *,
             runs_dir: str | Path = "runs") -> list[Ranked]:
     """One-shot scores and losses (whole validation set, the run's final shared weights) of
@@ -300,6 +297,7 @@ def ranking_tau(ranked: Sequence[Ranked], rewards: Sequence[float]) -> float | N
     order = {id(r): i for i, r in enumerate(rank(list(ranked)))}
     return kendall_tau([(-float(order[id(r)]), float(w))
                         for r, w in zip(ranked, rewards, strict=True)])
+
 
 __all__ = ["FixedList", "MODE", "is_one_shot", "kendall_tau", "ranking_tau", "rescore",
            "resume_one_shot", "run_one_shot"]
