@@ -171,6 +171,10 @@ class OneShotPhase:
         checkpoint_path: Where the epoch checkpoints go (None: none).
     """
 
+    _CHUNK = 16
+    """Architectures scored in one traced call at the end (their outputs on the whole
+    validation set are held at once)."""
+
     def __init__(self, space: SearchSpace, data: Dataset, strategy: Any, reward: Reward,
                  reward_params: Mapping[str, Any], seed: int, settings: OneShotSettings,
                  checkpoint_path: Path | None = None):
@@ -223,7 +227,17 @@ class OneShotPhase:
                  ) -> Ranked:
         """The space's reward (and the loss) of the sub-network on (x, y) under the shared
         weights; -inf and inf when it predicts non-finite values."""
-        out = self.net.predict(x, architecture)
+        return self._ranked(architecture, self.net.predict(x, architecture), y)
+
+    def evaluate_many(self, architectures: list[Architecture], x: np.ndarray, y: np.ndarray
+                      ) -> list[Ranked]:
+        """:meth:`evaluate` of each architecture (the same values), in one traced call."""
+        if not architectures:
+            return []
+        outs = self.net.predict_many(x, architectures)
+        return [self._ranked(a, out, y) for a, out in zip(architectures, outs, strict=True)]
+
+    def _ranked(self, architecture: Architecture, out: np.ndarray, y: np.ndarray) -> Ranked:
         if not np.all(np.isfinite(out)):
             return Ranked(architecture, -math.inf, math.inf)
         metrics = (classification_metrics(y, out) if self.data.output == "classification"
@@ -232,10 +246,6 @@ class OneShotPhase:
         value = float(self.reward(metrics, facts, **self.reward_params))
         return Ranked(architecture, value if math.isfinite(value) else -math.inf,
                       float(metrics.get("loss", 0.0)))
-
-    def score(self, architecture: Architecture, x: np.ndarray, y: np.ndarray) -> float:
-        """The space's reward of the sub-network on (x, y) under the shared weights."""
-        return self.evaluate(architecture, x, y).score
 
     # ------------------------------------------------------------------ the alternation
     def run(self, on_epoch: Callable[[dict[str, float]], None] | None = None
@@ -303,7 +313,7 @@ class OneShotPhase:
                 self.next_trial += 1
             if not asked:
                 break
-            rewards = [self.score(architecture, x, y) for _, architecture in asked]
+            rewards = [r.score for r in self.evaluate_many([a for _, a in asked], x, y)]
             finite = [r for r in rewards if math.isfinite(r)]
             baseline = float(np.mean(finite)) if finite and s.step_baseline else 0.0
             for (trial_id, architecture), reward in zip(asked, rewards, strict=True):
@@ -340,7 +350,9 @@ class OneShotPhase:
         optimiser's slots are put back after each architecture, and every one trains on the
         same minibatches, so a score depends on the architecture alone."""
         if not steps:
-            return [self.evaluate(a, self.data.x_val, self.data.y_val) for a in architectures]
+            return [ranked for start in range(0, len(architectures), self._CHUNK)
+                    for ranked in self.evaluate_many(architectures[start:start + self._CHUNK],
+                                                     self.data.x_val, self.data.y_val)]
         import tensorflow as tf
 
         variables = [*self.net.variables, *self.optimizer.variables]

@@ -39,6 +39,10 @@ def _assert_all_equal(space, spec: ModelSpec, expected_count: int) -> None:  # t
         np.testing.assert_allclose(net.predict(x, architecture), np.asarray(model(x)),
                                    rtol=1e-5, atol=1e-6, err_msg=architecture.summary())
         assert net.param_count(architecture) == model.count_params()
+    # every sub-network at once (the one-shot phase's scores), in two chunks of x
+    np.testing.assert_allclose(net.predict_many(x, architectures, batch_size=4),
+                               np.stack([net.predict(x, a) for a in architectures]),
+                               rtol=1e-6, atol=1e-7)
 
 
 def test_every_dense_subnetwork_equals_the_standalone_model() -> None:
