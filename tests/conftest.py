@@ -77,13 +77,20 @@ def tiny_table(tmp_path: Path):  # type: ignore[no-untyped-def]
     return load_table(write_table(tmp_path / "tiny.csv", rows, space=space), space)
 
 
+@pytest.hookimpl(tryfirst=True)  # the markers must exist before xdist's hook reads them
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The README's test command runs two pytest-xdist processes (``--dist loadgroup``): every
     slow test and every test that uses the shared Ray instance (:func:`ray_instance`) goes to
     one of them, in order, so the session still has one such instance; the quick tests
     (strategies, spaces, builders) run in the other meanwhile. Measured on 2 cores: 593-632 s
     against 880 s in one process. Moving the slow tests that need no shared Ray to the other
-    process was no faster (628-633 s): every test competes for the same two cores."""
+    process was no faster (628-633 s): every test competes for the same two cores.
+
+    Two things keep the grouping real: this hook runs first (``tryfirst``; xdist's own hook
+    turns the markers into the ``@ray`` suffix of the node id that its scheduler groups by),
+    and pytest stays below 9 (pyproject's test extra): pytest 9 derives the node id from a
+    field that pytest-xdist 3.8 does not set, so every group is silently ignored and each
+    xdist process starts its own Ray instance."""
     for item in items:
         if "ray_instance" in getattr(item, "fixturenames", ()) or item.get_closest_marker("slow"):
             item.add_marker(pytest.mark.xdist_group("ray"))
