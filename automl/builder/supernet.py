@@ -344,19 +344,18 @@ class SuperNet:
 
         if kind not in self._traced:
             signature = self.input_signature()
-
-            def predict(x: Any, *enc: Any) -> Any:
-                return self.forward(x, enc, training=False)
-
-            def predict_many(x: Any, *enc: Any) -> Any:
-                return tf.map_fn(lambda one: self.forward(x, one, training=False), enc,
-                                 fn_output_signature=tf.float32)
-
-            if kind == "predict_many":
+            if kind == "predict":
+                def call(x: Any, *enc: Any) -> Any:
+                    return self.forward(x, enc, training=False)
+            else:  # "predict_many": each encoded input gains a leading architecture axis
                 signature = [signature[0], *[tf.TensorSpec([None, *spec.shape], spec.dtype)
                                              for spec in signature[1:]]]
-            self._traced[kind] = tf.function(predict if kind == "predict" else predict_many,
-                                             autograph=False, input_signature=signature)
+
+                def call(x: Any, *enc: Any) -> Any:
+                    return tf.map_fn(lambda one: self.forward(x, one, training=False), enc,
+                                     fn_output_signature=tf.float32)
+
+            self._traced[kind] = tf.function(call, autograph=False, input_signature=signature)
         return self._traced[kind]
 
     def input_signature(self) -> list[Any]:
