@@ -30,6 +30,7 @@ _LAZY = {
     "resume_one_shot": "automl.engine.one_shot_api",
     "OneShotSettings": "automl.engine.one_shot",
     "export_model": "automl.engine",
+    "export_ensemble": "automl.engine",
     "render_report": "automl.report",
     "ExecutionSettings": "automl.execution",
     "load_trials": "automl.report",

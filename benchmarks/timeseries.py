@@ -9,11 +9,14 @@ Prints the best child's validation and test accuracy (best by reward, i.e. valid
 ties broken by the lower validation loss; the test split never selects), the
 MiniRocket test accuracy and the wall times of both. With ``--refit``, also the test accuracy of
 the best child refit on training + validation for its best epoch (``automl export --refit``),
-which sees the same series MiniRocket is fitted on. Not a test: a script that prints figures.
+which sees the same series MiniRocket is fitted on. With ``--ensemble K``, also the test
+accuracy of the average of the best K children (``automl export --ensemble K``; the search keeps
+their models). Not a test: a script that prints figures.
 
     pip install -e '.[bench]'    # numba, for sktime's MiniRocket
     python benchmarks/timeseries.py [--datasets GunPoint,ItalyPowerDemand,ACSF1,JapaneseVowels]
-        [--trials 30] [--strategy random] [--workers 2] [--epochs N] [--refit] [--json out.json]
+        [--trials 30] [--strategy random] [--workers 2] [--epochs N] [--refit] [--ensemble K]
+        [--json out.json]
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ def search(config: dict[str, Any], dataset: str, args: argparse.Namespace,
         config["train"] = {**config["train"], "epochs": args.epochs}
     space = parse_space(config, source_name=f"{args.space} ({dataset})",
                         base_dir=Path(args.space).resolve().parent)
-    execution = ExecutionSettings(workers=args.workers)
+    execution = ExecutionSettings(workers=args.workers, keep_best=args.ensemble or 0)
     started = time.perf_counter()
     outcome = run_search(space, strategy=args.strategy, trials=args.trials, seed=args.seed,
                          runs_dir=runs_dir, execution=execution)
@@ -84,6 +87,18 @@ def search(config: dict[str, Any], dataset: str, args: argparse.Namespace,
         row.update(refit_test_accuracy=refit.metadata["refit_test_metrics"]["accuracy"],
                    refit_epochs=refit.metadata["refit_epochs"],
                    refit_seconds=time.perf_counter() - started)
+    if args.ensemble:
+        from automl.engine import export_ensemble
+
+        started = time.perf_counter()
+        ensemble = export_ensemble(outcome.run_path, args.ensemble,
+                                   outcome.run_path / "ensemble.keras")
+        row.update(ensemble_val_accuracy=ensemble.metadata["metrics"]["accuracy"],
+                   ensemble_test_accuracy=ensemble.metadata["test_metrics"]["accuracy"],
+                   ensemble_members=[m["summary"] for m in ensemble.metadata["ensemble"]],
+                   ensemble_member_test=[m["test_metrics"].get("accuracy")
+                                         for m in ensemble.metadata["ensemble"]],
+                   ensemble_seconds=time.perf_counter() - started)
     return row
 
 
@@ -100,6 +115,10 @@ def main() -> None:
                         help="override the space's train.epochs (the most, with early stopping)")
     parser.add_argument("--refit", action="store_true", help="also refit the best child on "
                         "training + validation and print its test accuracy")
+    parser.add_argument("--ensemble", type=int, default=0, metavar="K",
+                        help="also average the best K children (kept during the search; "
+                             "automl export --ensemble K) and print the average's test "
+                             "accuracy")
     parser.add_argument("--runs-dir", default=None, help="keep the runs here (default: a "
                         "temporary folder)")
     parser.add_argument("--skip-search", action="store_true", help="MiniRocket only")
@@ -139,12 +158,13 @@ def _print_table(results: dict[str, dict[str, Any]], args: argparse.Namespace) -
     print(f"\n{args.trials} trials, strategy {args.strategy}, {args.workers} workers, "
           f"space {Path(args.space).name}")
     print(f"{'dataset':<18} {'child val':>9} {'child test':>10} {'refit test':>10} "
-          f"{'MiniRocket':>10} {'gap':>7} {'search s':>9} {'MiniRocket s':>12}  best child")
+          f"{'ensemble':>9} {'MiniRocket':>10} {'gap':>7} {'search s':>9} {'MiniRocket s':>12}"
+          "  best child")
     for name, r in results.items():
         ours = r.get("refit_test_accuracy", r.get("test_accuracy"))
         gap = None if ours is None else ours - r["minirocket_test_accuracy"]
         print(f"{name:<18} {fmt(r.get('val_accuracy')):>9} {fmt(r.get('test_accuracy')):>10} "
-              f"{fmt(r.get('refit_test_accuracy')):>10} "
+              f"{fmt(r.get('refit_test_accuracy')):>10} {fmt(r.get('ensemble_test_accuracy')):>9} "
               f"{fmt(r['minirocket_test_accuracy']):>10} {fmt(gap, 3):>7} "
               f"{fmt(r.get('search_seconds'), 0):>9} {fmt(r['minirocket_seconds'], 1):>12}  "
               f"{r.get('best', '')}")

@@ -1,4 +1,5 @@
-"""`automl export`: write one child's trained model as a ``.keras`` file (the engine does it)."""
+"""`automl export`: write one child's trained model, or the average of the best K, as a
+``.keras`` file (the engine does it)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ def register(subparsers: Any) -> None:
                         help="train the child again on the training and validation splits "
                              "together, for the epochs its search training chose (its best "
                              "epoch under early stopping): the model to deploy")
+    export.add_argument("--ensemble", type=int, default=None, metavar="K",
+                        help="write one model averaging the outputs of the run's best K "
+                             "children (kept models, or retrained where none was kept), with "
+                             "its own validation and test metrics in the sidecar")
     export.add_argument("--runs-dir", default="runs", help="folder of runs (default: runs)")
     export.set_defaults(handler=run_export)
 
@@ -37,7 +42,12 @@ def run_export(args: argparse.Namespace) -> int:
 
     if args.best and args.trial is not None:
         raise UserInputError("give a TRIAL or --best, not both", key="--best")
+    if args.ensemble is not None and (args.trial is not None or args.best):
+        raise UserInputError("give a TRIAL, --best or --ensemble, not two of them",
+                             key="--ensemble")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if args.ensemble is not None:
+        return _export_ensemble(args)
     from automl.engine import export_model
 
     with quiet_stderr():
@@ -54,4 +64,25 @@ def run_export(args: argparse.Namespace) -> int:
                f"for {result.metadata['refit_epochs']} epochs; test {test}")
     console.print(f"trial {result.trial_id} ({result.metadata['arch_id']}, {how}) -> "
                   f"{result.path} (metadata {result.metadata_path})", markup=False)
+    return 0
+
+
+def _export_ensemble(args: argparse.Namespace) -> int:
+    from automl.engine import export_ensemble
+
+    with quiet_stderr():
+        result = export_ensemble(args.run, args.ensemble, args.output, retrain=args.retrain,
+                                 refit=args.refit, runs_dir=args.runs_dir)
+    meta = result.metadata
+    if meta["trained_again"] and meta["plugins"]:
+        sys.stderr.write(f"note: ran plugin code named by the run's run.json (to retrain): "
+                         f"{', '.join(meta['plugins'])}\n")
+    trials = ", ".join(str(m["trial"]) for m in meta["ensemble"])
+    scores = [f"{split} " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+              for split, metrics in (("validation", meta["metrics"]),
+                                     ("test", meta["test_metrics"])) if metrics]
+    again = (f"; trained again: {', '.join(map(str, meta['trained_again']))}"
+             if meta["trained_again"] else "")
+    console.print(f"ensemble of trials {trials}{again} -> {result.path} (metadata "
+                  f"{result.metadata_path}); {'; '.join(scores)}", markup=False)
     return 0

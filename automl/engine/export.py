@@ -24,6 +24,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from typing import NamedTuple
 
 from automl.atomic_write import atomic_write
 from automl.engine.api import dataset_facts
@@ -36,6 +37,7 @@ from automl.store import RunFolder
 from automl.store import TrialRecord
 from automl.store import TrialStatus
 from automl.store import TrialStore
+from automl.tasks.task import Dataset
 
 
 @dataclass(frozen=True)
@@ -109,38 +111,68 @@ def _retrain(folder: RunFolder, record: TrialRecord, out: Path, *,
              refit: bool) -> dict[str, Any]:
     """Train the child again with its recorded seed (``refit``: on training + validation) and
     save it to ``out`` (atomically)."""
-    from automl.registry import TASKS
-    from automl.training.refit import refit_architecture
-    from automl.training.refit import with_validation_in_training
-    from automl.training.trainer import train_child
+    model, facts = train_again(folder, record, refit=refit)
+    save_model(model, out)
+    return facts
 
-    info, space = load_run_space(folder, "export --retrain")
+
+class RunData(NamedTuple):
+    """A run's data as its search saw it: the seed children derive theirs from, the task."""
+
+    seed: int
+    task_name: str
+    data: Dataset
+
+
+def run_data(folder: RunFolder, record: TrialRecord, purpose: str) -> RunData:
+    """The run's data prepared for ``record``'s task decisions: the splits the search trained
+    and scored the child on. Loads the run's plugins (with a notice naming ``purpose``)."""
+    from automl.registry import TASKS
+
+    info, space = load_run_space(folder, purpose)
     if space.task is None:
         raise RunError("the run's space declares no task, so its children cannot be "
-                       "retrained", source=str(folder.config_path), key="task")
+                       "retrained or scored", source=str(folder.config_path), key="task")
     task = TASKS.get(space.task.name)
     seed = int(info.get("seed", 0))
     data = task.prepare(task.load(space.task.fixed, base_dir=space.base_dir, seed=seed),
                         dict(record.arch.task))
-    facts = dataset_facts(data, space.task.name)
+    return RunData(seed, space.task.name, data)
+
+
+def train_again(folder: RunFolder, record: TrialRecord, *, refit: bool,
+                prepared: RunData | None = None) -> tuple[Any, dict[str, Any]]:
+    """The child trained again with its recorded seed (``refit``: on training + validation,
+    for the epochs its search chose) and what the sidecar says about that training."""
+    from automl.training.refit import refit_architecture
+    from automl.training.refit import with_validation_in_training
+    from automl.training.trainer import train_child
+
+    seed, task_name, data = prepared or run_data(folder, record, "export --retrain")
+    facts = dataset_facts(data, task_name)
     architecture = record.arch
     if refit:
         architecture = refit_architecture(architecture, record.metrics)
         data = with_validation_in_training(data)
     trained = train_child(architecture, data, seed=child_seed(seed, record.trial_id),
                           keep_model=True)
+    if refit:  # validation examples trained the model: only its test metrics say anything
+        return trained["model"], {
+            **facts, "refit_epochs": len(trained["epochs"]),
+            "refit_examples": len(data.x_train), "refit_test_metrics": trained["test_metrics"]}
+    return trained["model"], {**facts, "retrained_metrics": trained["metrics"]}
+
+
+def save_model(model: Any, out: Path) -> None:
+    """``model.save(out)`` through a temporary file: ``out`` is whole or untouched."""
     fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".keras", dir=out.parent)
     os.close(fd)
     try:
-        trained["model"].save(tmp)
+        model.save(tmp)
         os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    if refit:  # validation examples trained the model: only its test metrics say anything
-        return {**facts, "refit_epochs": len(trained["epochs"]),
-                "refit_examples": len(data.x_train), "refit_test_metrics": trained["test_metrics"]}
-    return {**facts, "retrained_metrics": trained["metrics"]}
 
 
-__all__ = ["ExportResult", "export_model"]
+__all__ = ["ExportResult", "RunData", "export_model", "run_data", "save_model", "train_again"]

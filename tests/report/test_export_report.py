@@ -186,11 +186,44 @@ def test_export_round_trip_loads_with_safe_mode_and_predicts_the_same(
         not_kept.metrics["accuracy"], abs=0.02)
 
 
+def test_ensemble_averages_the_best_children_and_loads_with_keras_alone(
+        searched: dict, tmp_path: Path) -> None:
+    """``export --ensemble 2``: the two kept models averaged, in the leaderboard's order; its
+    sidecar's metrics are the averaged model's own; a third member without a kept model is
+    trained again from its recorded seed."""
+    run: RunFolder = searched["run"]
+    store = TrialStore(run.db_path, readonly=True)
+    top = store.top_trained(3)
+    store.close()
+    done = automl_cli("export", str(run.path), "--ensemble", "2", "-o",
+                      str(tmp_path / "ens.keras"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"ensemble of trials {top[0]}, {top[1]}" in done.stdout, done.stdout
+    meta = json.loads((tmp_path / "ens.json").read_text())
+    assert [m["trial"] for m in meta["ensemble"]] == top[:2] and meta["trained_again"] == []
+    assert meta["class_names"] == [str(i) for i in range(10)]
+    files = ModelFiles(run.path)
+    x_val, y_val = digits_validation(seed=1)
+    averaged, first, second = predict_in_fresh_process(
+        [tmp_path / "ens.keras", files.path(top[0]), files.path(top[1])], x_val, tmp_path)
+    np.testing.assert_allclose(averaged, (first + second) / 2, atol=1e-6)
+    from automl.training.metrics import classification_metrics
+
+    assert classification_metrics(y_val, averaged) == pytest.approx(meta["metrics"], abs=1e-6)
+    from automl.engine import export_ensemble
+
+    three = export_ensemble(run.path, 3, tmp_path / "three.keras")
+    assert three.metadata["trained_again"] == [top[2]]
+    assert set(three.metadata["test_metrics"]) >= {"accuracy", "uar"}
+
+
 @pytest.mark.parametrize("args, says", [
     (["export", "nowhere", "-o", "m.keras"], "no run found"),
     (["export", "RUN", "zzz", "-o", "m.keras"], "no trial 'zzz'"),
     (["export", "RUN", "-o", "m.h5"], "must end in .keras"),
     (["export", "RUN", "0", "--best", "-o", "m.keras"], "not both"),
+    (["export", "RUN", "--ensemble", "1", "-o", "m.keras"], "at least 2"),
+    (["export", "RUN", "0", "--ensemble", "2", "-o", "m.keras"], "not two of them"),
     (["report", "RUN", "-o", "r.pdf"], "must end in .html"),
     (["report", "RUN", "RUN"], "named twice"),
 ])
