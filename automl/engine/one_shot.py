@@ -10,7 +10,8 @@ Each epoch:
 2. **Controller.** ``controller_steps`` times: ``controller_batch`` architectures are asked of
    the REINFORCE strategy through its ordinary ``ask``, each is scored by the space's reward
    on one validation minibatch under the shared weights (the whole validation set when it is
-   smaller), and told; the strategy updates itself as in any search.
+   smaller), and told; the strategy updates itself as in any search. In this mode its asks
+   are its own samples, repeats included (``repeats``, see ``ONE_SHOT_STRATEGY_DEFAULTS``).
 3. **Checkpoint** (``one_shot.npz`` in the run folder, atomic): super-network weights, the
    optimiser's slots, the strategy's own checkpoint (RNG, controller, optimiser), this
    phase's RNG and the epoch history. A resumed phase continues from the last epoch boundary

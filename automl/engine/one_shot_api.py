@@ -60,11 +60,14 @@ from automl.training.trainer import model_spec
 logger = logging.getLogger("automl.one_shot")
 
 MODE = "one-shot"
-ONE_SHOT_STRATEGY_DEFAULTS = {"imagined_batches": 0, "batch_size": None}
+ONE_SHOT_STRATEGY_DEFAULTS = {"imagined_batches": 0, "batch_size": None, "repeats": True}
 """The controller's settings in one-shot mode unless the YAML's ``strategy:`` block says
 otherwise: no Dyna imagined batches (a shared-weight score costs a millisecond; a reward model
-is for rewards that cost a training), and one update per controller step (``batch_size``
-None: the ``controller_batch`` architectures a step scores, as in ENAS)."""
+is for rewards that cost a training), one update per controller step (``batch_size`` None:
+the ``controller_batch`` architectures a step scores, as in ENAS), and asks that are the
+controller's own samples, repeats included (``repeats``: the policy gradient is on-policy, as
+in ENAS; without it every ask redrew until it found an architecture the phase had not asked
+yet, measured in docs/one_shot.md)."""
 
 
 class FixedList(Strategy):

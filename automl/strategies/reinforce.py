@@ -130,6 +130,11 @@ class ReinforceSettings:
     redraws: int = 32
     """Samples an ask may draw to find an architecture not yet tried before it samples among
     the untried subtrees only (which favours the siblings of the controller's favourite)."""
+    repeats: bool = False
+    """Asks sample the controller as it is, repeats included (no redraws). For rewards that
+    cost nothing, such as one-shot mode's shared-weight scores, where the policy gradient
+    should see the policy's own samples, as in ENAS; a search of trained children keeps it
+    off (a repeat spends a trial on a known result)."""
     model_warmup: int = 5
     """Told results before imagined steps start (the model needs a few points)."""
     dyna_horizon: int = 100
@@ -276,8 +281,13 @@ class Reinforce(Strategy):
     def ask(self, trial_id: int) -> Architecture | None:
         # ALGO LOGIC: the policy conditioned on "untried": draw until the sample is new (exact
         # while the untried mass is not tiny), then restrict the choices to untried subtrees.
-        architecture = self.tried.propose(lambda restricted: self._sample(restricted=restricted),
-                                          self.settings.redraws, self._sample_many)
+        if self.settings.repeats:
+            architecture = self._sample(restricted=False)
+            self.tried.add(architecture)
+        else:
+            architecture = self.tried.propose(
+                lambda restricted: self._sample(restricted=restricted), self.settings.redraws,
+                self._sample_many)
         if architecture is not None:
             self.model.add_pending(trial_id, self.model.codes.encode(architecture))
         return architecture

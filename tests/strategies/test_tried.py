@@ -98,3 +98,14 @@ def test_agents_propose_no_repeat_until_the_space_is_exhausted(space: SearchSpac
             strategy.tell(told_id, told, float(told == target))
     assert len(set(ids)) == space.size()
     assert strategy.ask(10_000) is not None  # an exhausted space still gets proposals
+
+
+def test_reinforce_with_repeats_proposes_its_own_samples(space: SearchSpace) -> None:
+    """``repeats`` (one-shot mode's setting): every ask is one draw of the controller as it is,
+    repeats included, so the policy gradient sees the policy's own samples."""
+    asking = create_strategy("reinforce", space, seed=5, settings={"repeats": True})
+    sampling = create_strategy("reinforce", space, seed=5)
+    asked = [asking.ask(trial_id).id for trial_id in range(2 * space.size())]
+    drawn = [sampling._sample(restricted=False).id for _ in range(2 * space.size())]
+    assert asked == drawn
+    assert len(set(asked)) < len(asked)
