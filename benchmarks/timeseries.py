@@ -26,6 +26,7 @@ import json
 import os
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,8 @@ def search(config: dict[str, Any], dataset: str, args: argparse.Namespace,
         config["train"] = {**config["train"], "epochs": args.epochs}
     space = parse_space(config, source_name=f"{args.space} ({dataset})",
                         base_dir=Path(args.space).resolve().parent)
-    execution = ExecutionSettings(workers=args.workers, keep_best=args.ensemble or 0)
+    execution = ExecutionSettings(workers=args.workers)
+    execution = replace(execution, keep_best=max(execution.keep_best, args.ensemble))
     started = time.perf_counter()
     outcome = run_search(space, strategy=args.strategy, trials=args.trials, seed=args.seed,
                          runs_dir=runs_dir, execution=execution)
