@@ -280,7 +280,8 @@ class Reinforce(Strategy):
     @one_blas_thread
     def ask(self, trial_id: int) -> Architecture | None:
         # ALGO LOGIC: the policy conditioned on "untried": draw until the sample is new (exact
-        # while the untried mass is not tiny), then restrict the choices to untried subtrees.
+        # while the untried mass is not tiny), then restrict the choices to untried subtrees;
+        # with ``repeats`` (one-shot mode) the policy's own draw, whatever it is.
         if self.settings.repeats:
             architecture = self._sample(restricted=False)
             self.tried.add(architecture)
