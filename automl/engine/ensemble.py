@@ -35,6 +35,9 @@ from automl.store import RunFolder
 from automl.store import TrialRecord
 from automl.store import TrialStore
 
+_BATCH = 1024
+"""Examples per call when the average is scored (inference only: no training batch applies)."""
+
 
 def export_ensemble(run: str | Path, size: int, out: str | Path, *, retrain: bool = False,
                     refit: bool = False, runs_dir: str | Path = "runs") -> ExportResult:
@@ -56,9 +59,10 @@ def export_ensemble(run: str | Path, size: int, out: str | Path, *, retrain: boo
     folder = RunFolder.open(run, runs_dir)
     members = _members(folder, size)
     prepared = run_data(folder, members[0], "export --ensemble")
+    files = ModelFiles(folder.path)
     models, trained_again = [], []
     for record in members:
-        kept = ModelFiles(folder.path).path(record.trial_id)
+        kept = files.path(record.trial_id)
         if kept.is_file() and not (retrain or refit):
             models.append(keras.saving.load_model(kept, safe_mode=True))
         else:
@@ -67,11 +71,11 @@ def export_ensemble(run: str | Path, size: int, out: str | Path, *, retrain: boo
             trained_again.append(record.trial_id)
     ensemble = average_model(models, [f"trial_{r.trial_id}" for r in members],
                              name=f"ensemble_of_{len(members)}")
-    data = prepared.data
     from automl.training.trainer import evaluate
 
-    metrics = None if refit else evaluate(ensemble, data, data.x_val, data.y_val, 1024)
-    test_metrics = evaluate(ensemble, data, data.x_test, data.y_test, 1024)
+    data = prepared.data
+    metrics = None if refit else evaluate(ensemble, data, data.x_val, data.y_val, _BATCH)
+    test_metrics = evaluate(ensemble, data, data.x_test, data.y_test, _BATCH)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_model(ensemble, out)
     metadata = {
