@@ -80,18 +80,19 @@ def tiny_table(tmp_path: Path):  # type: ignore[no-untyped-def]
 @pytest.hookimpl(tryfirst=True)  # the markers must exist before xdist's hook reads them
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The README's test command runs two pytest-xdist processes (``--dist loadgroup``): every
-    slow test and every test that uses the shared Ray instance (:func:`ray_instance`) goes to
-    one of them, in order, so the session still has one such instance; the quick tests
-    (strategies, spaces, builders) run in the other meanwhile. Measured on 2 cores: 593-632 s
-    against 880 s in one process. Moving the slow tests that need no shared Ray to the other
-    process was no faster (628-633 s): every test competes for the same two cores.
+    test that uses the shared Ray instance (:func:`ray_instance`) or starts Ray of its own (the
+    ``ray`` marker) goes to one of them, in order, so the session still has one such instance
+    at a time; every other test, slow or quick, is spread over both meanwhile.
+
+    Slow tests that train in-process or on a table used to join the Ray group too; the group
+    then was the whole critical path (about 650 s of a 659 s run, the two cores busy 55 % of
+    the time). Spread over both processes, the same session measured 593 s (Ray group 578 s).
 
     Two things keep the grouping real: this hook runs first (``tryfirst``; xdist's own hook
     turns the markers into the ``@ray`` suffix of the node id that its scheduler groups by),
     and pytest stays below 9 (pyproject's test extra): pytest 9 derives the node id from a
     field that pytest-xdist 3.8 does not set, so every group is silently ignored and each
-    xdist process starts its own Ray instance. With the grouping restored the CI run took 645 s
-    (the same suite with the groups ignored, two Ray instances side by side: 553-660 s)."""
+    xdist process starts its own Ray instance."""
     for item in items:
-        if "ray_instance" in getattr(item, "fixturenames", ()) or item.get_closest_marker("slow"):
+        if "ray_instance" in getattr(item, "fixturenames", ()) or item.get_closest_marker("ray"):
             item.add_marker(pytest.mark.xdist_group("ray"))

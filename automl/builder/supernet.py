@@ -121,7 +121,7 @@ class Encoded:
     activation: np.ndarray
     """``[L, A]`` one-hot activation of weighted layers."""
     pooling: np.ndarray
-    """``[3]`` one-hot of avg / max / last (GRU stacks; last when the space names none)."""
+    """``[3]`` one-hot of avg / max / last (GRU stacks; :meth:`SuperNet.pooling_of`)."""
 
 
 class SuperNet:
@@ -184,8 +184,17 @@ class SuperNet:
             mask[i, :int(layer["units"])] = 1.0
             activation[i, self.activations.index(layer["activation"])] = 1.0
         pooling = np.zeros(len(POOLINGS), np.float32)
-        pooling[POOLINGS.index(architecture.pooling or "last")] = 1.0
+        pooling[POOLINGS.index(self.pooling_of(architecture))] = 1.0
         return Encoded(active, dropout, rate, mask, activation, pooling)
+
+    @staticmethod
+    def pooling_of(architecture: Architecture) -> str:
+        """The sequence-to-vector step the builder gives ``architecture``: its pooling decision,
+        else the last state of its last GRU layer, else (dropout layers only) the average over
+        time (:func:`~automl.builder.build.sequence_to_vector`)."""
+        if architecture.pooling:
+            return architecture.pooling
+        return "last" if any(layer["type"] == "gru" for layer in architecture.layers) else "avg"
 
     def _widths(self, architecture: Architecture) -> list[int]:
         """Input width of each layer, then of the head (dropout keeps the width it gets)."""

@@ -61,6 +61,18 @@ def test_every_gru_subnetwork_equals_the_standalone_model() -> None:
     pooled = _space({"min": 1, "max": 1, "pooling": ["avg", "max"], "types": {
         "gru": {"units": [4], "activation": ["tanh"]}}}, task="japanese_vowels")
     _assert_all_equal(pooled, VOWELS, 2)
+    # wider than the 12 input features (the kernel's unused input rows), with dropout layers:
+    # a dropout-only stack has no last state, so the builder averages over time
+    wide = _space({"min": 1, "max": 2, "types": {
+        "gru": {"units": [16], "activation": ["tanh"]}, "dropout": {"rate": [0.2]}}},
+        task="japanese_vowels")
+    _assert_all_equal(wide, VOWELS, 6)
+
+
+def test_dense_subnetworks_wider_than_the_input_equal_the_standalone_model() -> None:
+    # 80 units on 64 digits features: the shared kernel has rows no first layer reads
+    space = _space({"min": 1, "max": 2, "types": {"dense": {"units": [8, 80]}}})
+    _assert_all_equal(space, DIGITS, 6)
 
 
 LAYERS = {"min": 1, "max": 2, "types": {"dense": {"units": [8, 16]}}}

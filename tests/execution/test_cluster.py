@@ -28,7 +28,7 @@ from automl.engine.search import child_seed
 from automl.store import TrialStore
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.ray]  # starts a two-node cluster of its own
 
 NODE = {"num_cpus": 1, "num_gpus": 1}  # each node: one logical GPU (this machine has none)
 IMPORT_DELAY = TIMEOUT = 30  # seconds; a loaded 2-core machine needs the margin
