@@ -98,9 +98,9 @@ class Arrays(Task):
     ``x_test``/``y_test``), or ``.csv`` with a header, numeric feature columns and a label
     column. Missing splits are cut from the training data (seeded, 70/15/15). ``x`` may be
     (n, features), (n, time, features) or (n, height, width, channels). Classification labels
-    are non-negative integers (class i is index i) or class names (strings: sorted, numbers by
-    value, and kept as the run's class names). A relative ``path`` is read from the folder of
-    the YAML file."""
+    are integers or class names (strings); the classes are the distinct labels of all splits,
+    sorted (numbers by value), kept as the run's class names: 0..K-1 index themselves, 1/2 or
+    -1/1 become classes 0 and 1. A relative ``path`` is read from the folder of the YAML file."""
 
     name = "arrays"
     params = {
@@ -129,10 +129,20 @@ class Arrays(Task):
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    key = None
     try:
         with np.load(path, allow_pickle=False) as data:
-            arrays = {key: np.asarray(data[key]) for key in data.files}
-    except (ValueError, OSError) as exc:
+            arrays = {}
+            for key in data.files:
+                arrays[key] = np.asarray(data[key])
+    except ValueError as exc:
+        if key is not None and "Object arrays" in str(exc):  # e.g. labels from pandas' .values
+            raise DataError("is an object array, which .npz stores only by pickle; save text "
+                            "labels as a string array (y.astype(str)) and numbers as a numeric "
+                            "one", source=str(path), key=key) from None
+        raise DataError(f"cannot be read as .npz without pickle ({exc})", source=str(path)) \
+            from None
+    except OSError as exc:
         raise DataError(f"cannot be read as .npz without pickle ({exc})", source=str(path)) \
             from None
     for key in ("x", "y"):
@@ -188,6 +198,18 @@ def _read_csv(path: Path, label_column: str) -> dict[str, np.ndarray]:
     return {"x": numeric.to_numpy(dtype=np.float64), "y": y}
 
 
+def _integer_labels(y: np.ndarray, source: str, key: str) -> np.ndarray:
+    """Numeric class labels as integers (1.0 -> 1), with the one-line errors of bad labels."""
+    if y.dtype.kind not in "fiub":
+        raise DataError(f"dtype {y.dtype} is neither numbers nor text", source=source, key=key)
+    if y.ndim != 1:
+        raise DataError(f"shape {y.shape}: expected one label per row", source=source, key=key)
+    if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
+        raise DataError("classification labels must be integers or class names (text), one "
+                        "per row", source=source, key=key)
+    return y.astype(np.int64)
+
+
 def _dataset_from_arrays(arrays: dict[str, np.ndarray], output: str, seed: int,
                          source: str) -> Dataset:
     def check_x(key: str) -> np.ndarray:
@@ -202,14 +224,18 @@ def _dataset_from_arrays(arrays: dict[str, np.ndarray], output: str, seed: int,
         return x.astype(np.float32)
 
     label_keys = [k for k in ("y", "y_val", "y_test") if k in arrays]
-    text_labels = output == "classification" and any(is_text(arrays[k]) for k in label_keys)
-    class_names: tuple[str, ...] = ()
-    if text_labels:  # class names: one vocabulary over every split, in a fixed order
-        class_names = class_vocabulary(*(arrays[k] for k in label_keys))
+    classification = output == "classification"
+    if classification:  # labels as class values: text as it is, integers as integers
+        for key in label_keys:
+            if not is_text(arrays[key]):
+                arrays[key] = _integer_labels(arrays[key], source, key)
+    # Class names: one vocabulary over every split, numbers in numeric order. Labels 0..K-1
+    # keep their values as indices; others (1/2, -1/1, 3/5/7) become indices 0..K-1 by rank.
+    class_names = class_vocabulary(*(arrays[k] for k in label_keys)) if classification else ()
 
     def check_y(key: str, n: int) -> np.ndarray:
         y = arrays[key]
-        if text_labels:
+        if classification:
             if y.ndim != 1 or y.shape[0] != n:
                 raise DataError(f"shape {y.shape}: expected one label per row ({n})",
                                 source=source, key=key)
@@ -220,11 +246,6 @@ def _dataset_from_arrays(arrays: dict[str, np.ndarray], output: str, seed: int,
             raise DataError(f"has {y.shape[0]} rows, its inputs have {n}", source=source, key=key)
         if not np.all(np.isfinite(y)):
             raise DataError("contains NaN or infinite values", source=source, key=key)
-        if output == "classification":
-            if y.ndim != 1 or np.any(y != np.round(y)) or np.any(y < 0):
-                raise DataError("classification labels must be non-negative integers or class "
-                                "names (text), one per row", source=source, key=key)
-            return y.astype(np.int64)
         return (y.reshape(n, -1)).astype(np.float32)
 
     x = check_x("x")
@@ -252,11 +273,8 @@ def _dataset_from_arrays(arrays: dict[str, np.ndarray], output: str, seed: int,
     x_train, y_train = x[train], y[train]
     if len(parts["val"][0]) == 0:
         raise DataError("too few examples to cut a validation split", source=source, key="x")
-    if output == "classification":
-        n_outputs = int(max(int(y.max()), *(int(p[1].max()) for p in parts.values()
-                                             if len(p[1]))) + 1)
-        class_names = class_names or tuple(str(i) for i in range(n_outputs))
-        n_outputs = max(n_outputs, len(class_names))
+    if classification:
+        n_outputs = len(class_names)
     else:
         n_outputs = int(y_train.shape[1])
     return Dataset(x_train, y_train, *parts["val"], *parts["test"], output=output,  # type: ignore[arg-type]

@@ -50,7 +50,7 @@ def _write_bad_data(folder: Path) -> None:
     np.savez(folder / "nan.npz", x=x_nan, y=y)
     np.savez(folder / "shape.npz", x=x, y=y[:20])
     np.savez(folder / "dtype.npz", x=np.array([["a"] * 4] * 30), y=y)
-    np.savez(folder / "labels.npz", x=x, y=y - 5)
+    np.savez(folder / "labels.npz", x=x, y=y + 0.5)  # labels must be integers or text
     (folder / "bad.csv").write_text("a,b,label\n1,2,0\n3,oops,1\n")
 
 

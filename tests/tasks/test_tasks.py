@@ -48,7 +48,8 @@ def test_arrays_npz_and_csv(tmp_path: Path) -> None:
     assert data.input_shape == (2,) and data.n_outputs == 2
 
 
-@pytest.mark.parametrize("case", ["missing", "nan", "negative_label", "shape", "no_y", "dtype"])
+@pytest.mark.parametrize("case", ["missing", "nan", "fractional_label", "shape", "no_y", "dtype",
+                                  "object_labels"])
 def test_arrays_bad_data(tmp_path: Path, case: str) -> None:
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(20, 4)), rng.integers(2, size=20)
@@ -57,18 +58,22 @@ def test_arrays_bad_data(tmp_path: Path, case: str) -> None:
     elif case == "nan":
         x[3, 1] = np.nan
         path = _npz(tmp_path, x=x, y=y)
-    elif case == "negative_label":
-        y[0] = -1
-        path = _npz(tmp_path, x=x, y=y)
+    elif case == "fractional_label":
+        path = _npz(tmp_path, x=x, y=y + 0.5)
     elif case == "shape":
         path = _npz(tmp_path, x=x, y=y[:10])
     elif case == "no_y":
         path = _npz(tmp_path, x=x)
+    elif case == "object_labels":  # what pandas' .values gives for a column of names
+        path = _npz(tmp_path, x=x, y=np.array(["a", "b"] * 10, dtype=object))
     else:
         path = _npz(tmp_path, x=np.array(["a"] * 20), y=y)
     with pytest.raises(DataError) as info:
         TASKS.get("arrays").load({"path": str(path)}, base_dir=tmp_path, seed=0)
-    assert str(path.resolve()) in info.value.one_line()
+    line = info.value.one_line()
+    assert str(path.resolve()) in line and "\n" not in line
+    if case == "object_labels":
+        assert ": y: " in line and "y.astype(str)" in line
 
 
 def _named_rows(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -104,6 +109,26 @@ def test_text_labels_in_csv_and_npz_round_trip_to_class_names(tmp_path: Path) ->
     numbered = TASKS.get("arrays").load(
         {"path": str(_npz(tmp_path, x=x, y=x[:, 1].astype(int)))}, base_dir=tmp_path, seed=0)
     assert numbered.class_names == tuple(str(i) for i in range(7))  # integers: index = label
+    assert set(numbered.y_train) <= set(range(7))
+
+
+@pytest.mark.parametrize("values", [(1, 2), (-1, 1), (3, 5, 7), (1.0, 2.0)])
+def test_integer_labels_are_class_values(tmp_path: Path, values: tuple) -> None:
+    """UCR-style labels (1/2, -1/1, ...) are classes by value: no output for a class that never
+    occurs, and the names are the values as the user wrote them."""
+    x, _ = _named_rows(60)
+    labels = np.array(values)[np.arange(60) % len(values)]
+    data = TASKS.get("arrays").load({"path": str(_npz(tmp_path, x=x, y=labels))},
+                                    base_dir=tmp_path, seed=0)
+    names = tuple(str(int(v)) for v in values)
+    assert data.class_names == names and data.n_outputs == len(values)
+    assert _labels_by_row(data) == {i: names[i % len(values)] for i in range(60)}
+    csv = tmp_path / "numbered.csv"
+    csv.write_text("id,mod,label\n" + "\n".join(
+        f"{int(a)},{int(b)},{int(v)}" for (a, b), v in zip(x, labels, strict=True)))
+    from_csv = TASKS.get("arrays").load({"path": "numbered.csv"}, base_dir=tmp_path, seed=0)
+    assert from_csv.class_names == names
+    assert _labels_by_row(from_csv) == _labels_by_row(data)
 
 
 @pytest.mark.parametrize("text, message", [
