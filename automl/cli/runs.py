@@ -148,6 +148,9 @@ def _show_run(run: Any, store: Any, fmt: str) -> int:
                   f"{info.get('trials')} trials requested; "
                   + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), markup=False)
     one_shot = store.meta("one_shot")
+    if one_shot is None and info.get("mode") == "one-shot":  # killed or still in its phase
+        console.print("Mode one-shot: the shared-weight phase has not finished (automl resume "
+                      "continues it from its last epoch)", markup=False)
     if one_shot is not None:
         tau = one_shot.get("kendall_tau")
         console.print(f"Mode one-shot: {one_shot['epochs']} epochs of shared training, "

@@ -264,9 +264,7 @@ def run_search_command(args: argparse.Namespace) -> int:
                     overwrite=args.overwrite, plugins=args.plugins, on_progress=view,
                     on_start=lambda run: (on_start(run), quiet.retarget(
                         str(run.log_dir / "stderr.log"))),
-                    on_epoch=lambda entry: console.print(
-                        f"one-shot epoch {entry['epoch']}: loss {entry['loss']:.4f}, "
-                        f"controller mean reward {entry['mean_reward']:.4f}", markup=False))
+                    on_epoch=_print_epoch)
 
         return _run(call_one_shot, args.top)
 
@@ -281,6 +279,12 @@ def run_search_command(args: argparse.Namespace) -> int:
                     str(run.log_dir / "stderr.log"))))
 
     return _run(call, args.top)
+
+
+def _print_epoch(entry: dict[str, float]) -> None:
+    """One line per epoch of a one-shot phase (a search's or a resume's)."""
+    console.print(f"one-shot epoch {entry['epoch']}: loss {entry['loss']:.4f}, "
+                  f"controller mean reward {entry['mean_reward']:.4f}", markup=False)
 
 
 def run_resume_command(args: argparse.Namespace) -> int:
@@ -307,7 +311,7 @@ def run_resume_command(args: argparse.Namespace) -> int:
                 return resume_one_shot(
                     folder.path, execution=_execution(args, stored),
                     max_consecutive_failures=args.max_consecutive_failures,
-                    on_progress=view, on_start=on_start)
+                    on_progress=view, on_start=on_start, on_epoch=_print_epoch)
 
         return _run(call_one_shot, args.top)
 

@@ -120,9 +120,10 @@ class OneShotSettings:
 
 
 def check_one_shot_settings(settings: OneShotSettings) -> OneShotSettings:
-    """Refuse non-positive budgets with one line naming the flag."""
+    """Refuse non-positive budgets with one line naming the flag (or, for settings only the
+    Python API takes, the field of :class:`OneShotSettings`)."""
     flags = {"epochs": "--one-shot-epochs", "controller_steps": "--controller-steps",
-             "controller_batch": "--controller-batch", "val_batch": "--one-shot-val-batch",
+             "controller_batch": "--controller-batch", "val_batch": "OneShotSettings.val_batch",
              "candidates": "--candidates", "retrain_top": "--retrain-top",
              "finetune_top": "--finetune-top"}
     fraction = settings.uniform_fraction
@@ -136,7 +137,7 @@ def check_one_shot_settings(settings: OneShotSettings) -> OneShotSettings:
                              key="--finetune-steps")
     if not isinstance(settings.step_baseline, bool):
         raise UserInputError(f"must be true or false, got {settings.step_baseline!r}",
-                             key="one_shot.step_baseline")
+                             key="OneShotSettings.step_baseline")
     for name, flag in flags.items():
         value = getattr(settings, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:

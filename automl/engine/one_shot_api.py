@@ -42,6 +42,7 @@ from automl.engine.one_shot import rank
 from automl.engine.search import Progress
 from automl.engine.search import SearchLoop
 from automl.engine.search import SearchOutcome
+from automl.errors import SpaceError
 from automl.errors import UserInputError
 from automl.execution import ExecutionSettings
 from automl.execution import check_execution
@@ -113,6 +114,11 @@ def _controller(space: SearchSpace, seed: int, settings: OneShotSettings,
     if strategy not in (None, "reinforce"):
         raise UserInputError(f"one-shot mode trains the reinforce controller, not {strategy!r}",
                              key="--strategy")
+    yaml_name = space.strategy.get("name")
+    if strategy is None and yaml_name not in (None, "reinforce"):  # not dropped in silence
+        raise SpaceError(f"one-shot mode trains the reinforce controller, not {yaml_name!r}; "
+                         "name reinforce (or no strategy) here, or give --strategy reinforce",
+                         source=space.source, key="strategy.name")
     _, chosen = _strategy_choice(space, "reinforce", strategy_settings)
     chosen = {**ONE_SHOT_STRATEGY_DEFAULTS, **chosen}
     return create_strategy("reinforce", space, seed=seed, workers=settings.controller_batch,

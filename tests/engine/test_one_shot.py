@@ -28,10 +28,12 @@ FLAGS = ["--mode", "one-shot", "--one-shot-epochs", "3", "--controller-steps", "
     (["fixed.yaml", "--retrain-top", "3"], "--retrain-top"),       # a one-shot flag, no mode
     (["fixed.yaml", "--mode", "one-shot", "--trials", "3"], "--trials"),
     (["fixed.yaml", "--mode", "one-shot", "--strategy", "dqn"], "--strategy"),
-], ids=["searched-train", "flag-without-mode", "trials", "strategy"])
+    (["tpe.yaml", "--mode", "one-shot"], "strategy.name"),  # the YAML's strategy, not dropped
+], ids=["searched-train", "flag-without-mode", "trials", "strategy", "yaml-strategy"])
 def test_bad_one_shot_input_is_one_line(tmp_path: Path, args: list[str], key: str) -> None:
     (tmp_path / "tiny.yaml").write_text(TINY_DIGITS)
     (tmp_path / "fixed.yaml").write_text(ONE_SHOT_SPACE)
+    (tmp_path / "tpe.yaml").write_text(ONE_SHOT_SPACE + "strategy: {name: tpe}\n")
     (tmp_path / "runs").mkdir()
     result = automl("search", *args, cwd=tmp_path, env={"RAY_AUTH_MODE": "disabled"})
     assert result.returncode == 2, result.stderr
@@ -116,10 +118,13 @@ def test_one_shot_search_killed_resumed_and_retrained_on_ray(
     run = tmp_path / "runs" / "os"
     assert json.loads((run / "run.json").read_text())["mode"] == "one-shot"
     assert (run / "one_shot.npz").is_file()
+    assert "the shared-weight phase has not finished" in _cli(capsys, "show", str(run))
 
     resumed = automl("resume", "os", "--address", address, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Kendall tau" in resumed.stdout and "one-shot" in resumed.stdout
+    assert "one-shot epoch 1:" not in resumed.stdout  # the resume continues after epoch 1
+    assert "one-shot epoch 2:" in resumed.stdout and "one-shot epoch 3:" in resumed.stdout
 
     # the resumed phase ends where an uninterrupted one does: same weights, same ranking
     phase, ranked = _uninterrupted_phase(space)
