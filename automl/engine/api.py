@@ -85,10 +85,13 @@ def _reward_of(space: SearchSpace) -> tuple[Reward, dict[str, Any]]:
 def dataset_facts(data: Any, task_name: str | None) -> dict[str, Any]:
     """What a model's user needs to know of its data (stored with the run: export writes it
     next to the model, without loading the data again)."""
-    return {"task": task_name, "output": data.output, "n_outputs": int(data.n_outputs),
-            "input_shape": list(data.input_shape), "class_names": list(data.class_names),
-            "sizes": {"train": len(data.x_train), "val": len(data.x_val),
-                      "test": len(data.x_test)}}
+    facts = {"task": task_name, "output": data.output, "n_outputs": int(data.n_outputs),
+             "input_shape": list(data.input_shape), "class_names": list(data.class_names),
+             "sizes": {"train": len(data.x_train), "val": len(data.x_val),
+                       "test": len(data.x_test)}}
+    if data.extras.get("preprocessing"):  # how raw inputs become model inputs (e.g. ucr)
+        facts["preprocessing"] = data.extras["preprocessing"]
+    return facts
 
 
 @contextlib.contextmanager

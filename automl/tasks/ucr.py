@@ -14,6 +14,9 @@ sets whose ``.ts`` train and test files sktime ships (:func:`offline_datasets`, 
   mean, so the padding reads as "nothing happening"; a recurrent layer's last state and the
   ``last`` pooling follow the real end of every series. No Keras ``Masking`` is used (the
   convolutional blocks could not honour it); ``extras["lengths"]`` holds the true lengths.
+* Exported models: ``extras["preprocessing"]`` (the training mean and standard deviation per
+  channel, the padded length) goes into the run's data facts, so an exported model's sidecar
+  says how to prepare a raw series for it.
 * Labels: the archive's class names (``"1"``, ``"Standing"``), kept in ``class_names``.
 """
 
@@ -161,4 +164,13 @@ class UCR(Task):
                        class_names=class_names,
                        extras={"dataset": name, "lengths": {
                            "train": lengths[train], "val": lengths[val],
-                           "test": np.asarray([s.shape[0] for s in test_series])}})
+                           "test": np.asarray([s.shape[0] for s in test_series])},
+                           "preprocessing": preprocessing(mean, std, length)})
+
+
+def preprocessing(mean: np.ndarray, std: np.ndarray, length: int) -> dict[str, Any]:
+    """How a raw series (time, channels) becomes a model input, for an exported model's user:
+    ``(x - mean) / std`` per channel, missing values to 0, zeros in front up to ``length``."""
+    return {"normalise": "(x - mean) / std per channel; missing values become 0",
+            "mean": [float(v) for v in mean], "std": [float(v) for v in std],
+            "pad": "zeros in front", "length": int(length)}

@@ -67,6 +67,25 @@ def test_variable_length_set_is_padded_at_the_front() -> None:
     assert np.allclose(real.mean(axis=0), 0, atol=1e-4)  # statistics of the real frames
 
 
+def test_the_data_facts_say_how_to_prepare_a_raw_series() -> None:
+    """What an exported model's sidecar carries: applied to the raw test series, the stored
+    mean, standard deviation and padding give exactly the model's test inputs."""
+    from automl.engine.api import dataset_facts
+    from automl.tasks.ucr import _read_split
+
+    data = _load("JapaneseVowels")
+    prep = dataset_facts(data, "ucr")["preprocessing"]
+    assert prep["length"] == 29 and len(prep["mean"]) == len(prep["std"]) == 12
+    mean, std = np.asarray(prep["mean"]), np.asarray(prep["std"])
+    raw, _ = _read_split("JapaneseVowels", "TEST")
+    for k in (0, 100, 369):
+        ready = np.zeros((prep["length"], 12))
+        ready[prep["length"] - len(raw[k]):] = np.nan_to_num((raw[k] - mean) / std)
+        np.testing.assert_allclose(ready, data.x_test[k], rtol=1e-5, atol=1e-5)
+    assert "preprocessing" not in dataset_facts(TASKS.get("digits").load(
+        {}, base_dir=Path("."), seed=0), "digits")
+
+
 def test_bad_name_one_line_with_close_matches(tmp_path: Path) -> None:
     with pytest.raises(DataError) as info:
         _load("gunpont")
