@@ -42,8 +42,22 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def _list_datasets() -> None:
+    from rich.table import Table
+
+    from automl.tasks.ucr import dataset_info
     from automl.tasks.ucr import offline_datasets
 
     names = offline_datasets()
-    console.print(f"UCR/UEA data sets available offline (task ucr, dataset: NAME): "
-                  f"{', '.join(names) if names else 'none (install sktime)'}", markup=False)
+    if not names:
+        console.print("UCR/UEA data sets available offline: none (install sktime)", markup=False)
+        return
+    table = Table(title="UCR/UEA data sets available offline (task: {name: ucr, dataset: "
+                        "NAME})", title_justify="left")
+    for column in ("dataset", "channels", "length", "classes", "train", "test"):
+        table.add_column(column, justify="left" if column == "dataset" else "right")
+    for name in names:
+        info = dataset_info(name)
+        low, high = info["min_length"], info["max_length"]
+        table.add_row(name, str(info["channels"]), str(high) if low == high else f"{low}-{high}",
+                      str(info["classes"]), str(info["train"]), str(info["test"]))
+    console.print(table)

@@ -52,6 +52,8 @@ class RunData:
     trials: list[TrialRecord]
     updates: list[dict[str, Any]]
     dataset: dict[str, Any]
+    one_shot: dict[str, Any] | None = None
+    """The one-shot phase's summary (scores, ranking, Kendall tau); None for other runs."""
 
     @property
     def name(self) -> str:
@@ -68,13 +70,14 @@ def load_run(folder: RunFolder) -> RunData:
     try:
         trials, updates = store.trials(), store.strategy_updates()
         dataset = store.meta("dataset") or {}
+        one_shot = store.meta("one_shot")
     finally:
         store.close()
     try:
         config = yaml.safe_load(folder.config_path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError, yaml.YAMLError):
         config = None
-    return RunData(folder, folder.info(), config, trials, updates, dataset)
+    return RunData(folder, folder.info(), config, trials, updates, dataset, one_shot)
 
 
 def render_report(runs: Sequence[RunFolder | str | Path]) -> str:
@@ -152,7 +155,7 @@ def _overview(data: Sequence[RunData]) -> str:
         best = (min(rewarded, key=lambda t: ranking_key(t.reward, t.metrics, t.trial_id))
                 if rewarded else None)
         seconds = sum(t.train_seconds or 0.0 for t in d.trials)
-        rows.append([d.name, str(d.info.get("strategy", "")),
+        rows.append([d.name, _mode(d), str(d.info.get("strategy", "")),
                      str(d.dataset.get("task") or _task_name(d.config) or ""),
                      f"{sum(n for s, n in counts.items() if s not in ('running', 'pending'))}"
                      f" / {d.info.get('trials', '?')}",
@@ -160,8 +163,19 @@ def _overview(data: Sequence[RunData]) -> str:
                      "-" if best is None else f"{best.reward:.4f} (trial {best.trial_id})",
                      f"{seconds:.1f}"])
     return ("<section><h2>Runs</h2>"
-            + _table(["run", "strategy", "task", "finished / requested", "trials",
+            + _table(["run", "mode", "strategy", "task", "finished / requested", "trials",
                       "best reward", "training seconds"], rows, ident="runs") + "</section>")
+
+
+def _mode(d: RunData) -> str:
+    """``standard``, or ``one-shot`` with the Kendall tau of its ranking against the reward of
+    the retrained (or a note that the shared-weight phase has not finished)."""
+    if d.info.get("mode") != "one-shot":
+        return "standard"
+    if d.one_shot is None:
+        return "one-shot (phase not finished)"
+    tau = d.one_shot.get("kendall_tau")
+    return f"one-shot (Kendall tau {'-' if tau is None else f'{tau:.3f}'})"
 
 
 def _task_name(config: Any) -> str | None:
@@ -190,9 +204,10 @@ def _top_table(runs: Sequence[RunFolder], data: Sequence[RunData]) -> str:
     by_trial = {(d.name, t.trial_id): t for d in data for t in d.trials}
     metric_names = sorted({k for r in rows for k in r["metrics"]})
     test_names = sorted({k for r in rows for k in r["test_metrics"]})
+    shot = any(r.get("one_shot") is not None for r in rows)
     header = ["rank", *(["run"] if len(runs) > 1 else []), "trial", "architecture", "reward",
-              *metric_names, *(f"test {m}" for m in test_names), "params", "seconds",
-              "model kept"]
+              *(["one-shot score"] if shot else []), *metric_names,
+              *(f"test {m}" for m in test_names), "params", "seconds", "model kept"]
     kept = {(d.name, t) for d in data for t in ModelFiles(d.folder.path).kept()}
     body = []
     for r in rows:
@@ -204,7 +219,8 @@ def _top_table(runs: Sequence[RunFolder], data: Sequence[RunData]) -> str:
             str(r["trial"]),
             f'{drawing}<div class="summary"><code>{html.escape(r["id"])}</code> '
             f'{html.escape(r["summary"])}</div>',
-            _num(r["reward"]), *(_num(r["metrics"].get(m)) for m in metric_names),
+            _num(r["reward"]), *([_num(r.get("one_shot"))] if shot else []),
+            *(_num(r["metrics"].get(m)) for m in metric_names),
             *(_num(r["test_metrics"].get(m)) for m in test_names),
             "-" if r["params"] is None else f"{r['params']:,}",
             "-" if r["train_seconds"] is None else f"{r['train_seconds']:.1f}",
@@ -212,7 +228,9 @@ def _top_table(runs: Sequence[RunFolder], data: Sequence[RunData]) -> str:
                       else record.trial_id) in kept else "-"])
     note = ('<p class="muted">One row per architecture, best first; test metrics are reported '
             "only, never used to choose; a kept model exports without retraining "
-            "(<code>automl export RUN TRIAL -o model.keras</code>).</p>")
+            "(<code>automl export RUN TRIAL -o model.keras</code>)."
+            + (" The one-shot score is the reward under the shared weights, a ranking, not an "
+               "accuracy; the reward is the retrained child's." if shot else "") + "</p>")
     return (f"<section><h2>Top {TOP} architectures</h2>{note}"
             + _table(header, body, ident="top", escape=False) + "</section>")
 

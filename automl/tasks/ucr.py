@@ -78,6 +78,42 @@ def offline_datasets() -> tuple[str, ...]:
     return tuple(names)
 
 
+def _header_and_lengths(path: Path) -> tuple[dict[str, list[str]], list[int]]:
+    """A ``.ts`` file's ``@key values`` header (keys lower-cased) and the length of each series
+    (values of its first channel; rows are ``v,v,...:v,v,...:label``)."""
+    header: dict[str, list[str]] = {}
+    lengths: list[int] = []
+    in_data = False
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            if in_data:
+                lengths.append(text.split(":", 1)[0].count(",") + 1)
+            elif text.lower().startswith("@data"):
+                in_data = True
+            elif text.startswith("@"):
+                key, *values = text.split()
+                header[key[1:].lower()] = values
+    return header, lengths
+
+
+def dataset_info(name: str) -> dict[str, Any]:
+    """What ``automl spaces validate --datasets`` lists of a shipped set, read from its ``.ts``
+    files without parsing the values: channels, series length (``min_length`` <
+    ``max_length`` when it varies), classes and split sizes."""
+    folder = data_folder()
+    assert folder is not None
+    header, train = _header_and_lengths(folder / name / f"{name}_TRAIN.ts")
+    _, test = _header_and_lengths(folder / name / f"{name}_TEST.ts")
+    univariate = header.get("univariate", ["true"])[0].lower() == "true"
+    return {"name": name, "channels": 1 if univariate else int(header["dimensions"][0]),
+            "min_length": min(train + test), "max_length": max(train + test),
+            "classes": len(header.get("classlabel", ["true"])[1:]), "train": len(train),
+            "test": len(test)}
+
+
 def check_dataset(name: str) -> str:
     """``name`` if it is shipped offline, else a DataError listing the close matches."""
     names = offline_datasets()

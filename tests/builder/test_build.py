@@ -60,6 +60,29 @@ SERIES = ({"type": "fcn_block", "filters": 2, "kernel_size": 3},
           {"type": "avg_pool1d", "pool_size": 3})
 
 
+def _conv1d_count(model) -> int:  # type: ignore[no-untyped-def]
+    return sum("conv1d" in layer.name for layer in model.layers)
+
+
+def test_shortcuts_are_the_identity_when_channels_match_else_a_projection() -> None:
+    """Residual blocks as the papers build them, each trained one step: a 1x1 convolution on
+    the shortcut only where the block changes the channel count."""
+    spec = SPECS["sequence"]  # 12 steps of 5 channels
+    res = {"type": "resnet_block", "filters": 4, "kernel_size": 8}
+    projected = build_model(Architecture((res,), {}), spec)        # 5 -> 4 channels
+    identity = build_model(Architecture((res, res), {}), spec)     # 4 -> 4 in the second
+    assert _conv1d_count(projected) == 3 + 1 and _conv1d_count(identity) == 2 * 3 + 1
+    inc = {"type": "inception", "filters": 2, "kernel_size": 8, "bottleneck": 2,
+           "residual": True}
+    inc_projected = build_model(Architecture((inc,), {}), spec)          # 5 -> 8 channels
+    inc_identity = build_model(Architecture((inc, inc), {}), spec)       # 8 -> 8
+    # bottleneck + 3 kernels + the pool branch's 1x1 (+ a projection where channels change)
+    assert _conv1d_count(inc_projected) == 5 + 1 and _conv1d_count(inc_identity) == 2 * 5 + 1
+    for model in (projected, identity, inc_projected, inc_identity):
+        assert sum("add" == layer.name.split("_")[0] for layer in model.layers) >= 1
+        assert np.isfinite(_one_step(model, spec)) and model.output_shape == (None, 3)
+
+
 @pytest.mark.parametrize("pooling", [None, "avg", "max", "last", "attention"])
 def test_every_pooling_builds_and_trains_after_pooled_convolutions(pooling) -> None:
     spec = SPECS["sequence"]

@@ -153,6 +153,12 @@ def test_one_shot_search_killed_resumed_and_retrained_on_ray(
     assert "one-shot" in _cli(capsys, "leaderboard", str(run))
     trial = _cli(capsys, "show", str(run), str(board[0]["trial"]))
     assert "One-shot score" in trial and "rank" in trial
+    from automl.report import render_report  # the report shows both scores and the tau
+
+    page = render_report([run])
+    tau = "-" if expected is None else f"{expected:.3f}"
+    assert f"one-shot (Kendall tau {tau})" in page and "<th>one-shot score</th>" in page
+    assert f"<td>{summary['scores'][board[0]['id']]:.4f}</td>" in page
 
 
 def _cli(capsys: pytest.CaptureFixture, *args: str) -> str:

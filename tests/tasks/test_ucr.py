@@ -97,3 +97,28 @@ def test_bad_name_one_line_with_close_matches(tmp_path: Path) -> None:
         load_space(tmp_path / "bad.yaml")
     line = space_info.value.one_line()
     assert "task.dataset" in line and "did you mean 'GunPoint'" in line and "\n" not in line
+
+
+@pytest.mark.parametrize("name", ["GunPoint", "JapaneseVowels", "BasicMotions"])
+def test_the_listing_says_what_the_task_loads(name: str) -> None:
+    """``spaces validate --datasets`` reads the .ts files without parsing the values; its facts
+    are those of the loaded data set."""
+    from automl.tasks.ucr import dataset_info
+
+    info, data = dataset_info(name), _load(name)
+    assert (info["max_length"], info["channels"]) == data.input_shape
+    assert info["classes"] == data.n_outputs
+    assert info["train"] == len(data.y_train) + len(data.y_val)
+    assert info["test"] == len(data.y_test)
+    lengths = np.concatenate(list(data.extras["lengths"].values()))
+    assert info["min_length"] == lengths.min()
+
+
+def test_cli_lists_the_data_sets_with_their_shapes(capsys: pytest.CaptureFixture[str]) -> None:
+    from automl.cli.main import main
+
+    assert main(["spaces", "validate", "--datasets"]) == 0
+    rows = {line.split()[1]: line.split()[3:-1:2] for line in capsys.readouterr().out.splitlines()
+            if line.startswith("│")}
+    assert rows["GunPoint"] == ["1", "150", "2", "50", "150"]
+    assert rows["JapaneseVowels"] == ["12", "7-29", "9", "270", "370"]
