@@ -3,17 +3,23 @@ sub-network of one set of weights.
 
 What it can express (:func:`check_one_shot` says so before anything is written):
 
-* a stack of ``dense`` layers on a vector input, or of ``gru`` layers on a sequence input,
-  of depth ``layers.min``..``layers.max``, optionally mixed per layer with
+* a stack of ``dense`` layers on a vector input, or of ``gru`` or ``conv1d`` layers on a
+  sequence input, of depth ``layers.min``..``layers.max``, optionally mixed per layer with
   ``dropout`` (no weights; its rate may be searched);
-* ``units`` as the first columns of the widest kernel of each position: layer ``i`` owns one
-  kernel of shape ``(D, W)`` (dense) or ``(D, 3W)`` / ``(W, 3W)`` / ``(2, 3W)`` (GRU, gates
-  ``[z, r, h]`` in Keras' layout, ``reset_after=True``), ``W`` the widest choice and ``D``
+* ``units`` (``filters`` for conv1d) as the first columns of the widest kernel of each
+  position: layer ``i`` owns one kernel of shape ``(D, W)`` (dense), ``(D, 3W)`` / ``(W, 3W)``
+  / ``(2, 3W)`` (GRU, gates ``[z, r, h]`` in Keras' layout, ``reset_after=True``) or
+  ``(K, D, W)`` (conv1d), ``W`` the widest choice, ``K`` the largest ``kernel_size`` and ``D``
   ``max(W, input features)``; a sub-network of ``u`` units uses columns ``[0, u)`` of each
   gate block and the rows its input width needs;
+* conv1d ``kernel_size`` as the centre taps of the largest kernel (once-for-all's elastic
+  kernels, Cai et al. 2020): a kernel of ``k`` taps uses rows ``[o, o + k)``, ``o =
+  (K - 1) // 2 - (k - 1) // 2``, which with 'same' padding lines up with the ``k``-tap
+  convolution the builder makes;
 * the activation of each layer (parameter-free, so any choice shares the same kernel);
 * the head: one ``(D, outputs)`` kernel, sliced by the width of the last weighted layer;
-* for GRU stacks, the sequence-to-vector step ``avg``, ``max`` or ``last`` (or none).
+* for sequence stacks, the sequence-to-vector step ``avg``, ``max`` or ``last`` (or none: the
+  last state of a GRU stack, the average over time otherwise, as the builder does).
 
 Why masks instead of slices in the forward pass: every architecture runs through the same
 traced graph (fixed shapes), with the unused columns multiplied by zero after each layer, so
@@ -37,17 +43,20 @@ from automl.errors import SpaceError
 from automl.space import Architecture
 from automl.space import SearchSpace
 
-WEIGHTED = ("dense", "gru")
+WEIGHTED = ("dense", "gru", "conv1d")
 """Layer types with a shared form (their kernels are slices of the widest one)."""
 PARAMETER_FREE = ("dropout",)
 """Layer types without weights that may be mixed with the weighted type."""
 POOLINGS = ("avg", "max", "last")
-"""Sequence-to-vector steps the GRU super-network has (no weights)."""
+"""Sequence-to-vector steps the sequence super-networks have (no weights)."""
 _SUPPORTED_PARAMS = {"dense": {"units", "activation"},
                      "gru": {"units", "activation", "bidirectional"},
+                     "conv1d": {"filters", "kernel_size", "activation"},
                      "dropout": {"rate"}}
-_SUPPORT = ("one-shot supports stacks of dense (vector input) or gru (sequence input) layers, "
-            "optionally mixed with dropout, with searched depth, units and activation")
+_SEQUENCE_CELLS = ("gru", "conv1d")
+_SUPPORT = ("one-shot supports stacks of dense (vector input), gru or conv1d (sequence input) "
+            "layers, optionally mixed with dropout, with searched depth, units or filters, "
+            "kernel size and activation")
 
 
 def check_one_shot(space: SearchSpace, spec: ModelSpec | None = None) -> str:
@@ -66,7 +75,7 @@ def check_one_shot(space: SearchSpace, spec: ModelSpec | None = None) -> str:
             raise SpaceError(f"layer type {name!r} has no shared form; {_SUPPORT}",
                              source=space.source, key=f"layers.types.{name}")
     if len(weighted) != 1:
-        raise SpaceError(f"the space must have exactly one of dense or gru, has "
+        raise SpaceError(f"the space must have exactly one of dense, gru or conv1d, has "
                          f"{', '.join(weighted) or 'neither'}; {_SUPPORT}", source=space.source,
                          key="layers.types")
     cell = weighted[0]
@@ -92,10 +101,11 @@ def check_one_shot(space: SearchSpace, spec: ModelSpec | None = None) -> str:
         key = next(iter(space.decisions))
         raise SpaceError("plain decisions build nothing a super-network can share; "
                          f"{_SUPPORT}", source=space.source, key=key)
-    if space.pooling and (cell != "gru" or any(p not in POOLINGS for p in space.pooling)):
-        raise SpaceError(f"one-shot supports layers.pooling {', '.join(POOLINGS)} after gru "
-                         f"layers only, got {', '.join(space.pooling)}", source=space.source,
-                         key="layers.pooling")
+    if space.pooling and (cell not in _SEQUENCE_CELLS
+                          or any(p not in POOLINGS for p in space.pooling)):
+        raise SpaceError(f"one-shot supports layers.pooling {', '.join(POOLINGS)} after gru or "
+                         f"conv1d layers only, got {', '.join(space.pooling)}",
+                         source=space.source, key="layers.pooling")
     if spec is not None:
         want = 2 if cell == "dense" else 3
         if len(spec.input_shape) + 1 != want:
@@ -117,7 +127,11 @@ class Encoded:
     rate: np.ndarray
     """``[L]`` dropout rate (0 elsewhere)."""
     mask: np.ndarray
-    """``[L, W]`` 1.0 on the first ``units`` columns of weighted layers."""
+    """``[L, W]`` 1.0 on the first ``units`` (conv1d: ``filters``) columns of weighted
+    layers."""
+    taps: np.ndarray
+    """``[L, K]`` 1.0 on the centre ``kernel_size`` taps of conv1d layers (``K`` 1 and all
+    ones for dense and GRU stacks)."""
     activation: np.ndarray
     """``[L, A]`` one-hot activation of weighted layers."""
     pooling: np.ndarray
@@ -142,18 +156,24 @@ class SuperNet:
         self.spec = spec
         self.layers = space.max_layers
         params = space.layer_types[self.cell]
-        self.width = int(max(params["units"]))
+        self.width_key = "filters" if self.cell == "conv1d" else "units"
+        self.width = int(max(params[self.width_key]))
+        self.kernel_taps = int(max(params.get("kernel_size", (1,)))) if self.cell == "conv1d" \
+            else 1
         self.features = int(spec.input_shape[-1])
         self.depth_in = max(self.width, self.features)
         self.activations = tuple(dict.fromkeys(
             a for name, p in space.layer_types.items() if name in WEIGHTED
-            for a in p.get("activation", ("relu" if self.cell == "dense" else "tanh",))))
+            for a in p.get("activation", ("tanh" if self.cell == "gru" else "relu",))))
         self.has_dropout = "dropout" in space.layer_types
         rng = np.random.default_rng(seed)
         gates = 3 if self.cell == "gru" else 1
         arrays: dict[str, np.ndarray] = {}
         for i in range(self.layers):
-            arrays[f"layer{i}.kernel"] = _glorot(rng, (self.depth_in, gates * self.width))
+            shape = (self.depth_in, gates * self.width)
+            if self.cell == "conv1d":
+                shape = (self.kernel_taps, *shape)
+            arrays[f"layer{i}.kernel"] = _glorot(rng, shape)
             if self.cell == "gru":
                 arrays[f"layer{i}.recurrent_kernel"] = np.concatenate(
                     [_orthogonal(rng, self.width) for _ in range(gates)], axis=1)
@@ -175,23 +195,34 @@ class SuperNet:
         active, dropout, rate = np.zeros(n, np.float32), np.zeros(n, np.float32), np.zeros(
             n, np.float32)
         mask = np.zeros((n, w), np.float32)
+        taps = np.zeros((n, self.kernel_taps), np.float32)
         activation = np.zeros((n, len(self.activations)), np.float32)
         for i, layer in enumerate(architecture.layers):
             active[i] = 1.0
             if layer["type"] == "dropout":
                 dropout[i], rate[i] = 1.0, float(layer["rate"])
                 continue
-            mask[i, :int(layer["units"])] = 1.0
+            mask[i, :int(layer[self.width_key])] = 1.0
+            first, k = self._first_tap(layer)
+            taps[i, first:first + k] = 1.0
             activation[i, self.activations.index(layer["activation"])] = 1.0
         pooling = np.zeros(len(POOLINGS), np.float32)
         pooling[POOLINGS.index(self.pooling_of(architecture))] = 1.0
-        return Encoded(active, dropout, rate, mask, activation, pooling)
+        return Encoded(active, dropout, rate, mask, taps, activation, pooling)
+
+    def _first_tap(self, layer: Mapping[str, Any]) -> tuple[int, int]:
+        """(first row, taps) of a layer's kernel within the largest: the centre ``k`` taps,
+        aligned as 'same' padding aligns a ``k``-tap kernel (module docstring)."""
+        if self.cell != "conv1d":
+            return 0, 1
+        k = int(layer["kernel_size"])
+        return (self.kernel_taps - 1) // 2 - (k - 1) // 2, k
 
     @staticmethod
     def pooling_of(architecture: Architecture) -> str:
         """The sequence-to-vector step the builder gives ``architecture``: its pooling decision,
-        else the last state of its last GRU layer, else (dropout layers only) the average over
-        time (:func:`~automl.builder.build.sequence_to_vector`)."""
+        else the last state of a GRU stack, else (conv1d or dropout layers only) the average
+        over time (:func:`~automl.builder.build.sequence_to_vector`)."""
         if architecture.pooling:
             return architecture.pooling
         return "last" if any(layer["type"] == "gru" for layer in architecture.layers) else "avg"
@@ -202,7 +233,7 @@ class SuperNet:
         for layer in architecture.layers:
             widths.append(current)
             if layer["type"] != "dropout":
-                current = int(layer["units"])
+                current = int(layer[self.width_key])
         return [*widths, current]
 
     def extract(self, architecture: Architecture) -> list[np.ndarray]:
@@ -213,11 +244,14 @@ class SuperNet:
         for i, layer in enumerate(architecture.layers):
             if layer["type"] == "dropout":
                 continue
-            units, fan_in = int(layer["units"]), widths[i]
+            units, fan_in = int(layer[self.width_key]), widths[i]
             kernel = self._value(f"layer{i}.kernel")
             bias = self._value(f"layer{i}.bias")
             if self.cell == "dense":
                 out += [kernel[:fan_in, :units], bias[:units]]
+            elif self.cell == "conv1d":
+                first, k = self._first_tap(layer)
+                out += [kernel[first:first + k, :fan_in, :units], bias[:units]]
             else:
                 cols = np.concatenate([np.arange(g * self.width, g * self.width + units)
                                        for g in range(3)])
@@ -232,8 +266,10 @@ class SuperNet:
         total = (widths[-1] + 1) * self.spec.n_outputs
         for i, layer in enumerate(architecture.layers):
             if layer["type"] != "dropout":
-                units = int(layer["units"])
+                units = int(layer[self.width_key])
+                taps = self._first_tap(layer)[1]
                 total += ((widths[i] + 1) * units if self.cell == "dense"
+                          else (taps * widths[i] + 1) * units if self.cell == "conv1d"
                           else 3 * units * (widths[i] + units + 2))
         return total
 
@@ -253,12 +289,12 @@ class SuperNet:
                 seed: Any = None) -> Any:
         """Outputs (probabilities or regression values) of the sub-network ``enc`` encodes.
 
-        ``enc`` is (active, dropout, rate, mask, activation, pooling) as tensors; ``seed`` a
+        ``enc`` is (active, dropout, rate, mask, taps, activation, pooling) as tensors; ``seed`` a
         ``[2]`` int tensor for the stateless dropout masks (training only).
         """
         import tensorflow as tf
 
-        active, dropout, rate, mask, activation, pooling = enc
+        active, dropout, rate, mask, taps, activation, pooling = enc
         h = tf.convert_to_tensor(x, tf.float32)
         if self.depth_in > self.features:
             pad = [[0, 0]] * (len(h.shape) - 1) + [[0, self.depth_in - self.features]]
@@ -266,7 +302,7 @@ class SuperNet:
         for i in range(self.layers):
             def run(h: Any = h, i: int = i) -> Any:
                 def weighted() -> Any:
-                    return self._layer(h, i, mask[i], activation[i])
+                    return self._layer(h, i, mask[i], taps[i], activation[i])
                 if not self.has_dropout:
                     return weighted()
                 if training:
@@ -278,7 +314,7 @@ class SuperNet:
                         return h
                 return tf.cond(dropout[i] > 0, dropped, weighted)
             h = tf.cond(active[i] > 0, run, lambda h=h: h)
-        if self.cell == "gru":
+        if self.cell in _SEQUENCE_CELLS:
             pooled = tf.stack([tf.reduce_mean(h, axis=1), tf.reduce_max(h, axis=1),
                                h[:, -1, :]])
             h = tf.tensordot(pooling, pooled, axes=1)
@@ -304,12 +340,15 @@ class SuperNet:
             return y
         return tf.pad(y, [[0, 0]] * (len(y.shape) - 1) + [[0, self.depth_in - self.width]])
 
-    def _layer(self, h: Any, i: int, mask: Any, onehot: Any) -> Any:
+    def _layer(self, h: Any, i: int, mask: Any, taps: Any, onehot: Any) -> Any:
         import tensorflow as tf
 
         kernel, bias = self._var[f"layer{i}.kernel"], self._var[f"layer{i}.bias"]
         if self.cell == "dense":
             return self._pad(self._act(tf.matmul(h, kernel) + bias, onehot) * mask)
+        if self.cell == "conv1d":  # taps outside the centre k are multiplied by zero
+            z = tf.nn.conv1d(h, kernel * taps[:, None, None], stride=1, padding="SAME")
+            return self._pad(self._act(z + bias, onehot) * mask)
         recurrent = self._var[f"layer{i}.recurrent_kernel"]
         w = self.width
         x_proj = tf.einsum("btd,dk->btk", h, kernel) + bias[0]
@@ -374,12 +413,13 @@ class SuperNet:
         return [tf.TensorSpec([None, *self.spec.input_shape], tf.float32),
                 *[tf.TensorSpec([self.layers], tf.float32)] * 3,
                 tf.TensorSpec([self.layers, self.width], tf.float32),
+                tf.TensorSpec([self.layers, self.kernel_taps], tf.float32),
                 tf.TensorSpec([self.layers, len(self.activations)], tf.float32),
                 tf.TensorSpec([len(POOLINGS)], tf.float32)]
 
 
 def _tensors(enc: Encoded) -> list[np.ndarray]:
-    return [enc.active, enc.dropout, enc.rate, enc.mask, enc.activation, enc.pooling]
+    return [enc.active, enc.dropout, enc.rate, enc.mask, enc.taps, enc.activation, enc.pooling]
 
 
 def encoded_arrays(enc: Encoded) -> list[np.ndarray]:
@@ -387,8 +427,10 @@ def encoded_arrays(enc: Encoded) -> list[np.ndarray]:
     return _tensors(enc)
 
 
-def _glorot(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-    limit = np.sqrt(6.0 / (shape[0] + shape[1]))
+def _glorot(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Keras' Glorot-uniform: fans of a conv kernel count its taps (receptive field)."""
+    receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    limit = np.sqrt(6.0 / (receptive * (shape[-2] + shape[-1])))
     return rng.uniform(-limit, limit, shape).astype(np.float32)
 
 

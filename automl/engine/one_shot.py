@@ -210,14 +210,16 @@ class OneShotPhase:
             tf.TensorSpec([2], tf.int32)])
 
     # ------------------------------------------------------------------ one step
-    def _train_step(self, x: Any, active: Any, dropout: Any, rate: Any, mask: Any,
-                    activation: Any, pooling: Any, y: Any, seed: Any) -> Any:
+    def _train_step(self, x: Any, *rest: Any) -> Any:
+        """One minibatch through one sub-network: ``rest`` is the encoded architecture
+        (:func:`~automl.builder.supernet.encoded_arrays`), then the targets and the dropout
+        seed."""
         import tensorflow as tf
 
+        *enc, y, seed = rest
         variables = self.net.variables
         with tf.GradientTape() as tape:
-            out = self.net.forward(x, (active, dropout, rate, mask, activation, pooling),
-                                   training=True, seed=seed)
+            out = self.net.forward(x, enc, training=True, seed=seed)
             loss = tf.reduce_mean(self.loss_fn(y, out))
         grads = tape.gradient(loss, variables)
         grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables,

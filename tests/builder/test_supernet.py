@@ -69,6 +69,20 @@ def test_every_gru_subnetwork_equals_the_standalone_model() -> None:
     _assert_all_equal(wide, VOWELS, 6)
 
 
+def test_every_conv1d_subnetwork_equals_the_standalone_model() -> None:
+    # filters as the first output channels of the widest kernel, kernel sizes (odd and even)
+    # as its centre taps, 'same' padding; 16 filters on 12 features; average pooling when the
+    # space names none, and each pooling of the decision
+    space = _space({"min": 1, "max": 2, "types": {
+        "conv1d": {"filters": [4, 16], "kernel_size": [2, 3, 5], "activation": ["relu"]},
+        "dropout": {"rate": [0.2]}}}, task="japanese_vowels")
+    _assert_all_equal(space, VOWELS, 7 + 7 * 7)
+    pooled = _space({"min": 1, "max": 1, "pooling": ["avg", "max", "last"], "types": {
+        "conv1d": {"filters": [4], "kernel_size": [3], "activation": ["relu"]}}},
+        task="japanese_vowels")
+    _assert_all_equal(pooled, VOWELS, 3)
+
+
 def test_dense_subnetworks_wider_than_the_input_equal_the_standalone_model() -> None:
     # 80 units on 64 digits features: the shared kernel has rows no first layer reads
     space = _space({"min": 1, "max": 2, "types": {"dense": {"units": [8, 80]}}})
@@ -79,7 +93,7 @@ LAYERS = {"min": 1, "max": 2, "types": {"dense": {"units": [8, 16]}}}
 
 
 @pytest.mark.parametrize(("space_args", "key"), [
-    ({"layers": {"types": {"conv1d": {"filters": [4, 8]}}}}, "layers.types.conv1d"),
+    ({"layers": {"types": {"conv2d": {"filters": [4, 8]}}}}, "layers.types.conv2d"),
     ({"layers": {"types": {"lstm": {"units": [4, 8]}}}}, "layers.types.lstm"),
     ({"layers": {"types": {"dense": {"units": [8]}, "gru": {"units": [8]}}}},
      "layers.types"),
