@@ -3,9 +3,10 @@ sub-network of one set of weights.
 
 What it can express (:func:`check_one_shot` says so before anything is written):
 
-* a stack of ``dense`` layers on a vector input, or of ``gru`` or ``conv1d`` layers on a
-  sequence input, of depth ``layers.min``..``layers.max``, optionally mixed per layer with
-  ``dropout`` (no weights; its rate may be searched);
+* a stack of ``dense`` layers on a vector input, or of ``gru`` and/or ``conv1d`` layers on a
+  sequence input (the type chosen per layer when the space has both: each position owns the
+  weights of each type), of depth ``layers.min``..``layers.max``, optionally mixed per layer
+  with ``dropout`` (no weights; its rate may be searched);
 * ``units`` (``filters`` for conv1d) as the first columns of the widest kernel of each
   position: layer ``i`` owns one kernel of shape ``(D, W)`` (dense), ``(D, 3W)`` / ``(W, 3W)``
   / ``(2, 3W)`` (GRU, gates ``[z, r, h]`` in Keras' layout, ``reset_after=True``) or
@@ -53,18 +54,17 @@ _SUPPORTED_PARAMS = {"dense": {"units", "activation"},
                      "gru": {"units", "activation", "bidirectional"},
                      "conv1d": {"filters", "kernel_size", "activation"},
                      "dropout": {"rate"}}
-_SEQUENCE_CELLS = ("gru", "conv1d")
-_SUPPORT = ("one-shot supports stacks of dense (vector input), gru or conv1d (sequence input) "
-            "layers, optionally mixed with dropout, with searched depth, units or filters, "
-            "kernel size and activation")
+_SUPPORT = ("one-shot supports stacks of dense (vector input), or gru and conv1d (sequence "
+            "input) layers, optionally mixed with dropout, with searched depth, units or "
+            "filters, kernel size and activation")
 
 
-def check_one_shot(space: SearchSpace, spec: ModelSpec | None = None) -> str:
+def check_one_shot(space: SearchSpace, spec: ModelSpec | None = None) -> tuple[str, ...]:
     """Refuse, with one line naming the decision, a space the super-network cannot express.
 
     Called on the space alone (before any data is loaded) and again with the task's
     ``ModelSpec`` (input kind); both before a run folder exists. Returns the weighted layer
-    type (``dense`` or ``gru``).
+    types (``("dense",)``, or one or both of ``gru`` and ``conv1d``).
     """
     if not space.has_layers:
         raise SpaceError(f"the space has no layers; {_SUPPORT}", source=space.source,
@@ -74,11 +74,12 @@ def check_one_shot(space: SearchSpace, spec: ModelSpec | None = None) -> str:
         if name not in WEIGHTED + PARAMETER_FREE:
             raise SpaceError(f"layer type {name!r} has no shared form; {_SUPPORT}",
                              source=space.source, key=f"layers.types.{name}")
-    if len(weighted) != 1:
-        raise SpaceError(f"the space must have exactly one of dense, gru or conv1d, has "
-                         f"{', '.join(weighted) or 'neither'}; {_SUPPORT}", source=space.source,
-                         key="layers.types")
-    cell = weighted[0]
+    if not weighted or ("dense" in weighted and len(weighted) > 1):
+        raise SpaceError(f"the space must have dense alone, or gru and/or conv1d, has "
+                         f"{', '.join(weighted) or 'none of them'}; {_SUPPORT}",
+                         source=space.source, key="layers.types")
+    cells = tuple(weighted)
+    sequence = cells != ("dense",)
     for name, params in space.layer_types.items():
         for param, values in params.items():
             if param not in _SUPPORTED_PARAMS[name]:
@@ -101,19 +102,18 @@ def check_one_shot(space: SearchSpace, spec: ModelSpec | None = None) -> str:
         key = next(iter(space.decisions))
         raise SpaceError("plain decisions build nothing a super-network can share; "
                          f"{_SUPPORT}", source=space.source, key=key)
-    if space.pooling and (cell not in _SEQUENCE_CELLS
-                          or any(p not in POOLINGS for p in space.pooling)):
+    if space.pooling and (not sequence or any(p not in POOLINGS for p in space.pooling)):
         raise SpaceError(f"one-shot supports layers.pooling {', '.join(POOLINGS)} after gru or "
                          f"conv1d layers only, got {', '.join(space.pooling)}",
                          source=space.source, key="layers.pooling")
     if spec is not None:
-        want = 2 if cell == "dense" else 3
+        want = 3 if sequence else 2
         if len(spec.input_shape) + 1 != want:
             kind = {2: "vector", 3: "sequence", 4: "image"}.get(len(spec.input_shape) + 1, "?")
-            raise SpaceError(f"one-shot {cell} stacks need a "
-                             f"{'vector' if cell == 'dense' else 'sequence'} input; the task "
+            raise SpaceError(f"one-shot {' and '.join(cells)} stacks need a "
+                             f"{'sequence' if sequence else 'vector'} input; the task "
                              f"gives a {kind} input", source=space.source, key="task")
-    return cell
+    return cells
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,8 @@ class Encoded:
     taps: np.ndarray
     """``[L, K]`` 1.0 on the centre ``kernel_size`` taps of conv1d layers (``K`` 1 and all
     ones for dense and GRU stacks)."""
+    kind: np.ndarray
+    """``[L, T]`` one-hot of each weighted layer's type among the space's weighted types."""
     activation: np.ndarray
     """``[L, A]`` one-hot activation of weighted layers."""
     pooling: np.ndarray
@@ -151,35 +153,36 @@ class SuperNet:
     def __init__(self, space: SearchSpace, spec: ModelSpec, *, seed: int = 0):
         import keras
 
-        self.cell = check_one_shot(space, spec)
+        self.cells = check_one_shot(space, spec)
+        self.sequence = self.cells != ("dense",)
         self.space = space
         self.spec = spec
         self.layers = space.max_layers
-        params = space.layer_types[self.cell]
-        self.width_key = "filters" if self.cell == "conv1d" else "units"
-        self.width = int(max(params[self.width_key]))
-        self.kernel_taps = int(max(params.get("kernel_size", (1,)))) if self.cell == "conv1d" \
-            else 1
+        self.width = max(int(max(space.layer_types[c][_width_key(c)])) for c in self.cells)
+        self.kernel_taps = (int(max(space.layer_types["conv1d"].get("kernel_size", (1,))))
+                            if "conv1d" in self.cells else 1)
         self.features = int(spec.input_shape[-1])
         self.depth_in = max(self.width, self.features)
         self.activations = tuple(dict.fromkeys(
             a for name, p in space.layer_types.items() if name in WEIGHTED
-            for a in p.get("activation", ("tanh" if self.cell == "gru" else "relu",))))
+            for a in p.get("activation", ("tanh" if name == "gru" else "relu",))))
         self.has_dropout = "dropout" in space.layer_types
         rng = np.random.default_rng(seed)
-        gates = 3 if self.cell == "gru" else 1
         arrays: dict[str, np.ndarray] = {}
         for i in range(self.layers):
-            shape = (self.depth_in, gates * self.width)
-            if self.cell == "conv1d":
-                shape = (self.kernel_taps, *shape)
-            arrays[f"layer{i}.kernel"] = _glorot(rng, shape)
-            if self.cell == "gru":
-                arrays[f"layer{i}.recurrent_kernel"] = np.concatenate(
-                    [_orthogonal(rng, self.width) for _ in range(gates)], axis=1)
-                arrays[f"layer{i}.bias"] = np.zeros((2, gates * self.width), np.float32)
-            else:
-                arrays[f"layer{i}.bias"] = np.zeros(self.width, np.float32)
+            for cell in self.cells:
+                gates = 3 if cell == "gru" else 1
+                shape = (self.depth_in, gates * self.width)
+                if cell == "conv1d":
+                    shape = (self.kernel_taps, *shape)
+                arrays[self._name(i, cell, "kernel")] = _glorot(rng, shape)
+                if cell == "gru":
+                    arrays[self._name(i, cell, "recurrent_kernel")] = np.concatenate(
+                        [_orthogonal(rng, self.width) for _ in range(gates)], axis=1)
+                    arrays[self._name(i, cell, "bias")] = np.zeros((2, gates * self.width),
+                                                                   np.float32)
+                else:
+                    arrays[self._name(i, cell, "bias")] = np.zeros(self.width, np.float32)
         arrays["head.kernel"] = _glorot(rng, (self.depth_in, spec.n_outputs))
         arrays["head.bias"] = np.zeros(spec.n_outputs, np.float32)
         self.names = list(arrays)
@@ -187,6 +190,11 @@ class SuperNet:
                           for n in self.names]
         self._var = dict(zip(self.names, self.variables, strict=True))
         self._traced: dict[str, Any] = {}
+
+    def _name(self, i: int, cell: str, part: str) -> str:
+        """A weight's name: ``layer{i}.{part}`` with one weighted type (the names of runs
+        made before types could be mixed), ``layer{i}.{cell}.{part}`` with several."""
+        return f"layer{i}.{part}" if len(self.cells) == 1 else f"layer{i}.{cell}.{part}"
 
     # ------------------------------------------------------------------ encoding
     def encode(self, architecture: Architecture) -> Encoded:
@@ -196,24 +204,26 @@ class SuperNet:
             n, np.float32)
         mask = np.zeros((n, w), np.float32)
         taps = np.zeros((n, self.kernel_taps), np.float32)
+        kind = np.zeros((n, len(self.cells)), np.float32)
         activation = np.zeros((n, len(self.activations)), np.float32)
         for i, layer in enumerate(architecture.layers):
             active[i] = 1.0
             if layer["type"] == "dropout":
                 dropout[i], rate[i] = 1.0, float(layer["rate"])
                 continue
-            mask[i, :int(layer[self.width_key])] = 1.0
+            mask[i, :int(layer[_width_key(layer["type"])])] = 1.0
             first, k = self._first_tap(layer)
             taps[i, first:first + k] = 1.0
+            kind[i, self.cells.index(layer["type"])] = 1.0
             activation[i, self.activations.index(layer["activation"])] = 1.0
         pooling = np.zeros(len(POOLINGS), np.float32)
         pooling[POOLINGS.index(self.pooling_of(architecture))] = 1.0
-        return Encoded(active, dropout, rate, mask, taps, activation, pooling)
+        return Encoded(active, dropout, rate, mask, taps, kind, activation, pooling)
 
     def _first_tap(self, layer: Mapping[str, Any]) -> tuple[int, int]:
         """(first row, taps) of a layer's kernel within the largest: the centre ``k`` taps,
         aligned as 'same' padding aligns a ``k``-tap kernel (module docstring)."""
-        if self.cell != "conv1d":
+        if layer["type"] != "conv1d":
             return 0, 1
         k = int(layer["kernel_size"])
         return (self.kernel_taps - 1) // 2 - (k - 1) // 2, k
@@ -221,11 +231,13 @@ class SuperNet:
     @staticmethod
     def pooling_of(architecture: Architecture) -> str:
         """The sequence-to-vector step the builder gives ``architecture``: its pooling decision,
-        else the last state of a GRU stack, else (conv1d or dropout layers only) the average
-        over time (:func:`~automl.builder.build.sequence_to_vector`)."""
+        else the last state when its last weighted layer is a GRU, else (conv1d last, or
+        dropout layers only) the average over time
+        (:func:`~automl.builder.build.sequence_to_vector`)."""
         if architecture.pooling:
             return architecture.pooling
-        return "last" if any(layer["type"] == "gru" for layer in architecture.layers) else "avg"
+        weighted = [layer["type"] for layer in architecture.layers if layer["type"] != "dropout"]
+        return "last" if weighted and weighted[-1] == "gru" else "avg"
 
     def _widths(self, architecture: Architecture) -> list[int]:
         """Input width of each layer, then of the head (dropout keeps the width it gets)."""
@@ -233,7 +245,7 @@ class SuperNet:
         for layer in architecture.layers:
             widths.append(current)
             if layer["type"] != "dropout":
-                current = int(layer[self.width_key])
+                current = int(layer[_width_key(layer["type"])])
         return [*widths, current]
 
     def extract(self, architecture: Architecture) -> list[np.ndarray]:
@@ -244,18 +256,19 @@ class SuperNet:
         for i, layer in enumerate(architecture.layers):
             if layer["type"] == "dropout":
                 continue
-            units, fan_in = int(layer[self.width_key]), widths[i]
-            kernel = self._value(f"layer{i}.kernel")
-            bias = self._value(f"layer{i}.bias")
-            if self.cell == "dense":
+            cell = layer["type"]
+            units, fan_in = int(layer[_width_key(cell)]), widths[i]
+            kernel = self._value(self._name(i, cell, "kernel"))
+            bias = self._value(self._name(i, cell, "bias"))
+            if cell == "dense":
                 out += [kernel[:fan_in, :units], bias[:units]]
-            elif self.cell == "conv1d":
+            elif cell == "conv1d":
                 first, k = self._first_tap(layer)
                 out += [kernel[first:first + k, :fan_in, :units], bias[:units]]
             else:
                 cols = np.concatenate([np.arange(g * self.width, g * self.width + units)
                                        for g in range(3)])
-                recurrent = self._value(f"layer{i}.recurrent_kernel")
+                recurrent = self._value(self._name(i, cell, "recurrent_kernel"))
                 out += [kernel[:fan_in, cols], recurrent[:units, cols], bias[:, cols]]
         out += [self._value("head.kernel")[:widths[-1]], self._value("head.bias")]
         return [np.ascontiguousarray(w) for w in out]
@@ -265,11 +278,12 @@ class SuperNet:
         widths = self._widths(architecture)
         total = (widths[-1] + 1) * self.spec.n_outputs
         for i, layer in enumerate(architecture.layers):
-            if layer["type"] != "dropout":
-                units = int(layer[self.width_key])
+            cell = layer["type"]
+            if cell != "dropout":
+                units = int(layer[_width_key(cell)])
                 taps = self._first_tap(layer)[1]
-                total += ((widths[i] + 1) * units if self.cell == "dense"
-                          else (taps * widths[i] + 1) * units if self.cell == "conv1d"
+                total += ((widths[i] + 1) * units if cell == "dense"
+                          else (taps * widths[i] + 1) * units if cell == "conv1d"
                           else 3 * units * (widths[i] + units + 2))
         return total
 
@@ -289,12 +303,13 @@ class SuperNet:
                 seed: Any = None) -> Any:
         """Outputs (probabilities or regression values) of the sub-network ``enc`` encodes.
 
-        ``enc`` is (active, dropout, rate, mask, taps, activation, pooling) as tensors; ``seed`` a
+        ``enc`` is (active, dropout, rate, mask, taps, kind, activation, pooling) as tensors;
+        ``seed`` a
         ``[2]`` int tensor for the stateless dropout masks (training only).
         """
         import tensorflow as tf
 
-        active, dropout, rate, mask, taps, activation, pooling = enc
+        active, dropout, rate, mask, taps, kind, activation, pooling = enc
         h = tf.convert_to_tensor(x, tf.float32)
         if self.depth_in > self.features:
             pad = [[0, 0]] * (len(h.shape) - 1) + [[0, self.depth_in - self.features]]
@@ -302,7 +317,12 @@ class SuperNet:
         for i in range(self.layers):
             def run(h: Any = h, i: int = i) -> Any:
                 def weighted() -> Any:
-                    return self._layer(h, i, mask[i], taps[i], activation[i])
+                    if len(self.cells) == 1:
+                        return self._layer(h, i, self.cells[0], mask[i], taps[i], activation[i])
+                    return tf.switch_case(  # only the chosen type's layer runs
+                        tf.cast(tf.argmax(kind[i]), tf.int32),
+                        [lambda cell=cell: self._layer(h, i, cell, mask[i], taps[i],
+                                                       activation[i]) for cell in self.cells])
                 if not self.has_dropout:
                     return weighted()
                 if training:
@@ -314,7 +334,7 @@ class SuperNet:
                         return h
                 return tf.cond(dropout[i] > 0, dropped, weighted)
             h = tf.cond(active[i] > 0, run, lambda h=h: h)
-        if self.cell in _SEQUENCE_CELLS:
+        if self.sequence:
             pooled = tf.stack([tf.reduce_mean(h, axis=1), tf.reduce_max(h, axis=1),
                                h[:, -1, :]])
             h = tf.tensordot(pooling, pooled, axes=1)
@@ -340,16 +360,17 @@ class SuperNet:
             return y
         return tf.pad(y, [[0, 0]] * (len(y.shape) - 1) + [[0, self.depth_in - self.width]])
 
-    def _layer(self, h: Any, i: int, mask: Any, taps: Any, onehot: Any) -> Any:
+    def _layer(self, h: Any, i: int, cell: str, mask: Any, taps: Any, onehot: Any) -> Any:
         import tensorflow as tf
 
-        kernel, bias = self._var[f"layer{i}.kernel"], self._var[f"layer{i}.bias"]
-        if self.cell == "dense":
+        kernel = self._var[self._name(i, cell, "kernel")]
+        bias = self._var[self._name(i, cell, "bias")]
+        if cell == "dense":
             return self._pad(self._act(tf.matmul(h, kernel) + bias, onehot) * mask)
-        if self.cell == "conv1d":  # taps outside the centre k are multiplied by zero
+        if cell == "conv1d":  # taps outside the centre k are multiplied by zero
             z = tf.nn.conv1d(h, kernel * taps[:, None, None], stride=1, padding="SAME")
             return self._pad(self._act(z + bias, onehot) * mask)
-        recurrent = self._var[f"layer{i}.recurrent_kernel"]
+        recurrent = self._var[self._name(i, cell, "recurrent_kernel")]
         w = self.width
         x_proj = tf.einsum("btd,dk->btk", h, kernel) + bias[0]
 
@@ -414,17 +435,24 @@ class SuperNet:
                 *[tf.TensorSpec([self.layers], tf.float32)] * 3,
                 tf.TensorSpec([self.layers, self.width], tf.float32),
                 tf.TensorSpec([self.layers, self.kernel_taps], tf.float32),
+                tf.TensorSpec([self.layers, len(self.cells)], tf.float32),
                 tf.TensorSpec([self.layers, len(self.activations)], tf.float32),
                 tf.TensorSpec([len(POOLINGS)], tf.float32)]
 
 
 def _tensors(enc: Encoded) -> list[np.ndarray]:
-    return [enc.active, enc.dropout, enc.rate, enc.mask, enc.taps, enc.activation, enc.pooling]
+    return [enc.active, enc.dropout, enc.rate, enc.mask, enc.taps, enc.kind, enc.activation,
+            enc.pooling]
 
 
 def encoded_arrays(enc: Encoded) -> list[np.ndarray]:
     """The encoded architecture in the order :meth:`SuperNet.forward` takes it."""
     return _tensors(enc)
+
+
+def _width_key(cell: str) -> str:
+    """The parameter that sets a weighted layer's width."""
+    return "filters" if cell == "conv1d" else "units"
 
 
 def _glorot(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:

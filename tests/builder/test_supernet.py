@@ -83,6 +83,21 @@ def test_every_conv1d_subnetwork_equals_the_standalone_model() -> None:
     _assert_all_equal(pooled, VOWELS, 3)
 
 
+def test_every_mixed_gru_and_conv1d_subnetwork_equals_the_standalone_model() -> None:
+    # the type per layer: GRU before a convolution returns sequences, a GRU last its last
+    # state, a convolution last the average over time (no pooling decision)
+    space = _space({"min": 1, "max": 2, "types": {
+        "gru": {"units": [4, 8], "activation": ["tanh"]},
+        "conv1d": {"filters": [16], "kernel_size": [2, 3], "activation": ["relu"]}}},
+        task="japanese_vowels")
+    _assert_all_equal(space, VOWELS, 4 + 4 * 4)
+    pooled = _space({"min": 2, "max": 2, "pooling": ["max"], "types": {
+        "gru": {"units": [4], "activation": ["tanh"]},
+        "conv1d": {"filters": [4], "kernel_size": [3], "activation": ["relu"]}}},
+        task="japanese_vowels")
+    _assert_all_equal(pooled, VOWELS, 4)
+
+
 def test_dense_subnetworks_wider_than_the_input_equal_the_standalone_model() -> None:
     # 80 units on 64 digits features: the shared kernel has rows no first layer reads
     space = _space({"min": 1, "max": 2, "types": {"dense": {"units": [8, 80]}}})
@@ -114,7 +129,7 @@ def test_unsupported_decision_is_one_line_naming_it(space_args: dict, key: str) 
 
 def test_input_kind_is_checked_against_the_stack() -> None:
     dense = _space(LAYERS)
-    assert check_one_shot(dense) == "dense"
+    assert check_one_shot(dense) == ("dense",)
     with pytest.raises(SpaceError, match="vector input"):
         check_one_shot(dense, VOWELS)
     gru = _space({"types": {"gru": {"units": [4]}}}, task="japanese_vowels")
