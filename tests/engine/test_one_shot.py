@@ -103,27 +103,12 @@ def test_controller_sampled_conv1d_paths_train_the_shared_weights(tmp_path: Path
     conv1d space (filters and kernel sizes sliced). Sub-networks spread over the space, trained
     only through the shared weights, lose validation loss, and the phase ranks its candidates
     by a validation reward well above chance (9 speakers)."""
-    from automl.engine.api import _load_data
-    from automl.engine.api import _reward_of
-    from automl.engine.one_shot import OneShotPhase
-    from automl.engine.one_shot import OneShotSettings
-    from automl.engine.one_shot_api import ONE_SHOT_STRATEGY_DEFAULTS
-    from automl.space import load_space
-    from automl.strategies import create_strategy
-
     (tmp_path / "conv.yaml").write_text(CONV_SPACE)
-    space = load_space(tmp_path / "conv.yaml")
-    settings = OneShotSettings(epochs=4, controller_steps=2, controller_batch=3, candidates=8,
-                               retrain_top=2, uniform_fraction=0.0)
-    controller = create_strategy("reinforce", space, seed=1, workers=3,
-                                 settings=ONE_SHOT_STRATEGY_DEFAULTS)
-    reward, params = _reward_of(space)
-    data, _ = _load_data(space, 1)
-    phase = OneShotPhase(space, data, controller, reward, params, 1, settings)
-    fixed = list(space.enumerate())[::12]  # sub-networks of every depth, width and kernel
+    phase = _phase(tmp_path / "conv.yaml", seed=1, epochs=4, candidates=8, uniform_fraction=0.0)
+    fixed = list(phase.space.enumerate())[::12]  # sub-networks of every depth, width, kernel
 
     def validation_losses() -> list[float]:
-        return [phase.evaluate(a, data.x_val, data.y_val).loss for a in fixed]
+        return [phase.evaluate(a, phase.data.x_val, phase.data.y_val).loss for a in fixed]
 
     before = validation_losses()
     ranked = phase.run()
@@ -134,8 +119,9 @@ def test_controller_sampled_conv1d_paths_train_the_shared_weights(tmp_path: Path
     assert all(layer["type"] == "conv1d" for r in ranked for layer in r.architecture.layers)
 
 
-def _uninterrupted_phase(space_file: Path):  # type: ignore[no-untyped-def]
-    """The one-shot phase of FLAGS in this process, without checkpoints or a kill."""
+def _phase(space_file: Path, *, seed: int, **settings: object):  # type: ignore[no-untyped-def]
+    """A one-shot phase in this process (no run folder, no checkpoints): small budgets, the
+    mode's controller defaults."""
     from automl.engine.api import _load_data
     from automl.engine.api import _reward_of
     from automl.engine.one_shot import OneShotPhase
@@ -145,13 +131,18 @@ def _uninterrupted_phase(space_file: Path):  # type: ignore[no-untyped-def]
     from automl.strategies import create_strategy
 
     space = load_space(space_file)
-    settings = OneShotSettings(epochs=3, controller_steps=2, controller_batch=3, candidates=12,
-                               retrain_top=2, uniform_fraction=0.34)
-    controller = create_strategy("reinforce", space, seed=4, workers=3,
+    settings = {"controller_steps": 2, "controller_batch": 3, "retrain_top": 2, **settings}
+    controller = create_strategy("reinforce", space, seed=seed, workers=3,
                                  settings=ONE_SHOT_STRATEGY_DEFAULTS)
     reward, params = _reward_of(space)
-    data, _ = _load_data(space, 4)
-    phase = OneShotPhase(space, data, controller, reward, params, 4, settings)
+    data, _ = _load_data(space, seed)
+    return OneShotPhase(space, data, controller, reward, params, seed,
+                        OneShotSettings(**settings))  # type: ignore[arg-type]
+
+
+def _uninterrupted_phase(space_file: Path):  # type: ignore[no-untyped-def]
+    """The one-shot phase of FLAGS in this process, without checkpoints or a kill."""
+    phase = _phase(space_file, seed=4, epochs=3, candidates=12, uniform_fraction=0.34)
     return phase, phase.run()
 
 
