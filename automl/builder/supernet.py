@@ -47,7 +47,7 @@ from automl.space import SearchSpace
 WEIGHTED = ("dense", "gru", "conv1d")
 """Layer types with a shared form (their kernels are slices of the widest one)."""
 PARAMETER_FREE = ("dropout",)
-"""Layer types without weights that may be mixed with the weighted type."""
+"""Layer types without weights that may be mixed with the weighted types."""
 POOLINGS = ("avg", "max", "last")
 """Sequence-to-vector steps the sequence super-networks have (no weights)."""
 _SUPPORTED_PARAMS = {"dense": {"units", "activation"},
@@ -137,7 +137,7 @@ class Encoded:
     activation: np.ndarray
     """``[L, A]`` one-hot activation of weighted layers."""
     pooling: np.ndarray
-    """``[3]`` one-hot of avg / max / last (GRU stacks; :meth:`SuperNet.pooling_of`)."""
+    """``[3]`` one-hot of avg / max / last (sequence stacks; :meth:`SuperNet.pooling_of`)."""
 
 
 class SuperNet:
@@ -304,8 +304,7 @@ class SuperNet:
         """Outputs (probabilities or regression values) of the sub-network ``enc`` encodes.
 
         ``enc`` is (active, dropout, rate, mask, taps, kind, activation, pooling) as tensors;
-        ``seed`` a
-        ``[2]`` int tensor for the stateless dropout masks (training only).
+        ``seed`` a ``[2]`` int tensor for the stateless dropout masks (training only).
         """
         import tensorflow as tf
 
