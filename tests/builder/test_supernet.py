@@ -135,3 +135,14 @@ def test_input_kind_is_checked_against_the_stack() -> None:
     gru = _space({"types": {"gru": {"units": [4]}}}, task="japanese_vowels")
     with pytest.raises(SpaceError, match="sequence input"):
         check_one_shot(gru, DIGITS)
+
+
+@pytest.mark.parametrize(("name", "spec", "cells"), [
+    ("lecture_dense", DIGITS, ("dense",)), ("lecture_gru", VOWELS, ("gru",)),
+    ("lecture_conv", VOWELS, ("conv1d",))])
+def test_the_shipped_lecture_spaces_run_in_one_shot_mode(name: str, spec: ModelSpec,
+                                                        cells: tuple[str, ...]) -> None:
+    from automl.space import load_space
+    from tests.conftest import SPACES
+
+    assert check_one_shot(load_space(SPACES / f"{name}.yaml"), spec) == cells
