@@ -226,9 +226,8 @@ def _dataset_from_arrays(arrays: dict[str, np.ndarray], output: str, seed: int,
     label_keys = [k for k in ("y", "y_val", "y_test") if k in arrays]
     classification = output == "classification"
     if classification:  # labels as class values: text as it is, integers as integers
-        for key in label_keys:
-            if not is_text(arrays[key]):
-                arrays[key] = _integer_labels(arrays[key], source, key)
+        arrays = {**arrays, **{key: _integer_labels(arrays[key], source, key)
+                               for key in label_keys if not is_text(arrays[key])}}
     # Class names: one vocabulary over every split, numbers in numeric order. Labels 0..K-1
     # keep their values as indices; others (1/2, -1/1, 3/5/7) become indices 0..K-1 by rank.
     class_names = class_vocabulary(*(arrays[k] for k in label_keys)) if classification else ()
