@@ -167,8 +167,16 @@ def test_one_shot_search_killed_resumed_and_retrained_on_ray(
     assert "one-shot epoch 1:" not in resumed.stdout  # the resume continues after epoch 1
     assert "one-shot epoch 2:" in resumed.stdout and "one-shot epoch 3:" in resumed.stdout
 
-    # the resumed phase ends where an uninterrupted one does: same weights, same ranking
+    # the resumed phase ends where an uninterrupted one does: same weights, optimiser slots and
+    # controller state (its last checkpoint), same ranking
     phase, ranked = _uninterrupted_phase(space)
+    from automl.store.checkpoint import load_checkpoint
+
+    stored, straight = load_checkpoint(run / "one_shot.npz"), phase.state()
+    assert stored.arrays.keys() == straight.arrays.keys()
+    for key, value in straight.arrays.items():
+        np.testing.assert_array_equal(stored.arrays[key], value, err_msg=key)
+    assert stored.meta["strategy"] == straight.meta["strategy"]
     summary = json.loads(_cli(capsys, "show", str(run), "--format", "json"))["one_shot"]
     assert summary["epochs"] == 3 and len(summary["history"]) == 3
     assert summary["scores"] == {r.architecture.id: r.score for r in ranked}
