@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from automl.errors import RunError
 from automl.store import TrialStore
 from automl.store import load_checkpoint
 from tests.conftest import ROOT
@@ -95,7 +96,10 @@ def cli(args: list[str], cwd: Path, address: str, env: dict | None = None,
 
 
 def finished_state(db: Path) -> dict[int, tuple]:
-    store = TrialStore(db, readonly=True)
+    try:
+        store = TrialStore(db, readonly=True)
+    except RunError:  # the search has created the file, not yet its tables
+        return {}
     try:
         return {t.trial_id: (t.arch_id, t.status.value, t.reward, t.finished_at)
                 for t in store.trials() if t.status.is_finished()}

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from automl.errors import RunError
 from automl.space import Architecture
 
 SCHEMA_VERSION = 1
@@ -163,6 +164,12 @@ class TrialStore:
         if readonly:
             uri = f"file:{self.path}?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, timeout=30)
+            if self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                                "name = 'trials'").fetchone() is None:
+                # the search creating it has not written its tables yet (a moment after start)
+                self._db.close()
+                raise RunError("the run's store has no tables yet (its search is starting); "
+                               "try again in a moment", source=str(self.path))
         else:
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")

@@ -41,6 +41,19 @@ def test_trial_lifecycle_and_readonly_reader(tmp_path: Path) -> None:
     assert store.integrity_ok()
 
 
+def test_a_reader_of_a_store_without_tables_gets_one_line(tmp_path: Path) -> None:
+    """The moment after a search creates its SQLite file and before it writes the tables, a
+    leaderboard (or any reader) gets a one-line error, not sqlite's 'no such table'."""
+    import sqlite3
+
+    sqlite3.connect(tmp_path / "t.sqlite").close()  # the file exists, empty
+    with pytest.raises(RunError, match="no tables yet") as info:
+        TrialStore(tmp_path / "t.sqlite", readonly=True)
+    assert "\n" not in info.value.one_line() and "t.sqlite" in info.value.one_line()
+    TrialStore(tmp_path / "t.sqlite").close()  # the writer creates them
+    assert TrialStore(tmp_path / "t.sqlite", readonly=True).trials() == []
+
+
 def test_equal_rewards_rank_by_validation_loss_everywhere(tmp_path: Path) -> None:
     """Tiny validation sets tie often: the lower validation loss wins the tie in the store's
     best trial, the kept models and the leaderboard; a NaN loss ranks last."""
