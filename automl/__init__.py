@@ -31,6 +31,7 @@ _LAZY = {
     "OneShotSettings": "automl.engine.one_shot",
     "export_model": "automl.engine",
     "export_ensemble": "automl.engine",
+    "load_run_data": "automl.engine",
     "render_report": "automl.report",
     "ExecutionSettings": "automl.execution",
     "load_trials": "automl.report",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -176,11 +177,16 @@ def _show_run(run: Any, store: Any, fmt: str) -> int:
     if updates:
         keys = [k for k in updates[-1] if k not in ("step", "told_seq", "created_at")]
         table = Table(title=f"Strategy progress ({len(updates)} updates)", title_justify="left")
-        for column in ("update", "after trial #", *keys):
+        for column in ("update", "after trial", "results told", *keys):
             table.add_column(column, justify="right")
+        # told_seq numbers asks and tells together; name the trial told then instead
+        told = sorted((t.told_seq, t.trial_id) for t in store.trials() if t.told_seq)
+        seqs = [seq for seq, _ in told]
         shown = updates if len(updates) <= 20 else updates[:: max(1, len(updates) // 20)]
         for u in shown if shown[-1] is updates[-1] else [*shown, updates[-1]]:
-            table.add_row(str(u["step"]), str(u["told_seq"]),
+            count = bisect.bisect_right(seqs, u["told_seq"])
+            trial = told[count - 1][1] if count and seqs[count - 1] == u["told_seq"] else "-"
+            table.add_row(str(u["step"]), str(trial), str(count),
                           *(_fmt(u.get(k)) for k in keys))
         console.print(table)
     print_leaderboard([run], top=10)

@@ -5,8 +5,9 @@ from automl.engine.api import run_search
 from automl.engine.ensemble import export_ensemble
 from automl.engine.export import ExportResult
 from automl.engine.export import export_model
+from automl.engine.export import load_run_data
 from automl.engine.search import Progress
 from automl.engine.search import SearchOutcome
 
 __all__ = ["ExportResult", "Progress", "SearchOutcome", "export_ensemble", "export_model",
-           "resume_search", "run_search"]
+           "load_run_data", "resume_search", "run_search"]

@@ -95,6 +95,21 @@ def export_model(run: str | Path, trial: str | None, out: str | Path, *,
     return ExportResult(out, sidecar, record.trial_id, retrained, metadata)
 
 
+def load_run_data(run: str | Path, trial: str | None = None, *,
+                  runs_dir: str | Path = "runs") -> Dataset:
+    """The training, validation and test splits a run's search used, for ``trial``'s task
+    decisions (None: the best trial's), rebuilt from the run's space and seed: what an exported
+    model was chosen and scored on (e.g. the test rows the ``arrays`` task cut from a file).
+    Loads the run's plugins, with a notice, when its task comes from one."""
+    folder = RunFolder.open(run, runs_dir)
+    store = TrialStore(folder.db_path, readonly=True)
+    try:
+        record = _trial(folder, store, trial)
+    finally:
+        store.close()
+    return run_data(folder, record, "loading its data").data
+
+
 def _trial(folder: RunFolder, store: TrialStore, key: str | None) -> TrialRecord:
     record = store.best() if key is None else store.find_trial(str(key))
     if record is None:

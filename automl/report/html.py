@@ -220,8 +220,8 @@ def _top_table(runs: Sequence[RunFolder], data: Sequence[RunData]) -> str:
             f'{drawing}<div class="summary"><code>{html.escape(r["id"])}</code> '
             f'{html.escape(r["summary"])}</div>',
             _num(r["reward"]), *([_num(r.get("one_shot"))] if shot else []),
-            *(_num(r["metrics"].get(m)) for m in metric_names),
-            *(_num(r["test_metrics"].get(m)) for m in test_names),
+            *(_num(r["metrics"].get(m), m) for m in metric_names),
+            *(_num(r["test_metrics"].get(m), m) for m in test_names),
             "-" if r["params"] is None else f"{r['params']:,}",
             "-" if r["train_seconds"] is None else f"{r['train_seconds']:.1f}",
             "yes" if (r["run"], record.cached_from if record.cached_from is not None
@@ -255,8 +255,16 @@ def _dump(value: Any) -> str:
     return yaml.safe_dump(json.loads(json.dumps(value, default=str)), sort_keys=False).strip()
 
 
-def _num(value: Any) -> str:
-    return "-" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+COUNT_METRICS = ("best_epoch",)
+"""Metrics that count something (stored as floats with the others), shown as integers."""
+
+
+def _num(value: Any, name: str = "") -> str:
+    if value is None:
+        return "-"
+    if name in COUNT_METRICS and isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, ident: str,

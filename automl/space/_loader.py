@@ -7,6 +7,7 @@ mapping ``{min, max, step}``.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +24,10 @@ from automl.space._space import RewardSetting
 from automl.space._space import SearchSpace
 from automl.space._space import TaskSetting
 from automl.space.params import Param
+
+notes = logging.getLogger("automl.space")
+"""Advice on a valid space (``note: ...`` on the command line), once per file and message."""
+_noted: set[tuple[str, str]] = set()
 
 TOP_KEYS = ("name", "description", "task", "reward", "trials", "seed", "layers", "train",
             "decisions", "strategy", "plugins")
@@ -53,6 +58,20 @@ RECIPE_KEYS = ("patience", "monitor", "lr_schedule", "class_weight")
 architectures (and ids) of spaces written before them are unchanged."""
 MAX_CHOICES = 10_000
 RESERVED_DECISIONS = ("num_layers", "layers", "train", "task")
+
+
+def _note_patience(source: str, train: Mapping[str, tuple[Any, ...]]) -> None:
+    """Patience of at least every epoch budget never stops a child early: legal (the best
+    epoch's weights are still restored) but rarely meant, e.g. after lowering ``epochs``."""
+    patience = [p for p in train.get("patience", ()) if p]
+    if not patience or "epochs" not in train or min(patience) < max(train["epochs"]):
+        return
+    message = (f"{source}: train.patience {min(patience)} >= train.epochs "
+               f"{max(train['epochs'])}: no child stops early (the best epoch's weights are "
+               f"still restored)")
+    if (source, message) not in _noted:
+        _noted.add((source, message))
+        notes.warning(message)
 
 
 def load_space(source: str | Path | Mapping[str, Any], *, load_plugins: bool = False
@@ -190,6 +209,7 @@ def _parse_space(data: Any, *, source_name: str, base_dir: Path,
             if key == "patience" and value is None:
                 value = 0  # `patience: null` reads as off, like 0
             train[key] = v.values(value, f"train.{key}", param)
+        _note_patience(source_name, train)
 
     # task
     task_setting: TaskSetting | None = None

@@ -92,6 +92,19 @@ def test_spaces_validate_ok() -> None:
     assert result.stdout.count(": ok (") == len(list(SPACES.glob("*.yaml")))
 
 
+def test_spaces_validate_notes_a_patience_that_never_stops(tmp_path: Path) -> None:
+    shipped = (SPACES / "timeseries.yaml").read_text()
+    assert "patience: 30" in shipped and "epochs: 150" in shipped
+    (tmp_path / "short.yaml").write_text(shipped.replace("epochs: 150", "epochs: 15"))
+    (tmp_path / "long.yaml").write_text(shipped)
+    result = automl("spaces", "validate", "short.yaml", "long.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(": ok (") == 2
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note:")]
+    assert notes == ["note: short.yaml: train.patience 30 >= train.epochs 15: no child stops "
+                     "early (the best epoch's weights are still restored)"], result.stderr
+
+
 @pytest.mark.slow
 def test_cli_search_leaderboard_show(ray_instance, tmp_path: Path) -> None:
     address = ray_instance.get_runtime_context().gcs_address

@@ -34,5 +34,15 @@ def test_learning_strategy_search_on_ray(ray_instance, tiny_space_file: Path, ru
         capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
     assert shown.returncode == 0, shown.stderr
     assert "Strategy progress" in shown.stdout
+    # each update row names the trial told just before it and how many results were told
+    progress = shown.stdout.split("Strategy progress", 1)[1].split("Leaderboard", 1)[0]
+    rows = [[c.strip() for c in line.split("│")[1:4]] for line in progress.splitlines()
+            if line.startswith("│")]
+    told = sorted((t.told_seq, t.trial_id) for t in trials if t.told_seq)
+    by_seq = dict(told)
+    for step, trial, count in rows:
+        update = next(u for u in updates if str(u["step"]) == step)
+        assert trial == str(by_seq[update["told_seq"]])
+        assert count == str(sum(1 for seq, _ in told if seq <= update["told_seq"]))
     for key in expected:
         assert key in shown.stdout

@@ -184,6 +184,16 @@ def test_export_round_trip_loads_with_safe_mode_and_predicts_the_same(
     assert classification_metrics(y_val, predictions) == pytest.approx(best.metrics, abs=1e-6)
     assert classification_metrics(y_val, again)["accuracy"] == pytest.approx(
         not_kept.metrics["accuracy"], abs=0.02)
+    # the run's own splits, rebuilt from its space and seed, score the exported model as stored
+    import keras
+
+    from automl import load_run_data
+
+    data = load_run_data(run.path)
+    np.testing.assert_array_equal(data.x_val, x_val)
+    model = keras.saving.load_model(tmp_path / "best.keras", safe_mode=True)
+    assert classification_metrics(data.y_test, model.predict(data.x_test, verbose=0)) == (
+        pytest.approx(best.test_metrics, abs=1e-6))
 
 
 def test_ensemble_averages_the_best_children_and_loads_with_keras_alone(
