@@ -54,6 +54,7 @@ class RawAudio(Task):
     """Audio classification from a folder of WAV files (one sub-folder per class)."""
 
     name = "raw_audio"
+    fixed_params = ("path", "duration")
     params = {
         "path": Param(str, default=None, doc="folder with one sub-folder of WAV files per "
                                              "class (relative to the YAML file)"),

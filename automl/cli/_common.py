@@ -38,6 +38,36 @@ positive_float = _number_type(float, minimum=0, inclusive=False, name="positive 
 non_negative_float = _number_type(float, minimum=0, inclusive=True, name="non-negative number")
 
 
+def check_output_file(path: str | os.PathLike[str] | None, flag: str) -> None:
+    """Refuse, before any work, an output file that cannot be written: an existing folder, or
+    a parent that exists and is not a folder (missing parents are created later)."""
+    from pathlib import Path
+
+    from automl.errors import UserInputError
+
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise UserInputError(f"{str(target)!r} is a folder; give a file name", key=flag)
+    parent = next((p for p in target.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise UserInputError(f"{str(parent)!r} is a file, not a folder", key=flag)
+
+
+def check_folder(path: str | os.PathLike[str], flag: str) -> None:
+    """Refuse, before any work, a folder argument that names an existing file (or sits under
+    one)."""
+    from pathlib import Path
+
+    from automl.errors import UserInputError
+
+    target = Path(path)
+    existing = next((p for p in (target, *target.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise UserInputError(f"{str(existing)!r} is a file, not a folder", key=flag)
+
+
 _terminal: list[Any] = []
 """The real standard error while a :class:`QuietStderr` holds file descriptor 2."""
 

@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from automl.cli._common import check_output_file
 from automl.cli._common import console
 from automl.cli._common import err_console
 from automl.cli._common import positive_int
@@ -71,8 +72,12 @@ def run(args: argparse.Namespace) -> int:
     spaces = [load_space(space, load_plugins=True) for space, _ in pairs]
     strategies = _strategies(args.strategies, STRATEGIES.names())
     for _, table_path in pairs:  # every file is checked before the slow loading starts
+        if Path(table_path).is_dir():
+            raise DataError("is a folder, not a table CSV", source=table_path)
         if not Path(table_path).is_file():
             raise DataError("file not found", source=table_path)
+    check_output_file(args.json, "--json")
+    check_output_file(args.plot, "--plot")
     tables = []
     for space, (_, table_path) in zip(spaces, pairs, strict=True):
         table = load_table(table_path, space, metric=args.metric)

@@ -8,6 +8,7 @@ import os
 import sys
 from typing import Any
 
+from automl.cli._common import check_output_file
 from automl.cli._common import console
 from automl.cli._common import quiet_stderr
 
@@ -45,6 +46,7 @@ def run_export(args: argparse.Namespace) -> int:
     if args.ensemble is not None and (args.trial is not None or args.best):
         raise UserInputError("give a TRIAL, --best or --ensemble, not two of them",
                              key="--ensemble")
+    check_output_file(args.output, "-o")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if args.ensemble is not None:
         return _export_ensemble(args)

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from automl.cli._common import check_folder
 from automl.cli._common import console
 
 
@@ -66,6 +67,7 @@ def run_new(args: argparse.Namespace) -> int:
     from automl.registry.discovery import discover
     from automl.registry.scaffold import scaffold_plugin
 
+    check_folder(args.dir, "--dir")
     discover()  # so a name that is taken already is refused now, not after installing
     files = scaffold_plugin(args.name, args.kind, args.dir)
     folder = files[0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from automl.cli._common import check_output_file
 from automl.cli._common import console
 
 
@@ -36,6 +37,7 @@ def run_report(args: argparse.Namespace) -> int:
         runs[0].path / "report.html" if len(runs) == 1 else Path("report.html"))
     if out.suffix.lower() not in (".html", ".htm"):
         raise UserInputError(f"{str(out)!r} must end in .html", key="-o")
+    check_output_file(out, "-o")
     if not out.parent.is_dir():
         raise UserInputError(f"folder {str(out.parent)!r} does not exist", key="-o")
     path = write_report(runs, out)

@@ -6,6 +6,7 @@ import argparse
 import os
 from typing import Any
 
+from automl.cli._common import check_folder
 from automl.cli._common import console
 from automl.cli._common import err_console
 from automl.cli._common import format_seconds
@@ -247,6 +248,7 @@ def run_search_command(args: argparse.Namespace) -> int:
 
     from automl.engine import run_search
 
+    check_folder(args.runs_dir, "--runs-dir")
     if args.resume and args.name and (Path(args.runs_dir) / args.name / "run.json").is_file():
         args.run = str(Path(args.runs_dir) / args.name)
         return run_resume_command(args)

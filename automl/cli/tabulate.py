@@ -6,8 +6,11 @@ import argparse
 import os
 from typing import Any
 
+from automl.cli._common import check_folder
+from automl.cli._common import check_output_file
 from automl.cli._common import console
 from automl.cli._common import format_seconds
+from automl.cli._common import non_negative_int
 from automl.cli._common import positive_int
 from automl.cli._common import quiet_stderr
 
@@ -25,7 +28,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--name", default=None,
                         help="run name of the tabulation (default: tabulate-SPACE)")
     parser.add_argument("--runs-dir", default="runs")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=non_negative_int, default=0)
     from automl.cli.search import _add_execution_flags
 
     _add_execution_flags(parser, defaults=True)
@@ -38,6 +41,8 @@ def run_tabulate(args: argparse.Namespace) -> int:
     from automl.cli.search import ProgressView
     from automl.cli.search import _execution
 
+    check_output_file(args.out, "--out")
+    check_folder(args.runs_dir, "--runs-dir")
     view = ProgressView()
     try:
         with quiet_stderr():

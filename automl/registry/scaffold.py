@@ -26,6 +26,10 @@ def _template(name: str) -> str:
     return (files("automl.registry") / TEMPLATES / f"{name}.tmpl").read_text(encoding="utf-8")
 
 
+MAX_NAME = 64
+"""Longest plugin name: it becomes folder and file names, which file systems limit."""
+
+
 def scaffold_plugin(name: str, kind: str, directory: str | Path = ".") -> list[Path]:
     """Write a plugin package for the ``kind`` named ``name`` into ``directory/automl-NAME``.
 
@@ -43,6 +47,8 @@ def scaffold_plugin(name: str, kind: str, directory: str | Path = ".") -> list[P
     if not name.isidentifier() or keyword.iskeyword(name) or name != name.lower():
         raise PluginError(f"{name!r} is not a lowercase Python identifier (letters, digits, "
                           "underscores)", key="NAME")
+    if len(name) > MAX_NAME:
+        raise PluginError(f"is {len(name)} characters long; at most {MAX_NAME}", key="NAME")
     if name in REGISTRIES[kind]:
         raise PluginError(f"{kind} {name!r} exists already (from "
                           f"{REGISTRIES[kind].entry(name).source}); choose another name",

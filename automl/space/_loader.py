@@ -60,6 +60,30 @@ MAX_CHOICES = 10_000
 RESERVED_DECISIONS = ("num_layers", "layers", "train", "task")
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.safe_load``'s loader, refusing a key written twice in one mapping (YAML keeps
+    the last silently, so a second ``train:`` block would replace the first). Keys brought in
+    by a merge (``<<: *defaults``) may be overridden, as YAML intends."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: SafeLoader's own error follows
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark,
+                    f"duplicate key {key!r} (YAML would keep only the last)",
+                    key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _note_patience(source: str, train: Mapping[str, tuple[Any, ...]]) -> None:
     """Patience of at least every epoch budget never stops a child early: legal (the best
     epoch's weights are still restored) but rarely meant, e.g. after lowering ``epochs``."""
@@ -96,7 +120,7 @@ def load_space(source: str | Path | Mapping[str, Any], *, load_plugins: bool = F
     except (OSError, UnicodeDecodeError) as exc:
         raise SpaceError(f"cannot be read ({exc.__class__.__name__})", source=name) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         if mark is not None:
@@ -220,6 +244,10 @@ def _parse_space(data: Any, *, source_name: str, base_dir: Path,
         for key, param in task.params.items():
             values = v.values(params.get(key, param.default), f"task.{key}", param,
                               allow_none=key not in params and param.default is None)
+            if len(values) > 1 and key in getattr(task, "fixed_params", ()):
+                raise SpaceError(f"chooses the data of the whole search, so it takes one "
+                                 f"value, not a list ({len(values)} given)",
+                                 source=source_name, key=f"task.{key}")
             if len(values) > 1:
                 searched[key] = values
             else:

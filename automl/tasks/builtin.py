@@ -110,6 +110,7 @@ class Arrays(Task):
         "label_column": Param(str, default="label", doc="CSV column with the labels"),
     }
     doc = "your own .npz (x, y, optional x_val/y_val/x_test/y_test) or .csv file"
+    fixed_params = ("path", "output", "label_column")
 
     def load(self, params: Mapping[str, Any], *, base_dir: Path, seed: int) -> Dataset:
         if not params.get("path"):
@@ -129,12 +130,21 @@ class Arrays(Task):
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    import zipfile
+
     key = None
     try:
-        with np.load(path, allow_pickle=False) as data:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a lone .npy under a .npz name
+            raise DataError("is a single .npy array, not an .npz archive (save with "
+                            "np.savez(path, x=..., y=...))", source=str(path))
+        with loaded as data:
             arrays = {}
             for key in data.files:
                 arrays[key] = np.asarray(data[key])
+    except (EOFError, zipfile.BadZipFile) as exc:  # empty or truncated file
+        raise DataError(f"is not a complete .npz archive ({exc or 'empty file'})",
+                        source=str(path)) from None
     except ValueError as exc:
         if key is not None and "Object arrays" in str(exc):  # e.g. labels from pandas' .values
             raise DataError("is an object array, which .npz stores only by pickle; save text "
@@ -221,6 +231,9 @@ def _dataset_from_arrays(arrays: dict[str, np.ndarray], output: str, seed: int,
                             "(n, height, width, channels)", source=source, key=key)
         if not np.all(np.isfinite(x)):
             raise DataError("contains NaN or infinite values", source=source, key=key)
+        if 0 in x.shape[1:]:
+            raise DataError(f"shape {x.shape}: no features (a CSV needs feature columns "
+                            "besides the label)", source=source, key=key)
         return x.astype(np.float32)
 
     label_keys = [k for k in ("y", "y_val", "y_test") if k in arrays]
@@ -231,6 +244,10 @@ def _dataset_from_arrays(arrays: dict[str, np.ndarray], output: str, seed: int,
     # Class names: one vocabulary over every split, numbers in numeric order. Labels 0..K-1
     # keep their values as indices; others (1/2, -1/1, 3/5/7) become indices 0..K-1 by rank.
     class_names = class_vocabulary(*(arrays[k] for k in label_keys)) if classification else ()
+    if classification and len(class_names) < 2:
+        raise DataError(f"one class only ({', '.join(map(str, class_names)) or 'none'}): "
+                        "classification needs at least 2 (or set task.output: regression)",
+                        source=source, key="y")
 
     def check_y(key: str, n: int) -> np.ndarray:
         y = arrays[key]

@@ -66,10 +66,13 @@ class Task:
         params: Declared parameters (a list in the YAML makes one a searched decision).
         output: ``classification`` or ``regression``.
         default_reward: Reward used when the space names none.
+        fixed_params: Parameters that choose the data itself (a file, a data set, the output
+            kind): ``load`` reads them once for the whole search, so a list is refused.
     """
 
     name: str = ""
     params: Mapping[str, Param] = {}
+    fixed_params: tuple[str, ...] = ()
     output: Output = "classification"
     default_reward: str = "accuracy"
     doc: str = ""

@@ -159,6 +159,7 @@ class UCR(Task):
     name = "ucr"
     default_reward = "accuracy"
     doc = "a UCR/UEA time-series classification data set shipped inside sktime, by name"
+    fixed_params = ("dataset", "val")
 
     def __init__(self) -> None:
         names = offline_datasets()

@@ -37,6 +37,15 @@ BAD_SPACES = {
     "bad_csv.yaml": "task: {name: arrays, path: bad.csv}\nlayers: {types: {dense: {}}}\n",
     "bad_dataset.yaml": "task: {name: ucr, dataset: GunPiont}\n"
                         "layers: {types: {fcn_block: {}}}\n",
+    "duplicate_key.yaml": TINY_DIGITS + "trials: 3\ntrials: 4\n",
+    "searched_dataset.yaml": "task: {name: ucr, dataset: [GunPoint, ItalyPowerDemand]}\n"
+                             "layers: {types: {fcn_block: {}}}\n",
+    "searched_output.yaml": "task: {name: arrays, path: ok.npz, output: [classification, "
+                            "regression]}\nlayers: {types: {dense: {units: 8}}}\n",
+    "empty_npz.yaml": "task: {name: arrays, path: empty.npz}\n"
+                      "layers: {types: {dense: {units: 8}}}\n",
+    "one_class.yaml": "task: {name: arrays, path: one_class.npz}\n"
+                      "layers: {types: {dense: {units: 8}}}\n",
 }
 
 
@@ -52,6 +61,11 @@ def _write_bad_data(folder: Path) -> None:
     np.savez(folder / "dtype.npz", x=np.array([["a"] * 4] * 30), y=y)
     np.savez(folder / "labels.npz", x=x, y=y + 0.5)  # labels must be integers or text
     (folder / "bad.csv").write_text("a,b,label\n1,2,0\n3,oops,1\n")
+    np.savez(folder / "ok.npz", x=x, y=y)
+    np.savez(folder / "one_class.npz", x=x, y=np.zeros(30))
+    (folder / "empty.npz").write_bytes(b"")
+    (folder / "a_file").write_text("not a folder")
+    (folder / "a_folder.keras").mkdir()
 
 
 @pytest.mark.parametrize("args", [
@@ -70,6 +84,15 @@ def _write_bad_data(folder: Path) -> None:
     ["show", "no_such_run", "3"],
     ["resume", "no_such_run"],
     ["spaces", "validate", "malformed.yaml"],
+    ["spaces", "validate", "duplicate_key.yaml"],
+    ["search", "ok.yaml", "--runs-dir", "a_file"],
+    ["tabulate", "ok.yaml", "--out", "t.csv", "--seed", "-1"],
+    ["tabulate", "ok.yaml", "--out", "a_folder.keras"],
+    ["tabulate", "ok.yaml", "--out", "t.csv", "--runs-dir", "a_file/runs"],
+    ["export", "no_such_run", "-o", "a_folder.keras"],
+    ["report", "no_such_run", "-o", "a_file/r.html"],
+    ["plugins", "new", "x" * 300, "--kind", "layer"],
+    ["plugins", "new", "fine", "--kind", "layer", "--dir", "a_file"],
 ], ids=lambda a: "-".join(a)[:60])
 def test_bad_input_exit_2_one_line_nothing_written(tmp_path: Path, args: list[str]) -> None:
     for name, text in BAD_SPACES.items():

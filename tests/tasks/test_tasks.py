@@ -49,7 +49,8 @@ def test_arrays_npz_and_csv(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("case", ["missing", "nan", "fractional_label", "shape", "no_y", "dtype",
-                                  "object_labels"])
+                                  "object_labels", "one_class", "no_features", "empty_file",
+                                  "truncated", "npy_renamed"])
 def test_arrays_bad_data(tmp_path: Path, case: str) -> None:
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(20, 4)), rng.integers(2, size=20)
@@ -66,6 +67,20 @@ def test_arrays_bad_data(tmp_path: Path, case: str) -> None:
         path = _npz(tmp_path, x=x)
     elif case == "object_labels":  # what pandas' .values gives for a column of names
         path = _npz(tmp_path, x=x, y=np.array(["a", "b"] * 10, dtype=object))
+    elif case == "one_class":
+        path = _npz(tmp_path, x=x, y=np.ones(20))
+    elif case == "no_features":
+        path = _npz(tmp_path, x=np.zeros((20, 0)), y=y)
+    elif case == "empty_file":
+        path = tmp_path / "empty.npz"
+        path.write_bytes(b"")
+    elif case == "truncated":
+        whole = _npz(tmp_path, x=x, y=y).read_bytes()
+        path = tmp_path / "cut.npz"
+        path.write_bytes(whole[: len(whole) // 2])
+    elif case == "npy_renamed":
+        np.save(tmp_path / "lone.npy", x)
+        path = (tmp_path / "lone.npy").rename(tmp_path / "lone.npz")
     else:
         path = _npz(tmp_path, x=np.array(["a"] * 20), y=y)
     with pytest.raises(DataError) as info:
@@ -137,6 +152,8 @@ def test_integer_labels_are_class_values(tmp_path: Path, values: tuple) -> None:
     ("a,b,label\n1,2,x\n3,4\n", "line 3: empty value in column 'label'"),
     ("a,b,kind\n1,2,x\n", "no column 'label'; columns: a, b, kind"),
     ("", "expected a header row and at least one data row"),
+    ("label\nx\ny\nx\n", "no features"),
+    ("a,label\n1,x\n2,x\n3,x\n", "one class only (x)"),
 ])
 def test_csv_errors_are_one_line(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.csv"
