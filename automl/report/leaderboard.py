@@ -86,6 +86,7 @@ def leaderboard_rows(runs: Sequence[RunFolder], *, top: int | None = None,
             kept["trials"] = kept.get("trials", 0) + 1
         rows = list(best.values())
     for condition in where:
+        _check_condition(rows, condition)
         rows = [r for r in rows if _meets(r, condition)]
     if sort:
         rows = _sorted(rows, sort)
@@ -105,6 +106,27 @@ def row_value(row: dict[str, Any], key: str) -> Any:
     if key in row["metrics"]:
         return row["metrics"][key]
     return row["flat"].get(key)
+
+
+def _check_condition(rows: Sequence[dict[str, Any]], condition: str) -> None:
+    """A key no row has, or an order comparison with a non-number, would silently keep no row
+    or every row: refuse both."""
+    match = _CONDITION.match(condition)
+    if not match:
+        return  # _meets names the syntax error
+    key, op, text = match.groups()
+    if rows and all(row_value(r, key) is None for r in rows):
+        keys = sorted({"reward", "params", "train_seconds", "trial",
+                       *(k for r in rows for k in r["metrics"]),
+                       *(f"test.{k}" for r in rows for k in r["test_metrics"]),
+                       *(k for r in rows for k in r["flat"])})
+        raise UserInputError(f"no row has {key!r}; keys: {', '.join(keys)}", key="--where")
+    if op in ("<", "<=", ">", ">="):
+        try:
+            float(text)
+        except ValueError:
+            raise UserInputError(f"{condition!r}: {op} needs a number, not {text!r}",
+                                 key="--where") from None
 
 
 def _meets(row: dict[str, Any], condition: str) -> bool:

@@ -60,6 +60,28 @@ MAX_CHOICES = 10_000
 RESERVED_DECISIONS = ("num_layers", "layers", "train", "task")
 
 
+VALIDATION_METRICS = {"classification": ("accuracy", "uar", "loss"),
+                      "regression": ("ccc", "mse", "loss")}
+"""What a child of each output kind reports on validation (the trainer's metrics)."""
+METRIC_REWARDS = ("accuracy", "uar", "ccc")
+"""Built-in rewards that are one validation metric of the same name."""
+
+
+def _check_metrics(source: str, output: str, reward: RewardSetting | None,
+                   train: Mapping[str, tuple[Any, ...]]) -> None:
+    """A reward or ``train.monitor`` naming a metric the task's children never report would
+    fail every child; refuse it while the space is read."""
+    reported = VALIDATION_METRICS[output]
+    if reward is not None and reward.name in METRIC_REWARDS and reward.name not in reported:
+        allowed_rewards = [r for r in METRIC_REWARDS if r in reported] + ["neg_val_loss"]
+        raise SpaceError(f"{reward.name!r} is not reported by this {output} task; allowed: "
+                         f"{allowed(allowed_rewards)}", source=source, key="reward")
+    for monitor in train.get("monitor", ()):
+        if monitor not in reported:
+            raise SpaceError(f"{monitor!r} is not a validation metric of this {output} task; "
+                             f"allowed: {allowed(reported)}", source=source, key="train.monitor")
+
+
 class UniqueKeyLoader(yaml.SafeLoader):
     """``yaml.safe_load``'s loader, refusing a key written twice in one mapping (YAML keeps
     the last silently, so a second ``train:`` block would replace the first). Keys brought in
@@ -237,6 +259,7 @@ def _parse_space(data: Any, *, source_name: str, base_dir: Path,
 
     # task
     task_setting: TaskSetting | None = None
+    task_output: str | None = None
     if "task" in top:
         task_name, task, params = v.named_block(top["task"], "task", TASKS)
         fixed: dict[str, Any] = {}
@@ -253,6 +276,8 @@ def _parse_space(data: Any, *, source_name: str, base_dir: Path,
             else:
                 fixed[key] = values[0]
         task_setting = TaskSetting(task_name, fixed, searched)
+        task_output = (fixed.get("output") if "output" in task.params
+                       else task.output if TASKS.entry(task_name).is_builtin else None)
     elif "layers" in top:
         raise SpaceError("missing key 'task' (a space with layers needs a task to train on); "
                          f"allowed: {allowed(TASKS.names())}", source=source_name, key="task")
@@ -266,6 +291,8 @@ def _parse_space(data: Any, *, source_name: str, base_dir: Path,
         for key, param in reward.params.items():
             reward_params.setdefault(key, param.default)
         reward_setting = RewardSetting(reward_name, reward_params)
+    if task_setting is not None and task_output in VALIDATION_METRICS:
+        _check_metrics(source_name, task_output, reward_setting, train)
 
     # plain decisions
     decisions: dict[str, tuple[Any, ...]] = {}

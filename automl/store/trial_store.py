@@ -275,9 +275,11 @@ class TrialStore:
             found = self.trial(int(key))
             if found:
                 return found
+        if not key or any(c not in "0123456789abcdef" for c in key.lower()):
+            return None  # ids are hex: an empty key or LIKE's wildcards would match any trial
         rows = self._db.execute(
             "SELECT * FROM trials WHERE arch_id LIKE ? ORDER BY (status='complete') DESC, "
-            "trial_id", (f"{key}%",)).fetchall()
+            "trial_id", (f"{key.lower()}%",)).fetchall()
         return _decode(rows[0]) if rows else None
 
     def best(self) -> TrialRecord | None:

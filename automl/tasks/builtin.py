@@ -117,6 +117,9 @@ class Arrays(Task):
             raise DataError("missing key 'path' (a .npz or .csv file)", key="task.path")
         path = (base_dir / params["path"]).resolve()
         output = params.get("output", "classification")
+        if path.is_dir():
+            raise DataError("is a folder; expected a .npz or .csv file", source=str(path),
+                            key="task.path")
         if not path.is_file():
             raise DataError("file not found", source=str(path), key="task.path")
         if path.suffix == ".npz":

@@ -38,6 +38,7 @@ BAD_SPACES = {
     "bad_dataset.yaml": "task: {name: ucr, dataset: GunPiont}\n"
                         "layers: {types: {fcn_block: {}}}\n",
     "duplicate_key.yaml": TINY_DIGITS + "trials: 3\ntrials: 4\n",
+    "reward_not_reported.yaml": TINY_DIGITS.replace("reward: accuracy", "reward: ccc"),
     "searched_dataset.yaml": "task: {name: ucr, dataset: [GunPoint, ItalyPowerDemand]}\n"
                              "layers: {types: {fcn_block: {}}}\n",
     "searched_output.yaml": "task: {name: arrays, path: ok.npz, output: [classification, "
@@ -85,6 +86,7 @@ def _write_bad_data(folder: Path) -> None:
     ["resume", "no_such_run"],
     ["spaces", "validate", "malformed.yaml"],
     ["spaces", "validate", "duplicate_key.yaml"],
+    ["spaces", "validate", "reward_not_reported.yaml"],
     ["search", "ok.yaml", "--runs-dir", "a_file"],
     ["tabulate", "ok.yaml", "--out", "t.csv", "--seed", "-1"],
     ["tabulate", "ok.yaml", "--out", "a_folder.keras"],

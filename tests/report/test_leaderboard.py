@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from automl.cli.main import main
+from automl.errors import UserInputError
 from automl.report import leaderboard_rows
 from automl.space import load_space
 from automl.store import RunFolder
@@ -79,6 +80,12 @@ def test_filters_and_sorting(run) -> None:
     assert [r["trial"] for r in leaderboard_rows([folder], sort="test.accuracy")][:3] == [1, 0, 2]
     assert [r["trial"] for r in leaderboard_rows([folder], statuses=["failed"])] == [4]
     assert [r["rank"] for r in leaderboard_rows([folder], statuses=["complete"])] == [1, 2, 3]
+    # a key no row has, or an order with a non-number, is refused instead of keeping no row
+    # (or every row)
+    with pytest.raises(UserInputError, match="no row has 'foo'; keys: .*accuracy"):
+        leaderboard_rows([folder], where=["foo<5"])
+    with pytest.raises(UserInputError, match="< needs a number, not 'abc'"):
+        leaderboard_rows([folder], where=["params<abc"])
 
 
 def test_every_format_and_a_run_in_progress(run, capsys, monkeypatch) -> None:

@@ -38,6 +38,9 @@ def test_trial_lifecycle_and_readonly_reader(tmp_path: Path) -> None:
     assert reader.completed_result(ARCH.id).trial_id == 0
     assert reader.counts() == {"complete": 1, "failed": 1}
     assert reader.find_trial(ARCH.id[:6]).trial_id == 0
+    assert reader.find_trial(ARCH.id[:6].upper()).trial_id == 0
+    for key in ("", "%", "_", ARCH.id[:3] + "%"):  # no wildcard finds a trial
+        assert reader.find_trial(key) is None
     assert store.integrity_ok()
 
 

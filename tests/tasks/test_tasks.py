@@ -50,7 +50,7 @@ def test_arrays_npz_and_csv(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("case", ["missing", "nan", "fractional_label", "shape", "no_y", "dtype",
                                   "object_labels", "one_class", "no_features", "empty_file",
-                                  "truncated", "npy_renamed"])
+                                  "truncated", "npy_renamed", "folder"])
 def test_arrays_bad_data(tmp_path: Path, case: str) -> None:
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(20, 4)), rng.integers(2, size=20)
@@ -78,6 +78,9 @@ def test_arrays_bad_data(tmp_path: Path, case: str) -> None:
         whole = _npz(tmp_path, x=x, y=y).read_bytes()
         path = tmp_path / "cut.npz"
         path.write_bytes(whole[: len(whole) // 2])
+    elif case == "folder":
+        path = tmp_path / "data.npz"
+        path.mkdir()
     elif case == "npy_renamed":
         np.save(tmp_path / "lone.npy", x)
         path = (tmp_path / "lone.npy").rename(tmp_path / "lone.npz")
