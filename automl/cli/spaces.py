@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from automl.cli._common import console
+from automl.cli._common import quiet_stderr
 
 
 def register(subparsers: Any) -> None:
@@ -24,6 +26,7 @@ def register(subparsers: Any) -> None:
 def run_validate(args: argparse.Namespace) -> int:
     from automl.registry.discovery import load_named
     from automl.space import load_space
+    from automl.strategies import check_strategy_block
 
     load_named(args.plugins)
     if args.datasets:
@@ -34,6 +37,10 @@ def run_validate(args: argparse.Namespace) -> int:
         raise UserInputError("give YAML files to validate, or --datasets", key="spaces validate")
     for path in args.files:
         space = load_space(path)
+        if space.strategy:  # the learners' modules import Keras: keep TensorFlow's notices off
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+            with quiet_stderr():
+                check_strategy_block(space)
         decisions = len(space.slots())
         console.print(f"{path}: ok ({space.size():,} architectures, {decisions} decision slots, "
                       f"task {space.task.name if space.task else '-'}, reward "

@@ -24,6 +24,7 @@ from automl.engine.search import SearchOutcome
 from automl.engine.search import check_trials
 from automl.errors import RunError
 from automl.errors import SpaceError
+from automl.errors import UserInputError
 from automl.execution import ExecutionSettings
 from automl.execution import Executor
 from automl.execution import check_execution
@@ -37,6 +38,7 @@ from automl.space import parse_space
 from automl.store import RunFolder
 from automl.store import check_run_name
 from automl.strategies import Strategy
+from automl.strategies import check_strategy_block
 from automl.strategies import create_strategy
 from automl.training.rewards import Reward
 
@@ -64,7 +66,13 @@ def _load_data(space: SearchSpace, seed: int) -> tuple[Any, str | None]:
         raise SpaceError("this space declares no task, so it cannot train children "
                          "(use it with 'automl bench')", source=space.source, key="task")
     task = TASKS.get(space.task.name)
-    return task.load(space.task.fixed, base_dir=space.base_dir, seed=seed), space.task.name
+    try:
+        return task.load(space.task.fixed, base_dir=space.base_dir, seed=seed), space.task.name
+    except UserInputError as exc:
+        if exc.source is None and (exc.key or "").startswith("task."):
+            exc.source = space.source  # a setting of the YAML's task block: name the file
+            exc.args = (exc.one_line(),)
+        raise
 
 
 def _reward_of(space: SearchSpace) -> tuple[Reward, dict[str, Any]]:
@@ -127,6 +135,7 @@ def checked_space(space: str | Path | SearchSpace, name: str | None,
     if not isinstance(space, SearchSpace):
         space = load_space(space, load_plugins=True)
     load_named(space.plugins, named_by=f"{space.source} (plugins:)")
+    check_strategy_block(space)
     return space
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ notes = logging.getLogger("automl.space")
 """Advice on a valid space (``note: ...`` on the command line), once per file and message."""
 _noted: set[tuple[str, str]] = set()
 
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+"""A space's ``name``: the stem of its run folders' names (``NAME-YYYYmmdd-HHMMSS``)."""
 TOP_KEYS = ("name", "description", "task", "reward", "trials", "seed", "layers", "train",
             "decisions", "strategy", "plugins")
 LAYER_KEYS = ("min", "max", "types", "pooling")
@@ -205,7 +208,15 @@ def _parse_space(data: Any, *, source_name: str, base_dir: Path,
     ensure_builtins()
     v = _Validator(source_name)
     top = v.mapping(data, "", TOP_KEYS)
-    name = v.scalar(top.get("name", Path(source_name).stem), "name", str)
+    if "name" in top:
+        name = v.scalar(top["name"], "name", str)
+        if not _SAFE_NAME.match(name) or ".." in name:
+            raise SpaceError(f"{name!r} cannot name runs: use letters, digits, '.', '_' and "
+                             "'-' (at most 80, starting with a letter or digit, no '..')",
+                             source=source_name, key="name")
+    else:  # the file's stem, made safe to name run folders
+        name = re.sub(r"\.\.+", ".", re.sub(r"[^A-Za-z0-9._-]+", "-", Path(source_name).stem))
+        name = name.strip("._-")[:80] or "space"
     if "description" in top:
         v.scalar(top["description"], "description", str)
     trials = v.scalar(top.get("trials", 20), "trials", int, minimum=1)

@@ -24,4 +24,22 @@ def create_strategy(name: str, space: SearchSpace, *, seed: int = 0, workers: in
     return cls(space, seed=seed, workers=workers, **(settings or {}))
 
 
-__all__ = ["Strategy", "StrategyState", "create_strategy"]
+def check_strategy_block(space: SearchSpace) -> None:
+    """The YAML ``strategy:`` block's settings checked against its strategy's ``Settings``
+    (unknown keys, wrong types), naming the space's file, without building the strategy. A name
+    no loaded code registers is left to the search, which names the plugins that may hold it."""
+    from automl.registry import STRATEGIES
+    from automl.registry import ensure_builtins
+    from automl.strategies.base import make_settings
+
+    block = dict(space.strategy)
+    name = block.pop("name", None)
+    ensure_builtins()
+    if not name or name not in STRATEGIES.names():
+        return
+    cls = STRATEGIES.get(name)
+    if isinstance(cls, type) and issubclass(cls, Strategy):
+        make_settings(cls.Settings, block, source=str(space.source))
+
+
+__all__ = ["Strategy", "StrategyState", "check_strategy_block", "create_strategy"]

@@ -39,6 +39,8 @@ BAD_SPACES = {
                         "layers: {types: {fcn_block: {}}}\n",
     "duplicate_key.yaml": TINY_DIGITS + "trials: 3\ntrials: 4\n",
     "reward_not_reported.yaml": TINY_DIGITS.replace("reward: accuracy", "reward: ccc"),
+    "unsafe_name.yaml": TINY_DIGITS.replace("name: tiny", "name: ../outside"),
+    "bad_strategy_setting.yaml": TINY_DIGITS + "strategy: {name: evolution, populaton: 8}\n",
     "searched_dataset.yaml": "task: {name: ucr, dataset: [GunPoint, ItalyPowerDemand]}\n"
                              "layers: {types: {fcn_block: {}}}\n",
     "searched_output.yaml": "task: {name: arrays, path: ok.npz, output: [classification, "
@@ -87,6 +89,7 @@ def _write_bad_data(folder: Path) -> None:
     ["spaces", "validate", "malformed.yaml"],
     ["spaces", "validate", "duplicate_key.yaml"],
     ["spaces", "validate", "reward_not_reported.yaml"],
+    ["spaces", "validate", "bad_strategy_setting.yaml"],
     ["search", "ok.yaml", "--runs-dir", "a_file"],
     ["tabulate", "ok.yaml", "--out", "t.csv", "--seed", "-1"],
     ["tabulate", "ok.yaml", "--out", "a_folder.keras"],
@@ -109,6 +112,10 @@ def test_bad_input_exit_2_one_line_nothing_written(tmp_path: Path, args: list[st
     assert lines[0].startswith("error:")
     assert "Traceback" not in result.stderr
     assert list((tmp_path / "runs").iterdir()) == []
+    if "unsafe_name.yaml" in args:  # the YAML's key is named, not a --name never given
+        assert "unsafe_name.yaml: name: '../outside' cannot name runs" in lines[0]
+    if "bad_strategy_setting.yaml" in args:  # named by file and key, before Ray starts
+        assert "bad_strategy_setting.yaml: strategy.populaton: unknown setting" in lines[0]
 
 
 def test_spaces_validate_ok() -> None:
