@@ -167,6 +167,7 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
 
 def _read_csv(path: Path, label_column: str) -> dict[str, np.ndarray]:
     """Numeric feature columns and a label column (numbers, or class names as text)."""
+    import csv
     import re
 
     import pandas as pd
@@ -188,6 +189,12 @@ def _read_csv(path: Path, label_column: str) -> dict[str, np.ndarray]:
         raise DataError("is not UTF-8 text", source=str(path)) from None
     if len(frame) < 1:
         raise DataError("expected a header row and at least one data row", source=str(path))
+    with path.open(encoding="utf-8", newline="") as handle:  # pandas renames repeats to 'a.1'
+        names = [name.strip() for name in next(csv.reader(handle), [])]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise DataError(f"column {repeated[0]!r} appears more than once in the header",
+                        source=str(path), key="line 1")
     header = [str(c) for c in frame.columns]
     if label_column not in header:
         raise DataError(f"no column {label_column!r}; columns: {', '.join(header)}",

@@ -157,6 +157,7 @@ def test_integer_labels_are_class_values(tmp_path: Path, values: tuple) -> None:
     ("", "expected a header row and at least one data row"),
     ("label\nx\ny\nx\n", "no features"),
     ("a,label\n1,x\n2,x\n3,x\n", "one class only (x)"),
+    ("a,a,label\n1,2,x\n3,4,y\n", "line 1: column 'a' appears more than once"),
 ])
 def test_csv_errors_are_one_line(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.csv"
