@@ -1,5 +1,5 @@
 """YAML -> validated SearchSpace, with one-line errors that name the file, the key and what is
-allowed. Files are read with ``yaml.safe_load`` only.
+allowed. Files are read with yaml.safe_load's safe constructors only (``safe_load_unique``).
 
 A value in the YAML is *fixed* when scalar, *searched* when a list, and a numeric grid when a
 mapping ``{min, max, step}``.
@@ -109,6 +109,15 @@ class UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def safe_load_unique(text: str) -> Any:
+    """``yaml.safe_load(text)``, refusing a key written twice (:class:`UniqueKeyLoader`)."""
+    loader = UniqueKeyLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def _note_patience(source: str, train: Mapping[str, tuple[Any, ...]]) -> None:
     """Patience of at least every epoch budget never stops a child early: legal (the best
     epoch's weights are still restored) but rarely meant, e.g. after lowering ``epochs``."""
@@ -145,7 +154,7 @@ def load_space(source: str | Path | Mapping[str, Any], *, load_plugins: bool = F
     except (OSError, UnicodeDecodeError) as exc:
         raise SpaceError(f"cannot be read ({exc.__class__.__name__})", source=name) from None
     try:
-        data = yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+        data = safe_load_unique(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         if mark is not None:
