@@ -50,9 +50,7 @@ def check_output_file(path: str | os.PathLike[str] | None, flag: str) -> None:
     target = Path(path)
     if target.is_dir():
         raise UserInputError(f"{str(target)!r} is a folder; give a file name", key=flag)
-    parent = next((p for p in target.parents if p.exists()), None)
-    if parent is not None and not parent.is_dir():
-        raise UserInputError(f"{str(parent)!r} is a file, not a folder", key=flag)
+    check_folder(target.parent, flag)
 
 
 def check_folder(path: str | os.PathLike[str], flag: str) -> None:

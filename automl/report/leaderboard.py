@@ -95,11 +95,15 @@ def leaderboard_rows(runs: Sequence[RunFolder], *, top: int | None = None,
     return rows[:top] if top else rows
 
 
+ROW_KEYS = ("reward", "params", "train_seconds", "trial", "one_shot")
+"""Numbers every leaderboard row has by these names, besides its metrics and decisions."""
+
+
 def row_value(row: dict[str, Any], key: str) -> Any:
     """A row's number by name: ``reward``, ``params``, ``train_seconds``, ``trial``,
     ``one_shot`` (the score under shared weights, one-shot runs), a metric (``accuracy``,
     ``loss``), a test metric (``test.accuracy``) or a decision (``num_layers``)."""
-    if key in ("reward", "params", "train_seconds", "trial", "one_shot"):
+    if key in ROW_KEYS:
         return row[key]
     if key.startswith("test."):
         return row["test_metrics"].get(key[5:])
@@ -116,8 +120,7 @@ def _check_condition(rows: Sequence[dict[str, Any]], condition: str) -> None:
         return  # _meets names the syntax error
     key, op, text = match.groups()
     if rows and all(row_value(r, key) is None for r in rows):
-        keys = sorted({"reward", "params", "train_seconds", "trial",
-                       *(k for r in rows for k in r["metrics"]),
+        keys = sorted({*ROW_KEYS, *(k for r in rows for k in r["metrics"]),
                        *(f"test.{k}" for r in rows for k in r["test_metrics"]),
                        *(k for r in rows for k in r["flat"])})
         raise UserInputError(f"no row has {key!r}; keys: {', '.join(keys)}", key="--where")
