@@ -171,9 +171,12 @@ def _strategies(text: str | None, registered: list[str]) -> list[str]:
 
     if text is None:
         return registered
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    if not names:
+    names = [name.strip() for name in text.split(",")]
+    if not any(names):
         raise UserInputError("no strategy given", key="--strategies")
+    if not all(names):
+        raise UserInputError(f"an empty name in {text!r} (a stray comma?); give names "
+                             "separated by commas, e.g. random,tpe", key="--strategies")
     for name in names:
         if name not in registered:
             raise UserInputError(f"unknown strategy {name!r}{did_you_mean(name, registered)}; "

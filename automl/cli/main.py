@@ -62,9 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-NOTICE_LOGGERS = ("automl.plugins", "automl.cluster", "automl.space")
+NOTICE_LOGGERS = ("automl.plugins", "automl.cluster", "automl.space", "automl.data")
 """Loggers whose records the user must see (which plugin code runs; a cluster too small for the
-workers asked, advice on a valid space), one ``note: ...`` line each on stderr."""
+workers asked, advice on a valid space, parts of a data file not read), one ``note: ...`` line
+each on stderr."""
 
 
 def _show_plugin_notices() -> None:

@@ -281,17 +281,22 @@ def _run(run: RunFolder, space: SearchSpace, strategy: Strategy, executor: Execu
                               reward=reward, reward_params=reward_params,
                               max_consecutive_failures=max_consecutive_failures,
                               on_progress=on_progress, keep_best=keep_best)
-            loop.store.set_meta("dataset", dataset)  # what export and report say of the data
-            if resume:
-                replayed = loop.restore_strategy()
-                logging.getLogger("automl.search").info(
-                    "resumed %s: %d result(s) replayed into the strategy", run.name, replayed)
-                if loop.restore_pruner():
+            try:
+                loop.store.set_meta("dataset", dataset)  # what export and report say of it
+                if resume:
+                    replayed = loop.restore_strategy()
                     logging.getLogger("automl.search").info(
-                        "resumed %s: the scheduler's rungs rebuilt from the store", run.name)
-            if on_start is not None:
-                on_start(run)
-            return loop.run_loop()
+                        "resumed %s: %d result(s) replayed into the strategy", run.name,
+                        replayed)
+                    if loop.restore_pruner():
+                        logging.getLogger("automl.search").info(
+                            "resumed %s: the scheduler's rungs rebuilt from the store",
+                            run.name)
+                if on_start is not None:
+                    on_start(run)
+                return loop.run_loop()
+            finally:
+                loop.store.close()
     finally:
         executor.shutdown()
         run.release_lock()

@@ -216,8 +216,7 @@ def _run(run: RunFolder, space: SearchSpace, data: Any, task_name: str | None,
     try:
         if not run.holds_lock:
             run.acquire_lock()
-        with _log_to(run):
-            store = TrialStore(run.db_path)
+        with _log_to(run), TrialStore(run.db_path) as store:
             store.set_meta("mode", MODE)
             store.set_meta("dataset", dataset_facts(data, task_name))
             if on_start is not None:

@@ -71,7 +71,28 @@ def check_execution(settings: ExecutionSettings) -> ExecutionSettings:
         raise UserInputError(
             f"the in_process executor trains one child at a time; got workers="
             f"{settings.workers} (use workers=1, or the ray executor)", key="workers")
+    _check_local_cpus(settings)
     return settings
+
+
+def _check_local_cpus(settings: ExecutionSettings) -> None:
+    """A local Ray instance gets at most this machine's CPUs: too many workers are refused here,
+    before the strategy, the data and Ray start (seconds). The executor checks again with the
+    count Ray reports (lower under a container's CPU quota), and a cluster joined with
+    ``--address``, or a Ray instance already running in this process, only there."""
+    import os
+    import sys
+
+    ray = sys.modules.get("ray")
+    if (settings.executor != "ray" or settings.address is not None
+            or (ray is not None and ray.is_initialized())):
+        return
+    cpus = os.cpu_count() or 1
+    need = settings.workers * settings.cpus_per_trial
+    if need > cpus + 1e-9:
+        raise UserInputError(f"{settings.workers} workers x {settings.cpus_per_trial:g} CPUs "
+                             f"per trial need {need:g} CPUs; this machine has {cpus}",
+                             key="--workers")
 
 
 __all__ = ["EXECUTORS", "ExecutionSettings", "check_execution"]

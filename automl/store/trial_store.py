@@ -161,6 +161,7 @@ class TrialStore:
 
     def __init__(self, path: str | Path, *, readonly: bool = False):
         self.path = Path(path)
+        self.readonly = readonly
         if readonly:
             uri = f"file:{self.path}?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, timeout=30)
@@ -180,7 +181,22 @@ class TrialStore:
         self._db.row_factory = sqlite3.Row
 
     def close(self) -> None:
+        """Close. A writer first leaves the file in rollback-journal mode: a read-only reader
+        of a WAL file creates -wal and -shm files beside it that it cannot remove, so every
+        leaderboard of a finished run would leave two. The next writer turns WAL back on."""
+        if not self.readonly:
+            try:
+                self._db.execute("PRAGMA busy_timeout = 1000")
+                self._db.execute("PRAGMA journal_mode=DELETE")
+            except sqlite3.OperationalError:
+                pass  # a reader has it open: the file stays in WAL mode, which is fine
         self._db.close()
+
+    def __enter__(self) -> TrialStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

@@ -5,6 +5,7 @@ user's own ``.npz`` or ``.csv``, labels as integers or class names). All load of
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from automl.tasks.task import Dataset
 from automl.tasks.task import Task
 from automl.tasks.task import split_indices
 from automl.tasks.ucr import UCR
+
+notes = logging.getLogger("automl.data")
 
 
 class Digits(Task):
@@ -132,6 +135,10 @@ class Arrays(Task):
         return _dataset_from_arrays(arrays, output, seed, str(path))
 
 
+NPZ_ARRAYS = ("x", "y", "x_val", "y_val", "x_test", "y_test")
+"""The arrays an ``.npz`` file may hold; others get a ``note:`` line (a misspelt split)."""
+
+
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
     import zipfile
 
@@ -162,7 +169,15 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         if key not in arrays:
             raise DataError(f"missing array {key!r}; found: {', '.join(sorted(arrays)) or 'none'}",
                             source=str(path), key=key)
+    ignored = sorted(set(arrays) - set(NPZ_ARRAYS))
+    if ignored:  # e.g. 'X_val': its rows would silently not be the validation split
+        notes.warning(f"{path}: arrays not read: {', '.join(ignored)} (read: "
+                      f"{', '.join(NPZ_ARRAYS)})")
     return arrays
+
+
+MISSING_LABELS = ("nan", "NaN", "NAN", "NA", "N/A", "n/a", "#N/A", "null", "NULL")
+"""Label cells read as missing rather than as a class (pandas' spellings of a missing value)."""
 
 
 def _read_csv(path: Path, label_column: str) -> dict[str, np.ndarray]:
@@ -212,6 +227,12 @@ def _read_csv(path: Path, label_column: str) -> dict[str, np.ndarray]:
         raise DataError(f"non-numeric value {features.iat[row, col]!r} in column "
                         f"{features.columns[col]!r}", source=str(path), key=f"line {row + 2}")
     labels = frame[label_column].str.strip()
+    missing = labels.isin(MISSING_LABELS).to_numpy()
+    if missing.any():  # pandas would read these as NaN; as text they would become a class
+        row = int(np.nonzero(missing)[0][0])
+        raise DataError(f"missing label {labels.iat[row]!r} in column {label_column!r}; drop "
+                        "the row, or give its class a name", source=str(path),
+                        key=f"line {row + 2}")
     as_numbers = pd.to_numeric(labels, errors="coerce")
     y = (as_numbers.to_numpy(dtype=np.float64) if not as_numbers.isna().any()
          else labels.to_numpy(dtype=str))

@@ -113,7 +113,9 @@ def test_cli_suite_end_to_end(two_tables: list[tuple[Path, Path]], tmp_path: Pat
     (["{lone}"], "lone.yaml: no --table given for it and no table next to it"),
     (["{alpha}", "{beta}", "--table", "{missing}"], "missing.csv: file not found"),
     (["{alpha}", "--strategies", "random,evolutin"], "unknown strategy 'evolutin'"),
-], ids=["too-many-tables", "no-table-beside", "missing-table", "unknown-strategy"])
+    (["{alpha}", "--strategies", "random,"], "an empty name in 'random,' (a stray comma?)"),
+], ids=["too-many-tables", "no-table-beside", "missing-table", "unknown-strategy",
+        "stray-comma"])
 def test_cli_suite_errors_are_one_line(two_tables: list[tuple[Path, Path]], tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str], argv: list[str],
                                        message: str) -> None:

@@ -44,6 +44,24 @@ def test_trial_lifecycle_and_readonly_reader(tmp_path: Path) -> None:
     assert store.integrity_ok()
 
 
+def test_readers_of_a_closed_store_leave_no_files_beside_it(tmp_path: Path) -> None:
+    """A finished search's store is read by leaderboard, show, report and export; a read-only
+    reader of a WAL file would create -wal and -shm files beside it that it cannot remove."""
+    with TrialStore(tmp_path / "t.sqlite") as store:
+        store.add_trial(0, ARCH)
+        reader = TrialStore(tmp_path / "t.sqlite", readonly=True)  # while the search runs
+        assert reader.trials()[0].trial_id == 0
+        reader.close()
+    for _ in range(2):
+        with TrialStore(tmp_path / "t.sqlite", readonly=True) as reader:
+            assert len(reader.trials()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.sqlite"]
+    with TrialStore(tmp_path / "t.sqlite") as store:  # resumed: WAL again
+        assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        store.add_trial(1, ARCH)
+    assert len(TrialStore(tmp_path / "t.sqlite", readonly=True).trials()) == 2
+
+
 def test_a_reader_of_a_store_without_tables_gets_one_line(tmp_path: Path) -> None:
     """The moment after a search creates its SQLite file and before it writes the tables, a
     leaderboard (or any reader) gets a one-line error, not sqlite's 'no such table'."""

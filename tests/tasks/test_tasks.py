@@ -48,6 +48,18 @@ def test_arrays_npz_and_csv(tmp_path: Path) -> None:
     assert data.input_shape == (2,) and data.n_outputs == 2
 
 
+def test_npz_arrays_not_read_get_a_note(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A misspelt split ('X_val') is not silently ignored: its rows would not be the validation
+    split the user meant."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(30, 4)), rng.integers(2, size=30)
+    path = _npz(tmp_path, x=x, y=y, X_val=x[:5], Y_val=y[:5])
+    with caplog.at_level("WARNING", logger="automl.data"):
+        TASKS.get("arrays").load({"path": str(path)}, base_dir=tmp_path, seed=0)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: arrays not read: X_val, Y_val (read: x, y, x_val, y_val, x_test, y_test)"]
+
+
 @pytest.mark.parametrize("case", ["missing", "nan", "fractional_label", "shape", "no_y", "dtype",
                                   "object_labels", "one_class", "no_features", "empty_file",
                                   "truncated", "npy_renamed", "folder"])
@@ -158,6 +170,8 @@ def test_integer_labels_are_class_values(tmp_path: Path, values: tuple) -> None:
     ("label\nx\ny\nx\n", "no features"),
     ("a,label\n1,x\n2,x\n3,x\n", "one class only (x)"),
     ("a,a,label\n1,2,x\n3,4,y\n", "line 1: column 'a' appears more than once"),
+    ("a,label\n1,1\n2,2\n3,nan\n", "line 4: missing label 'nan' in column 'label'"),
+    ("a,label\n1,x\n2,N/A\n3,y\n", "line 3: missing label 'N/A' in column 'label'"),
 ])
 def test_csv_errors_are_one_line(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.csv"
