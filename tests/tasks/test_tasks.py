@@ -201,3 +201,6 @@ def test_class_names_reach_the_run_and_show(tmp_path: Path, capsys) -> None:
     capsys.readouterr()
     assert main(["show", str(outcome.run_path)]) == 0
     assert "Classes (3, index order): 0=running, 1=sitting, 2=walking" in capsys.readouterr().out
+    assert main(["leaderboard", "--runs-dir", str(tmp_path / "runs")]) == 0
+    # the finished search closed its store: its readers leave no -wal/-shm files beside it
+    assert not list(outcome.run_path.glob("trials.sqlite-*"))
