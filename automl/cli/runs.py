@@ -158,7 +158,7 @@ def _show_run(run: Any, store: Any, fmt: str) -> int:
                       f"{one_shot.get('controller_updates', 0)} controller updates, "
                       f"{len(one_shot['scores'])} candidates ranked, top "
                       f"{len(one_shot['chosen'])} retrained; Kendall tau (one-shot ranking vs "
-                      f"reward): {'-' if tau is None else f'{tau:.3f}'}", markup=False)
+                      f"reward): {_tau_text(tau, one_shot)}", markup=False)
         history = one_shot.get("history", [])
         if history:
             table = Table(title="One-shot phase per epoch", title_justify="left")
@@ -257,3 +257,11 @@ def _keras_summary(run: Any, trial: Any, store: Any) -> str:
         return "(no Keras summary yet: the child is still training)"
     return ("(no Keras summary stored for this trial: it failed before its model was built, or "
             "the run was made by an automl that did not store summaries)")
+
+
+def _tau_text(tau: float | None, one_shot: dict[str, Any]) -> str:
+    """The Kendall tau of a one-shot run, or why it is undefined."""
+    if tau is not None:
+        return f"{tau:.3f}"
+    note = one_shot.get("kendall_tau_note")
+    return f"- ({note})" if note else "-"

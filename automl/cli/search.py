@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import Any
 
 from automl.cli._common import check_folder
@@ -78,11 +79,11 @@ def register(subparsers: Any) -> None:
     search.add_argument("--scheduler", type=scheduler_name, default="none",
                         help="stop unpromising children at epoch rungs: none (default), asha "
                              "or hyperband (Optuna's pruners, on val_loss); kept for resume")
-    search.add_argument("--mode", choices=("standard", "one-shot"), default="standard",
+    search.add_argument("--mode", choices=("standard", "one-shot"), default=None,
                         help="standard: every child trains from scratch (default); one-shot: "
                              "ENAS weight sharing, one super-network trained with the "
-                             "reinforce controller, then the top K retrained (dense or gru "
-                             "stacks only)")
+                             "reinforce controller, then the top K retrained (dense, gru or "
+                             "conv1d stacks)")
     one_shot = search.add_argument_group("one-shot mode (--mode one-shot)")
     one_shot.add_argument("--retrain-top", type=positive_int, default=None, metavar="K",
                           help="architectures retrained from scratch after the one-shot "
@@ -176,6 +177,36 @@ _ONE_SHOT_FLAGS = {"retrain_top": "--retrain-top", "one_shot_epochs": "--one-sho
                    "finetune_steps": "--finetune-steps", "finetune_top": "--finetune-top"}
 
 
+def _check_resume_matches(args: argparse.Namespace, folder: Path) -> None:
+    """``search --resume`` continues the run as it was made: a space file, mode, strategy,
+    seed, scheduler or one-shot setting given that differs from the run's is refused (one
+    line) rather than ignored."""
+    from automl.errors import UserInputError
+    from automl.store import RunFolder
+
+    info = RunFolder(folder).info()
+    mode = info.get("mode") or "standard"
+    given_space = Path(args.space).resolve()
+    if info.get("space_source") and given_space != Path(info["space_source"]).resolve():
+        raise UserInputError(f"run {args.name!r} was made from another space file "
+                             f"({info['space_source']}); --resume continues it as it was made "
+                             "(give another --name for a new run)", key="--resume")
+    stored = {"--mode": mode, "--strategy": info.get("strategy"), "--seed": info.get("seed"),
+              "--scheduler": (info.get("execution") or {}).get("scheduler", "none")}
+    given = {"--mode": args.mode, "--strategy": args.strategy, "--seed": args.seed,
+             "--scheduler": None if args.scheduler == "none" else args.scheduler}
+    if mode == "one-shot":
+        for field, flag in _ONE_SHOT_FLAGS.items():
+            key = "epochs" if field == "one_shot_epochs" else field
+            stored[flag] = (info.get("one_shot") or {}).get(key)
+            given[flag] = getattr(args, field)
+    for flag, value in given.items():
+        if value is not None and value != stored[flag]:
+            raise UserInputError(f"run {args.name!r} was made with {flag} {stored[flag]}, not "
+                                 f"{value}; --resume continues it as it was made (give "
+                                 "another --name for a new run)", key=flag)
+
+
 def one_shot_settings(args: argparse.Namespace) -> Any:
     """The one-shot flags as settings; refuses them without ``--mode one-shot`` and refuses
     ``--trials`` with it (one line, exit code 2)."""
@@ -193,6 +224,13 @@ def one_shot_settings(args: argparse.Namespace) -> Any:
     if args.trials is not None:
         raise UserInputError("one-shot mode trains no search children; the retrained ones "
                              "are set with --retrain-top", key="--trials")
+    if args.scheduler != "none":
+        raise UserInputError(f"one-shot mode retrains its chosen architectures to the end, "
+                             f"which {args.scheduler} would stop early; allowed: none",
+                             key="--scheduler")
+    if "finetune_top" in given and not given.get("finetune_steps"):
+        raise UserInputError("sets how many candidates --finetune-steps fine-tunes; give "
+                             "--finetune-steps N (N >= 1) with it", key="--finetune-top")
     renamed = {("epochs" if k == "one_shot_epochs" else k): v for k, v in given.items()}
     return replace(OneShotSettings(), **renamed)
 
@@ -206,7 +244,8 @@ def _finish(outcome: Any, top: int) -> int:
         console.print(f"One-shot phase: {outcome.extra['one_shot_epochs']} epochs in "
                       f"{format_seconds(outcome.extra['one_shot_seconds'])}; Kendall tau "
                       "between the one-shot ranking and the reward of the retrained: "
-                      + ("- (fewer than 2 retrained)" if tau is None else f"{tau:.3f}"),
+                      + (f"- ({outcome.extra.get('kendall_tau_note') or 'undefined'})"
+                         if tau is None else f"{tau:.3f}"),
                       markup=False)
     counts = outcome.counts
     console.print(
@@ -244,13 +283,13 @@ def _run(call: Any, top: int) -> int:
 
 def run_search_command(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from pathlib import Path
 
     from automl.engine import run_search
 
     check_folder(args.runs_dir, "--runs-dir")
     if args.resume and args.name and (Path(args.runs_dir) / args.name / "run.json").is_file():
         args.run = str(Path(args.runs_dir) / args.name)
+        _check_resume_matches(args, Path(args.run))
         return run_resume_command(args)
 
     settings = one_shot_settings(args)

@@ -119,9 +119,11 @@ class OneShotSettings:
     the same reason). The ranking at the end uses the raw scores."""
 
 
-def check_one_shot_settings(settings: OneShotSettings) -> OneShotSettings:
+def check_one_shot_settings(settings: OneShotSettings, *, new: bool = True) -> OneShotSettings:
     """Refuse non-positive budgets with one line naming the flag (or, for settings only the
-    Python API takes, the field of :class:`OneShotSettings`)."""
+    Python API takes, the field of :class:`OneShotSettings`); for a ``new`` run also more
+    retrained than ranked and a uniform fraction that makes no epoch (a run made before
+    these checks still resumes)."""
     flags = {"epochs": "--one-shot-epochs", "controller_steps": "--controller-steps",
              "controller_batch": "--controller-batch", "val_batch": "OneShotSettings.val_batch",
              "candidates": "--candidates", "retrain_top": "--retrain-top",
@@ -142,6 +144,16 @@ def check_one_shot_settings(settings: OneShotSettings) -> OneShotSettings:
         value = getattr(settings, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise UserInputError(f"must be a positive whole number, got {value!r}", key=flag)
+    if not new:
+        return settings
+    if settings.retrain_top > settings.candidates:
+        raise UserInputError(f"{settings.retrain_top} is more than the {settings.candidates} "
+                             "candidates ranked (--candidates); allowed: at most that many",
+                             key="--retrain-top")
+    if 0 < fraction and round(fraction * settings.epochs) == 0:
+        raise UserInputError(f"{fraction:g} of {settings.epochs} epoch(s) is no uniform epoch; "
+                             "raise it or --one-shot-epochs (allowed: 0, or a fraction "
+                             "giving at least one epoch)", key="--uniform-fraction")
     return settings
 
 

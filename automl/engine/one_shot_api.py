@@ -108,6 +108,17 @@ def kendall_tau(pairs: Sequence[tuple[float, float]]) -> float | None:
     return float(tau) if math.isfinite(tau) else None
 
 
+def why_no_tau(pairs: Sequence[tuple[float, float]]) -> str | None:
+    """Why :func:`kendall_tau` of these pairs is undefined (None when it is defined)."""
+    if len(pairs) < 2:
+        return f"{len(pairs)} retrained child(ren) completed; tau needs 2"
+    if len({b for _, b in pairs}) < 2:
+        return "every retrained child got the same reward"
+    if len({a for a, _ in pairs}) < 2:
+        return "the one-shot scores are all equal"
+    return None
+
+
 def _controller(space: SearchSpace, seed: int, settings: OneShotSettings,
                 strategy: str | None, strategy_settings: dict[str, Any] | None,
                 source: str) -> tuple[Any, dict[str, Any]]:
@@ -188,7 +199,7 @@ def resume_one_shot(run: str | Path, *, runs_dir: str | Path = "runs",
     folder.acquire_lock()
     try:
         info, space = load_run_space(folder, "resume")
-        settings = check_one_shot_settings(OneShotSettings(**info["one_shot"]))
+        settings = check_one_shot_settings(OneShotSettings(**info["one_shot"]), new=False)
         stored = ExecutionSettings(**info.get("execution", {}))
         execution = check_execution(execution or stored)
         seed = int(info.get("seed", 0))
@@ -231,6 +242,10 @@ def _run(run: RunFolder, space: SearchSpace, data: Any, task_name: str | None,
                                           reward_params, on_epoch)
                 store.set_meta("one_shot", summary)
             chosen = [Architecture.from_dict(a) for a in summary["chosen"]]
+            if run.info().get("trials") != len(chosen):  # fewer distinct candidates than K
+                logger.info("one-shot: %d distinct architectures to retrain (of %s asked)",
+                            len(chosen), run.info().get("trials"))
+                run.update_info(trials=len(chosen))
             if not executor.started:
                 executor.start()
             loop = SearchLoop(run, space, FixedList(space, chosen), executor,
@@ -248,11 +263,13 @@ def _run(run: RunFolder, space: SearchSpace, data: Any, task_name: str | None,
                      if t.status == TrialStatus.COMPLETE and t.reward is not None
                      and t.arch_id in position]
             summary["kendall_tau"] = kendall_tau(pairs)
+            summary["kendall_tau_note"] = why_no_tau(pairs)
             summary["retrained"] = len(pairs)
             store.set_meta("one_shot", summary)
             logger.info("one-shot: Kendall tau between one-shot ranking and reward of the %d "
                         "retrained: %s", len(pairs), summary["kendall_tau"])
             outcome.extra.update({"kendall_tau": summary["kendall_tau"],
+                                  "kendall_tau_note": summary["kendall_tau_note"],
                                   "one_shot_seconds": summary["seconds"],
                                   "one_shot_epochs": summary["epochs"]})
             return outcome
@@ -308,4 +325,4 @@ def ranking_tau(ranked: Sequence[Ranked], rewards: Sequence[float]) -> float | N
 
 
 __all__ = ["FixedList", "MODE", "is_one_shot", "kendall_tau", "ranking_tau", "rescore",
-           "resume_one_shot", "run_one_shot"]
+           "resume_one_shot", "run_one_shot", "why_no_tau"]

@@ -175,7 +175,9 @@ def _mode(d: RunData) -> str:
     if d.one_shot is None:
         return "one-shot (phase not finished)"
     tau = d.one_shot.get("kendall_tau")
-    return f"one-shot (Kendall tau {'-' if tau is None else f'{tau:.3f}'})"
+    note = d.one_shot.get("kendall_tau_note")
+    shown = f"{tau:.3f}" if tau is not None else f"- ({note})" if note else "-"
+    return f"one-shot (Kendall tau {shown})"
 
 
 def _task_name(config: Any) -> str | None:
@@ -186,9 +188,12 @@ def _task_name(config: Any) -> str | None:
 def _controller(data: Sequence[RunData]) -> str:
     with_updates = {d.name: d.updates for d in data if d.updates}
     if not with_updates:
+        why = ("the controller of a one-shot run learns in its shared-weight phase, whose "
+               "per-epoch figures 'automl show RUN' lists"
+               if any(d.info.get("mode") == "one-shot" for d in data)
+               else "this strategy (random, grid, ...) does not learn")
         return ('<section><h2>Controller progress</h2><p class="muted" id="no-controller">'
-                "No strategy updates were stored: this strategy (random, grid, ...) does "
-                "not learn.</p></section>")
+                f"No strategy updates were stored: {why}.</p></section>")
     keys = [k for k in CONTROLLER_KEYS
             if any(isinstance(u.get(k), (int, float)) for ups in with_updates.values()
                    for u in ups)]

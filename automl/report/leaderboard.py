@@ -160,9 +160,9 @@ def _sorted(rows: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
         not direction and (key in _LOWER_IS_BETTER or key.endswith("loss")))
     present = [r for r in rows if isinstance(row_value(r, key), (int, float))]
     if rows and not present:
-        raise UserInputError(f"no row has a number called {key!r}; try reward, params, "
-                             "train_seconds, a metric (accuracy, loss, ...) or test.METRIC",
-                             key="--sort")
+        raise UserInputError(f"no row has a number called {key!r}; try "
+                             f"{', '.join(ROW_KEYS)} (one-shot runs), a metric (accuracy, "
+                             "loss, ...) or test.METRIC", key="--sort")
     present.sort(key=lambda r: row_value(r, key), reverse=not ascending)
     return present + [r for r in rows if r not in present]
 

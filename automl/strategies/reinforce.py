@@ -273,7 +273,8 @@ class Reinforce(Strategy):
 
         # Learning state: all of it goes into the checkpoint (the model's points included).
         self.step = 0
-        self.pending: list[tuple[Architecture, int]] = []  # (architecture, index in model)
+        # (architecture, index in the model or -1 for a repeat, reward) awaiting an update
+        self.pending: list[tuple[Architecture, int, float]] = []
         self._progress: dict[str, float] | None = None
 
     # ------------------------------------------------------------------ sampling (NumPy)
@@ -383,28 +384,35 @@ class Reinforce(Strategy):
             if not self.model.rewards:
                 return
             reward = min(self.model.rewards)
-        if self.model.find(codes) is not None:
+        repeat = self.model.find(codes) is not None
+        if repeat and not self.settings.repeats:
             # A repeat (answered from memory by the loop's NoRepeats wrapper, or a cached
-            # result) carries nothing the controller has not learned from already.
+            # result) carries nothing the controller has not learned from already. With
+            # ``repeats`` (one-shot mode) it is one of the policy's own samples, scored anew:
+            # it joins the batch (on-policy), not the reward model (each architecture once).
             return
-        index = self.model.add(codes, float(reward))
-        self.pending.append((architecture, index))
+        index = -1 if repeat else self.model.add(codes, float(reward))
+        self.pending.append((architecture, index, float(reward)))
         if len(self.pending) >= self.batch_size:
             batch, self.pending = self.pending[:self.batch_size], self.pending[self.batch_size:]
             self._update(batch)
         s = self.settings
-        if s.imagined_batches and dyna_due(len(self.model), s.model_warmup, s.dyna_horizon):
+        if (s.imagined_batches and not repeat
+                and dyna_due(len(self.model), s.model_warmup, s.dyna_horizon)):
             self._imagine()
 
-    def _update(self, batch: list[tuple[Architecture, int]]) -> None:
-        # ALGO LOGIC: advantage = normal score of each child's rank among every told reward.
+    def _update(self, batch: list[tuple[Architecture, int, float]]) -> None:
+        # ALGO LOGIC: advantage = normal score of each child's rank among every told reward
+        # (a repeat's: the score its reward would have as one more told reward).
         scores = rank_scores(self.model.rewards)
-        advantages = np.array([scores[index] for _, index in batch])
-        loss, entropy = self._train_step(*self._encode([a for a, _ in batch]),
+        advantages = np.array([scores[index] if index >= 0
+                               else rank_scores([*self.model.rewards, reward])[-1]
+                               for _, index, reward in batch])
+        loss, entropy = self._train_step(*self._encode([a for a, _, _ in batch]),
                                          advantages.astype(np.float32))
         self._refresh_numpy_weights()
         self.step += 1
-        rewards = [self.model.rewards[index] for _, index in batch]
+        rewards = [reward for _, _, reward in batch]
         self._progress = {"step": self.step, "mean_reward": float(np.mean(rewards)),
                           "baseline": float(np.median(self.model.rewards)),
                           "entropy": float(entropy), "loss": float(loss)}
@@ -530,7 +538,7 @@ class Reinforce(Strategy):
         state = super().state_dict()
         state.meta.update({
             "step": self.step,
-            "pending": [[a.flat, index] for a, index in self.pending],
+            "pending": [[a.flat, index, reward] for a, index, reward in self.pending],
             "progress": self._progress,
             "model": self.model.state(),
             "tried": self.tried.state(),
@@ -555,10 +563,12 @@ class Reinforce(Strategy):
             slot.assign(state.arrays[f"optimizer.{k}"])
         self._refresh_numpy_weights()
         self.step = int(state.meta["step"])
-        self.pending = [(self.space.from_flat(flat), int(index))
-                        for flat, index in state.meta["pending"]]
         self._progress = state.meta["progress"]
         self.model.load_state(state.meta["model"], state.arrays["model.codes"])
+        # entries of checkpoints written before repeats joined the batch hold no reward
+        self.pending = [(self.space.from_flat(entry[0]), int(entry[1]),
+                         float(entry[2]) if len(entry) > 2 else self.model.rewards[entry[1]])
+                        for entry in state.meta["pending"]]
         self.tried.load_state(state.meta.get("tried", []))
 
 

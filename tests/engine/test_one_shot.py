@@ -30,7 +30,15 @@ FLAGS = ["--mode", "one-shot", "--one-shot-epochs", "3", "--controller-steps", "
     (["fixed.yaml", "--mode", "one-shot", "--trials", "3"], "--trials"),
     (["fixed.yaml", "--mode", "one-shot", "--strategy", "dqn"], "--strategy"),
     (["tpe.yaml", "--mode", "one-shot"], "strategy.name"),  # the YAML's strategy, not dropped
-], ids=["searched-train", "flag-without-mode", "trials", "strategy", "yaml-strategy"])
+    # a scheduler would stop the retrained children, which are the run's honest answers
+    (["fixed.yaml", "--mode", "one-shot", "--scheduler", "asha"], "--scheduler"),
+    (["fixed.yaml", "--mode", "one-shot", "--retrain-top", "5", "--candidates", "2"],
+     "--retrain-top"),
+    (["fixed.yaml", "--mode", "one-shot", "--finetune-top", "3"], "--finetune-top"),
+    (["fixed.yaml", "--mode", "one-shot", "--uniform-fraction", "0.4", "--one-shot-epochs",
+      "1"], "--uniform-fraction"),
+], ids=["searched-train", "flag-without-mode", "trials", "strategy", "yaml-strategy",
+        "scheduler", "retrain-more-than-ranked", "finetune-top-alone", "no-uniform-epoch"])
 def test_bad_one_shot_input_is_one_line(tmp_path: Path, args: list[str], key: str) -> None:
     (tmp_path / "tiny.yaml").write_text(TINY_DIGITS)
     (tmp_path / "fixed.yaml").write_text(ONE_SHOT_SPACE)
@@ -41,6 +49,34 @@ def test_bad_one_shot_input_is_one_line(tmp_path: Path, args: list[str], key: st
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and key in lines[0], lines
     assert list((tmp_path / "runs").iterdir()) == []
+
+
+@pytest.mark.parametrize(("flags", "key"), [
+    (["fixed.yaml", "--seed", "5"], "--seed"),
+    (["fixed.yaml", "--mode", "one-shot"], "--mode"),
+    (["fixed.yaml", "--strategy", "random"], "--strategy"),
+    (["fixed.yaml", "--scheduler", "asha"], "--scheduler"),
+    (["tiny.yaml"], "--resume"),  # another space file
+], ids=["seed", "mode", "strategy", "scheduler", "space"])
+def test_search_resume_refuses_settings_the_run_was_not_made_with(
+        tmp_path: Path, flags: list[str], key: str) -> None:
+    """``search --resume`` continues a run as it was made; a different setting given with it
+    is one line, not silently dropped (the run folder stays as it was)."""
+    from automl.store import RunFolder
+
+    (tmp_path / "tiny.yaml").write_text(TINY_DIGITS)
+    (tmp_path / "fixed.yaml").write_text(ONE_SHOT_SPACE)
+    folder = RunFolder.create(tmp_path / "runs", "r", {"name": "r"}, {
+        "name": "r", "space_source": str(tmp_path / "fixed.yaml"), "strategy": "reinforce",
+        "seed": 4, "trials": 4, "execution": {"scheduler": "none"}})
+    before = {p.name: p.read_bytes() for p in folder.path.iterdir() if p.is_file()}
+    result = automl("search", *flags, "--name", "r", "--resume", cwd=tmp_path,
+                    env={"RAY_AUTH_MODE": "disabled"})
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {key}:"), lines
+    assert "--resume continues it as it was made" in lines[0]
+    assert {p.name: p.read_bytes() for p in folder.path.iterdir() if p.is_file()} == before
 
 
 @pytest.mark.parametrize("fraction", [-0.1, 1.5, "half", True])
@@ -179,6 +215,9 @@ def test_one_shot_search_killed_resumed_and_retrained_on_ray(
     assert stored.meta["strategy"] == straight.meta["strategy"]
     summary = json.loads(_cli(capsys, "show", str(run), "--format", "json"))["one_shot"]
     assert summary["epochs"] == 3 and len(summary["history"]) == 3
+    # one controller update per controller step (2 per epoch), repeated samples included:
+    # the tiny space has 20 architectures, so most steps draw one of them twice
+    assert summary["controller_updates"] == 6
     assert summary["scores"] == {r.architecture.id: r.score for r in ranked}
     assert summary["ranking"] == [r.architecture.id for r in ranked]
     assert [a["layers"] for a in summary["chosen"]] == [
@@ -205,8 +244,8 @@ def test_one_shot_search_killed_resumed_and_retrained_on_ray(
     from automl.report import render_report  # the report shows both scores and the tau
 
     page = render_report([run])
-    tau = "-" if expected is None else f"{expected:.3f}"
-    assert f"one-shot (Kendall tau {tau})" in page and "<th>one-shot score</th>" in page
+    tau = "- (" if expected is None else f"{expected:.3f})"  # undefined: it says why
+    assert f"one-shot (Kendall tau {tau}" in page and "<th>one-shot score</th>" in page
     assert f"<td>{summary['scores'][board[0]['id']]:.4f}</td>" in page
 
 
