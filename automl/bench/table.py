@@ -5,8 +5,8 @@ A table has one column per decision of the space, named by the flat encoding
 under ``decisions:``), a ``reward`` column, and optionally ``seconds`` (training time), ``params``
 and any other metric columns. A cell of a decision that does not occur in the row's
 architecture (``layers.3.units`` of a two-layer network) is left empty. Columns of fixed settings
-may be present and are ignored. An empty (or ``nan``) reward marks a child that failed (its
-``seconds`` may then be empty too).
+may be present and are ignored. An empty (or NaN, in any spelling) reward marks a child that
+failed (its ``seconds`` may then be empty too). A UTF-8 byte-order mark is tolerated.
 
 Rows are validated against the space with :meth:`SearchSpace.from_flat` and indexed by
 :attr:`Architecture.id`, so a table written by ``automl tabulate`` and one converted from a
@@ -183,13 +183,13 @@ def load_table(path: str | Path, space: SearchSpace, *, metric: str = REWARD) ->
     table = Table(space=space, path=source, metric=metric)
     decision_columns = table_columns(space)
     try:
-        with file.open(newline="", encoding="utf-8") as handle:
+        with file.open(newline="", encoding="utf-8-sig") as handle:  # a BOM is tolerated
             reader = csv.reader(handle)
             header = next(reader, None)
             if header is None:
                 raise DataError("the file is empty; expected a header row", source=source)
             header = [h.strip() for h in header]
-            _check_header(header, decision_columns, metric, source)
+            _check_header(header, decision_columns, metric, source, space)
             for row_cells in reader:
                 if not any(cell.strip() for cell in row_cells):
                     continue
@@ -215,11 +215,25 @@ def load_table(path: str | Path, space: SearchSpace, *, metric: str = REWARD) ->
     return table
 
 
-def _check_header(header: list[str], decisions: list[str], metric: str, source: str) -> None:
-    """Columns are checked here; which decision columns a row needs is checked per row."""
+def _check_header(header: list[str], decisions: list[str], metric: str, source: str,
+                  space: SearchSpace) -> None:
+    """Columns are checked here; which decision columns a row needs is checked per row, but a
+    decision column that no row could do without (one every architecture has) must be here."""
     duplicated = sorted({h for h in header if header.count(h) > 1})
     if duplicated:
         raise DataError(f"duplicate columns: {allowed(duplicated)}", source=source, key="line 1")
+    if metric in decisions:
+        raise DataError(f"{metric!r} is a decision of the space, not a result column; the "
+                        f"reward column is one of: "
+                        f"{allowed([h for h in header if h not in decisions]) or 'none'}",
+                        source=source, key="--metric")
+    taken = space.next_decision({})
+    first = taken.name if taken is not None else None
+    if first is not None and first not in header:  # every architecture takes the first decision
+        others = [h for h in header if h not in decisions]
+        raise DataError(f"no column {first!r} (a decision of the space)"
+                        f"{did_you_mean(first, others)}; the header has: "
+                        f"{allowed(header) or 'nothing'}", source=source, key="line 1")
     if metric not in header:
         metrics = [h for h in header if h not in decisions]
         raise DataError(f"no column {metric!r}{did_you_mean(metric, metrics)}; "
@@ -253,15 +267,18 @@ def _parse_row(cells: dict[str, str], space: SearchSpace, decision_columns: list
 
 
 def _number(text: str, source: str, line: int, column: str, *, allow_empty: bool) -> float | None:
+    """A finite number; an empty cell or any spelling of NaN (``nan``, ``-nan``, ``NaN``) is a
+    missing value, allowed where ``allow_empty`` (a failed child's reward)."""
     where = f"line {line}, column {column!r}"
-    if text == "" or text.lower() == "nan":
-        if allow_empty:
-            return None
-        raise DataError("expected a number, found an empty cell", source=source, key=where)
     try:
-        value = float(text)
+        value = float(text) if text else math.nan
     except ValueError:
         raise DataError(f"expected a number, found {text!r}", source=source, key=where) from None
+    if math.isnan(value):
+        if allow_empty:
+            return None
+        found = "an empty cell" if not text else repr(text)
+        raise DataError(f"expected a number, found {found}", source=source, key=where)
     if math.isinf(value):
         raise DataError("expected a finite number", source=source, key=where)
     return value

@@ -78,12 +78,18 @@ def run(args: argparse.Namespace) -> int:
             raise DataError("file not found", source=table_path)
     check_output_file(args.json, "--json")
     check_output_file(args.plot, "--plot")
+    _check_plot_format(args.plot)
     tables = []
     for space, (_, table_path) in zip(spaces, pairs, strict=True):
         table = load_table(table_path, space, metric=args.metric)
         console.print(f"{table_path}: {len(table):,} of {space.size():,} architectures, "
                       f"best {args.metric} {table.optimum:.4g}", markup=False)
         tables.append(table)
+    smallest = min(tables, key=len)
+    if args.budget > len(smallest):  # no strategy can propose more distinct architectures
+        raise UserInputError(f"{args.budget} is more than the {len(smallest):,} architectures "
+                             f"of {smallest.path}; allowed: at most {len(smallest):,}",
+                             key="--budget")
     console.print(f"{len(strategies)} strategies x {_describe(args.seeds)} x {args.budget} "
                   f"evaluations, {args.simulated_workers} simulated worker(s)", markup=False)
 
@@ -155,6 +161,10 @@ def table_paths(spaces: list[str], tables: list[str]) -> list[tuple[str, str]]:
     if len(tables) > len(spaces):
         raise UserInputError(f"{len(tables)} tables for {len(spaces)} space(s); give at most "
                              "one --table per space, in the order of the spaces", key="--table")
+    for space in spaces:
+        if not Path(space).is_file():
+            raise DataError("file not found" if not Path(space).exists() else "is not a file",
+                            source=space)
     pairs = list(zip(spaces, tables, strict=False))
     for space in spaces[len(tables):]:
         beside = Path(space).with_suffix(".csv")
@@ -280,10 +290,24 @@ def _json_report(suite: dict[str, Any]) -> dict[str, Any]:
     return suite
 
 
+def _check_plot_format(path: str | None) -> None:
+    """The plot's file type must be one matplotlib writes: checked before the runs."""
+    if path is None or not Path(path).suffix:
+        return
+    from matplotlib.figure import Figure
+
+    formats = sorted(Figure().canvas.get_supported_filetypes())
+    if Path(path).suffix[1:].lower() not in formats:
+        raise UserInputError(f"cannot write a {Path(path).suffix!r} plot; allowed: "
+                             f"{', '.join('.' + f for f in formats)}", key="--plot")
+
+
 def _write_json(path: Path, report: dict[str, Any]) -> None:
+    from automl.atomic_write import atomic_write
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        atomic_write(path, json.dumps(report, indent=1) + "\n")
     except OSError as exc:
         raise UserInputError(f"cannot write the report: {exc.strerror}", source=str(path)) \
             from None

@@ -88,7 +88,10 @@ def _check_metrics(source: str, output: str, reward: RewardSetting | None,
 class UniqueKeyLoader(yaml.SafeLoader):
     """``yaml.safe_load``'s loader, refusing a key written twice in one mapping (YAML keeps
     the last silently, so a second ``train:`` block would replace the first). Keys brought in
-    by a merge (``<<: *defaults``) may be overridden, as YAML intends."""
+    by a merge (``<<: *defaults``) may be overridden, as YAML intends. Numbers in exponent form
+    without a dot (``1e-4``, ``3e-05``) are floats, as in YAML 1.2 and JSON; PyYAML follows
+    YAML 1.1, which reads them as text, so ``learning_rate: [1e-4, 1e-3]`` was refused as "not
+    a number" and a table's ``1e-08`` was a text choice among numbers."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -107,6 +110,12 @@ class UniqueKeyLoader(yaml.SafeLoader):
                     f"duplicate key {key!r} (YAML would keep only the last)",
                     key_node.start_mark)
         return super().construct_mapping(node, deep=deep)
+
+
+UniqueKeyLoader.add_implicit_resolver(  # copies SafeLoader's resolvers; SafeLoader is unchanged
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"),  # what YAML 1.1's float pattern misses
+    list("-+0123456789"))
 
 
 def safe_load_unique(text: str) -> Any:

@@ -111,8 +111,13 @@ def test_thresholds_by_hand(line_space: SearchSpace, tmp_path: Path) -> None:
      "column 'edge1': missing column"),
     (lambda lines: lines.__setitem__(4, lines[4] + ",extra"),
      "line 5: 8 cells, but the header has 7"),
+    # NaN in any spelling is a missing value: a failed child's reward, never a time
+    (lambda lines: lines.__setitem__(2, ",".join(lines[2].rsplit(",", 2)[:1] + ["-nan", "1"])),
+     "line 3, column 'seconds': expected a number, found '-nan'"),
+    (lambda lines: lines.__setitem__(0, lines[0].replace("edge0", "e0")),
+     "line 1: no column 'edge0' (a decision of the space); the header has: 'e0', 'edge1'"),
 ], ids=["bad-choice", "empty-decision", "bad-number", "duplicate", "no-metric",
-        "missing-column", "extra-cell"])
+        "missing-column", "extra-cell", "nan-seconds", "first-decision-absent"])
 def test_table_errors_name_file_line_and_column(toy: tuple[SearchSpace, Path], edit: Any,
                                                 message: str) -> None:
     space, path = toy
@@ -123,6 +128,19 @@ def test_table_errors_name_file_line_and_column(toy: tuple[SearchSpace, Path], e
         load_table(path, space)
     assert str(path) in str(info.value)
     assert message in str(info.value)
+
+
+def test_real_world_csv_quirks(toy: tuple[SearchSpace, Path]) -> None:
+    """A byte-order mark (spreadsheet exports) is read; ``-nan`` rewards are failed children;
+    a decision column named as the metric is refused."""
+    space, path = toy
+    lines = path.read_text().splitlines()
+    lines[1] = ",".join(lines[1].rsplit(",", 3)[:1] + ["-nan", "", ""])
+    path.write_text("\ufeff" + "\r\n".join(lines) + "\r\n", encoding="utf-8")
+    table = load_table(path, space)
+    assert len(table) == 192 and len(table.rewards()) == 191
+    with pytest.raises(DataError, match="'width' is a decision of the space, not a result"):
+        load_table(path, space, metric="width")
 
 
 def test_missing_table_and_failed_rows(toy: tuple[SearchSpace, Path], tmp_path: Path) -> None:
@@ -255,3 +273,16 @@ def test_cli_errors_are_one_line(toy: tuple[SearchSpace, Path], tmp_path: Path,
     code = main(["bench", str(tmp_path / "toy.yaml"), "--table", str(table_path),
                  "--metric", "acc"])
     assert code == 2 and "no column 'acc'" in capsys.readouterr().err
+    code = main(["bench", str(tmp_path / "nope.yaml")])  # not "no table next to it"
+    assert code == 2 and "nope.yaml: file not found" in capsys.readouterr().err
+    # refused before any run: more evaluations than the table has, a plot type nobody writes
+    # (and the --json of such a run is not left behind)
+    for flags, message in ((["--budget", "193"], "--budget: 193 is more than the 192 "
+                                                 "architectures"),
+                           (["--plot", str(tmp_path / "p.xyz"), "--json",
+                             str(tmp_path / "r.json")], "--plot: cannot write a '.xyz' plot")):
+        code = main(["bench", str(tmp_path / "toy.yaml"), "--table", str(table_path),
+                     "--seeds", "1", *flags])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "r.json").exists()

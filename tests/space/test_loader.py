@@ -111,6 +111,19 @@ def test_plain_decisions_space(tmp_path: Path) -> None:
     assert sorted(a.flat["edge0"] + a.flat["edge1"] for a in space.enumerate())[0] == "aa"
 
 
+def test_exponent_numbers_without_a_dot_are_numbers(tmp_path: Path) -> None:
+    """``1e-4`` is a float (YAML 1.2, JSON), not the text PyYAML's YAML 1.1 makes of it: a
+    learning rate written so was refused as "not a number", and a table's choices mixed text
+    with numbers. Other YAML stays as yaml.safe_load reads it."""
+    path = tmp_path / "lr.yaml"
+    path.write_text(TINY_DIGITS.replace("[0.01, 0.003]", "[1e-2, 3E-03]"))
+    assert load_space(path).train["learning_rate"] == (0.01, 0.003)
+    path.write_text("name: t\ndecisions:\n  alpha: [1e-08, 1.5e-07, 1]\n  tag: [x1e4, 1e]\n")
+    space = load_space(path)
+    assert space.decisions["alpha"] == (1e-08, 1.5e-07, 1)
+    assert space.decisions["tag"] == ("x1e4", "1e")
+
+
 def test_recipe_settings_and_pooling_are_decisions_only_when_named(tmp_path: Path) -> None:
     """Spaces that name neither keep their architectures (and ids); named ones search them."""
     old = load_space(_write(tmp_path, TINY_DIGITS))
