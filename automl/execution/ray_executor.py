@@ -30,6 +30,7 @@ from automl.errors import UserInputError
 from automl.execution.base import Outcome
 from automl.execution.early_stop import RayPruner
 from automl.execution.settings import ExecutionSettings
+from automl.execution.settings import resource_shortfalls
 from automl.execution.shipping import ShippedPluginTrainer
 from automl.execution.shipping import stage_plugins
 from automl.execution.worker import ChildTrainer
@@ -204,14 +205,7 @@ class RayExecutor:
         """Too few CPUs or GPUs for ``workers`` children at once: refused on a local instance
         (it cannot grow); on a cluster joined with ``--address`` a warning, since an
         autoscaling cluster starts small and adds nodes when children wait for them."""
-        short = []
-        for what, per_trial, flag in (("CPU", self.settings.cpus_per_trial, "--workers"),
-                                      ("GPU", self.settings.gpus_per_trial, "--gpus-per-trial")):
-            need, have = self.settings.workers * per_trial, resources.get(what, 0.0)
-            if need > have + 1e-9:
-                short.append((flag, f"{self.settings.workers} workers x {per_trial:g} {what}s "
-                                    f"per trial need {need:g} {what}s; the Ray cluster has "
-                                    f"{have:g}"))
+        short = resource_shortfalls(self.settings, resources, "the Ray cluster")
         if short and self.settings.address is None:
             flag, text = short[0]
             raise UserInputError(text, key=flag)

@@ -87,12 +87,25 @@ def _check_local_cpus(settings: ExecutionSettings) -> None:
     if (settings.executor != "ray" or settings.address is not None
             or (ray is not None and ray.is_initialized())):
         return
-    cpus = os.cpu_count() or 1
-    need = settings.workers * settings.cpus_per_trial
-    if need > cpus + 1e-9:
-        raise UserInputError(f"{settings.workers} workers x {settings.cpus_per_trial:g} CPUs "
-                             f"per trial need {need:g} CPUs; this machine has {cpus}",
-                             key="--workers")
+    short = resource_shortfalls(settings, {"CPU": float(os.cpu_count() or 1),
+                                           "GPU": float("inf")}, "this machine")
+    if short:
+        flag, text = short[0]
+        raise UserInputError(text, key=flag)
 
 
-__all__ = ["EXECUTORS", "ExecutionSettings", "check_execution"]
+def resource_shortfalls(settings: ExecutionSettings, resources: dict[str, float],
+                        where: str) -> list[tuple[str, str]]:
+    """(flag, one-line text) for each of CPUs and GPUs that ``workers`` children at once need
+    more of than ``resources`` (what ``where`` has) holds."""
+    short = []
+    for what, per_trial, flag in (("CPU", settings.cpus_per_trial, "--workers"),
+                                  ("GPU", settings.gpus_per_trial, "--gpus-per-trial")):
+        need, have = settings.workers * per_trial, resources.get(what, 0.0)
+        if need > have + 1e-9:
+            short.append((flag, f"{settings.workers} workers x {per_trial:g} {what}s per trial "
+                                f"need {need:g} {what}s; {where} has {have:g}"))
+    return short
+
+
+__all__ = ["EXECUTORS", "ExecutionSettings", "check_execution", "resource_shortfalls"]
