@@ -11,11 +11,15 @@ MiniRocket test accuracy and the wall times of both. With ``--refit``, also the 
 the best child refit on training + validation for its best epoch (``automl export --refit``),
 which sees the same series MiniRocket is fitted on. With ``--ensemble K``, also the test
 accuracy of the average of the best K children (``automl export --ensemble K``; the search keeps
-their models). Not a test: a script that prints figures.
+their models). With ``--folds K``, children are cross-validated (``train.folds``): the best
+child's validation accuracy is its out-of-fold accuracy over the whole official training split
+and its test accuracy that of the mean of its K fold networks. Not a test: a script that prints
+figures.
 
     pip install -e '.[bench]'    # numba, for sktime's MiniRocket
     python benchmarks/timeseries.py [--datasets GunPoint,ItalyPowerDemand,ACSF1,JapaneseVowels]
-        [--trials 30] [--strategy random] [--workers 2] [--epochs N] [--refit] [--ensemble K]
+        [--trials 30] [--strategy random] [--workers 2] [--epochs N] [--folds K] [--refit]
+        [--ensemble K]
         [--json out.json]
 """
 
@@ -65,6 +69,8 @@ def search(config: dict[str, Any], dataset: str, args: argparse.Namespace,
               "task": {**config["task"], "dataset": dataset}}
     if args.epochs is not None:
         config["train"] = {**config["train"], "epochs": args.epochs}
+    if args.folds is not None:
+        config["train"] = {**config["train"], "folds": args.folds}
     space = parse_space(config, source_name=f"{args.space} ({dataset})",
                         base_dir=Path(args.space).resolve().parent)
     execution = ExecutionSettings(workers=args.workers)
@@ -115,6 +121,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=None,
                         help="override the space's train.epochs (the most, with early stopping)")
+    parser.add_argument("--folds", type=int, default=None, metavar="K",
+                        help="override the space's train.folds: cross-validated children, "
+                             "scored on K folds of the official training split")
     parser.add_argument("--refit", action="store_true", help="also refit the best child on "
                         "training + validation and print its test accuracy")
     parser.add_argument("--ensemble", type=int, default=0, metavar="K",

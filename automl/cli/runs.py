@@ -220,7 +220,10 @@ def _show_trial(run: Any, store: Any, key: str, fmt: str) -> int:
                       f"{one_shot['ranking'].index(trial.arch_id) + 1} of "
                       f"{len(one_shot['ranking'])}): {one_shot['scores'][trial.arch_id]}",
                       markup=False)
-    console.print(f"Validation metrics: {json.dumps(trial.metrics)}", markup=False)
+    folds = int((trial.architecture.get("train") or {}).get("folds") or 0)
+    how = (f" (out of fold: training + validation in {folds} folds; test: the mean of the "
+           f"{folds} fold networks)" if folds >= 2 else "")
+    console.print(f"Validation metrics{how}: {json.dumps(trial.metrics)}", markup=False)
     console.print(f"Test metrics (reported, never used for selection): "
                   f"{json.dumps(trial.test_metrics)}", markup=False)
     console.print(f"Parameters: {trial.params}  train seconds: {trial.train_seconds}  "
@@ -234,7 +237,13 @@ def _show_trial(run: Any, store: Any, key: str, fmt: str) -> int:
         console.print(f"Stopped early by the scheduler after epoch {len(epochs)} of {planned}: "
                       "the reward and metrics are those of that epoch's model, a partial "
                       "result", markup=False)
-    if epochs:
+    if epochs and "fold" in epochs[0]:  # a cross-validated child: one line per fold
+        for fold in sorted({int(e["fold"]) for e in epochs}):
+            console.print(f"Fold {fold} epochs: " + "  ".join(
+                f"{int(e['fold_epoch'])}:{e['val_loss']:.4f}" for e in epochs
+                if int(e["fold"]) == fold and "val_loss" in e) + "  (epoch:val_loss)",
+                markup=False)
+    elif epochs:
         console.print("Epochs: " + "  ".join(
             f"{int(e['epoch'])}:{e['val_loss']:.4f}" for e in epochs if "val_loss" in e)
             + "  (epoch:val_loss)", markup=False)

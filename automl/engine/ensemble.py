@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from automl.atomic_write import atomic_write
+from automl.builder.average import average_models
 from automl.engine.api import dataset_facts
 from automl.engine.export import ExportResult
 from automl.engine.export import run_data
@@ -91,9 +92,8 @@ def export_ensemble(run: str | Path, size: int, out: str | Path, *, retrain: boo
 
 
 def average_model(models: list[Any], names: list[str], *, name: str) -> Any:
-    """One Keras model whose output is the mean of ``models``' outputs on the same input."""
-    import keras
-
+    """One Keras model whose output is the mean of ``models``' outputs on the same input;
+    members of another shape, or with several inputs or outputs, are refused by name."""
     shape = tuple(models[0].inputs[0].shape[1:])
     for model, member in zip(models, names, strict=True):
         if len(model.inputs) != 1 or len(model.outputs) != 1:
@@ -103,10 +103,7 @@ def average_model(models: list[Any], names: list[str], *, name: str) -> Any:
         if tuple(model.inputs[0].shape[1:]) != shape:
             raise RunError(f"{member} takes inputs of shape {tuple(model.inputs[0].shape[1:])}, "
                            f"not {shape}: its task decisions differ", key="--ensemble")
-    inputs = keras.Input(shape=shape, dtype=models[0].inputs[0].dtype, name="inputs")
-    outputs = [keras.Model(m.inputs[0], m.outputs[0], name=member)(inputs)
-               for m, member in zip(models, names, strict=True)]
-    return keras.Model(inputs, keras.layers.Average(name="mean")(outputs), name=name)
+    return average_models(models, names, name=name)
 
 
 def _members(folder: RunFolder, size: int) -> list[TrialRecord]:

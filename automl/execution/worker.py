@@ -130,7 +130,7 @@ class ChildTrainer:
             out["stopped_at"] = report.stopped_at
             model = out.pop("model")
             clock = time.perf_counter()
-            out["keras_summary"] = keras_summary(model)
+            out["keras_summary"] = keras_summary(out.pop("summary_model", None) or model)
             costs["summary"] = time.perf_counter() - clock
             if model_out is not None:
                 clock = time.perf_counter()

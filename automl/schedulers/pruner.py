@@ -76,6 +76,11 @@ def scheduler_config(name: str, train: Mapping[str, Any]) -> SchedulerConfig | N
     check_scheduler(name)
     if name == "none":
         return None
+    folds = max((int(v or 0) for v in train.get("folds", ())), default=0)
+    if folds >= 2:
+        raise UserInputError(f"--scheduler {name} stops a child by its epochs, but with "
+                             f"train.folds {folds} a child trains {folds} networks in turn; "
+                             "allowed with train.folds: none", key="--scheduler")
     epochs = [int(v) for v in train.get("epochs", (10,))]
     return SchedulerConfig(name=name, max_epochs=max(epochs))
 

@@ -55,8 +55,11 @@ TRAIN_PARAMS: dict[str, Param] = {
                              "cosine decay over 'epochs'"),
     "class_weight": Param(str, choices=("none", "balanced"), default="none",
                           doc="weight classes by inverse frequency in the training split"),
+    "folds": Param(int, min=0, max=50, default=0,
+                   doc="cross-validated children: k networks, each held out from one fold of "
+                       "training + validation, scored on their out-of-fold predictions; 0: off"),
 }
-RECIPE_KEYS = ("patience", "monitor", "lr_schedule", "class_weight")
+RECIPE_KEYS = ("patience", "monitor", "lr_schedule", "class_weight", "folds")
 """Training settings that enter an architecture only when the space names them, so the
 architectures (and ids) of spaces written before them are unchanged."""
 MAX_CHOICES = 10_000
@@ -125,6 +128,17 @@ def safe_load_unique(text: str) -> Any:
         return loader.get_single_data()
     finally:
         loader.dispose()
+
+
+def _check_folds(source: str, train: Mapping[str, tuple[Any, ...]]) -> None:
+    """``train.folds`` decides how every child is scored: one value, 0 (off) or at least 2."""
+    folds = train.get("folds", ())
+    if len(folds) > 1:
+        raise SpaceError(f"decides how every child is scored, so it takes one value, not a list "
+                         f"({len(folds)} given)", source=source, key="train.folds")
+    if folds and folds[0] == 1:
+        raise SpaceError("1 fold holds out nothing; allowed: 0 (off) or 2 to 50",
+                         source=source, key="train.folds")
 
 
 def _note_patience(source: str, train: Mapping[str, tuple[Any, ...]]) -> None:
@@ -284,6 +298,7 @@ def _parse_space(data: Any, *, source_name: str, base_dir: Path,
             if key == "patience" and value is None:
                 value = 0  # `patience: null` reads as off, like 0
             train[key] = v.values(value, f"train.{key}", param)
+        _check_folds(source_name, train)
         _note_patience(source_name, train)
 
     # task

@@ -34,6 +34,8 @@ class Recipe:
     """Validation metric that picks the best epoch; ties go to the lower validation loss."""
     lr_schedule: str = "none"
     class_weight: str = "none"
+    folds: int = 0
+    """Cross-validated children (``training/cross_validation.py``): networks per child; 0 off."""
 
     @classmethod
     def from_train(cls, train: Mapping[str, Any]) -> Recipe:
@@ -41,7 +43,8 @@ class Recipe:
                    patience=int(train.get("patience") or 0),
                    monitor=str(train.get("monitor", "loss")),
                    lr_schedule=str(train.get("lr_schedule", "none")),
-                   class_weight=str(train.get("class_weight", "none")))
+                   class_weight=str(train.get("class_weight", "none")),
+                   folds=int(train.get("folds") or 0))
 
     @property
     def early_stopping(self) -> bool:

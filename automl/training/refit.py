@@ -36,8 +36,11 @@ def refit_epochs(architecture: Architecture, metrics: Mapping[str, Any]) -> int:
 
 
 def refit_architecture(architecture: Architecture, metrics: Mapping[str, Any]) -> Architecture:
-    """``architecture`` with its training set to ``refit_epochs`` and early stopping off."""
+    """``architecture`` with its training set to ``refit_epochs``, early stopping off and one
+    network (a cross-validated child is refit as one network on its whole pool)."""
     train = {**architecture.train, "epochs": refit_epochs(architecture, metrics), "patience": 0}
+    if "folds" in train:
+        train["folds"] = 0
     return replace(architecture, train=train)
 
 

@@ -22,10 +22,15 @@ import numpy as np
 
 from automl.builder import ModelSpec
 from automl.builder import build_model
+from automl.builder.average import average_models
 from automl.errors import TrialFailedError
 from automl.space import Architecture
 from automl.tasks.task import Dataset
 from automl.tasks.task import loss_for
+from automl.training.cross_validation import fold_data
+from automl.training.cross_validation import fold_indices
+from automl.training.cross_validation import median_epoch
+from automl.training.cross_validation import pool
 from automl.training.metrics import classification_metrics
 from automl.training.metrics import regression_metrics
 from automl.training.recipe import BestEpoch
@@ -45,17 +50,27 @@ def model_spec(data: Dataset) -> ModelSpec:
                      n_outputs=data.n_outputs, image_shape=data.image_shape)
 
 
-def evaluate(model: Any, data: Dataset, x: np.ndarray, y: np.ndarray,
-             batch_size: int) -> dict[str, float]:
+def predict(model: Any, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """The model's outputs on ``x``; TrialFailedError when any is NaN or infinite."""
     # Direct calls in chunks: no predict() tf.function to retrace for every fresh child.
     chunk = max(batch_size, 1024)
     predictions = np.concatenate(
         [np.asarray(model(x[i:i + chunk], training=False)) for i in range(0, len(x), chunk)])
     if not np.all(np.isfinite(predictions)):
         raise TrialFailedError("the child predicts NaN or infinite values")
+    return predictions
+
+
+def score(data: Dataset, y: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
+    """The task's metrics of ``predictions`` against ``y``."""
     if data.output == "classification":
         return classification_metrics(y, predictions)
     return regression_metrics(y, predictions)
+
+
+def evaluate(model: Any, data: Dataset, x: np.ndarray, y: np.ndarray,
+             batch_size: int) -> dict[str, float]:
+    return score(data, y, predict(model, x, batch_size))
 
 
 def keras_summary(model: Any) -> str:
@@ -78,16 +93,31 @@ def _check_monitor(monitor: str, data: Dataset) -> None:
 def train_child(architecture: Architecture, data: Dataset, *, seed: int,
                 report: EpochReport | None = None,
                 keep_model: bool = False) -> dict[str, Any]:
-    """Train ``architecture`` on ``data`` and return its metrics and facts.
+    """Train ``architecture`` on ``data`` and return its metrics and facts; with
+    ``train.folds`` k, train it on k folds (``training/cross_validation.py``).
 
     Returns:
         ``{"metrics": validation metrics, "test_metrics": ..., "params": int,
         "train_seconds": float, "epochs": [per-epoch dicts], "costs": {phase: seconds},
-        "model": model or None}``.
+        "model": model or None}``; cross-validated, ``"summary_model"`` too (one fold's
+        network, for the summary a user reads: ``model`` is the folds' mean).
 
     Raises:
         TrialFailedError: the child cannot be built for this data, or its loss became NaN/inf.
     """
+    folds = Recipe.from_train(architecture.train).folds
+    if folds >= 2:
+        return _train_folds(architecture, data, folds, seed=seed, report=report,
+                            keep_model=keep_model)
+    out = _train_once(architecture, data, seed=seed, report=report, keep_model=keep_model)
+    out.pop("predictions")
+    return out
+
+
+def _train_once(architecture: Architecture, data: Dataset, *, seed: int,
+                report: EpochReport | None, keep_model: bool) -> dict[str, Any]:
+    """One network trained on ``data``'s training split: :func:`train_child`'s result plus
+    ``"predictions"``, its validation and test outputs."""
     import keras
 
     costs: dict[str, float] = {}
@@ -147,17 +177,74 @@ def train_child(architecture: Architecture, data: Dataset, *, seed: int,
         if best.best_epoch == 0:
             raise TrialFailedError("no epoch gave finite validation metrics")
         best.restore(model)  # a later NaN does not matter: the best epoch's weights are back
-    metrics = evaluate(model, data, data.x_val, data.y_val, batch_size)
+    val_predictions = predict(model, data.x_val, batch_size)
+    metrics = score(data, data.y_val, val_predictions)
     if best is not None:
         metrics["best_epoch"] = float(best.best_epoch)
-    test_metrics = evaluate(model, data, data.x_test, data.y_test, batch_size)
+    test_predictions = predict(model, data.x_test, batch_size)
+    test_metrics = score(data, data.y_test, test_predictions)
     costs.update(fit=train_seconds, evaluate=time.perf_counter() - clock)
     return {
         "metrics": metrics,
         "test_metrics": test_metrics,
+        "predictions": (val_predictions, test_predictions),
         "params": int(model.count_params()),
         "train_seconds": train_seconds,
         "epochs": history,
         "costs": costs,
         "model": model if keep_model else None,
+    }
+
+
+def _train_folds(architecture: Architecture, data: Dataset, folds: int, *, seed: int,
+                 report: EpochReport | None, keep_model: bool) -> dict[str, Any]:
+    """``folds`` networks, each held out from one fold of training + validation; scored on
+    their out-of-fold predictions, tested (and kept) as their mean."""
+    x, y = pool(data)
+    splits = fold_indices(y, folds, stratified=data.output == "classification")
+    outs: list[dict[str, Any]] = []
+    history: list[dict[str, float]] = []
+    for k, (train, held_out) in enumerate(splits, start=1):
+        offset = len(history)
+
+        def numbered(entry: Mapping[str, float], k: int = k,
+                     offset: int = offset) -> dict[str, float]:
+            """Epochs count on across folds (a run stores one entry per epoch number)."""
+            return {**entry, "epoch": float(offset + entry["epoch"]), "fold": float(k),
+                    "fold_epoch": float(entry["epoch"])}
+
+        def fold_report(epoch: int, entry: Mapping[str, float], offset: int = offset) -> bool:
+            return report is None or report(offset + epoch, numbered(entry))
+
+        out = _train_once(architecture, fold_data(data, x, y, train, held_out),
+                          seed=(seed + k - 1) % (1 << 31), report=fold_report,
+                          keep_model=keep_model)
+        history.extend(numbered(entry) for entry in out["epochs"])
+        outs.append(out)
+    held = [h for _, h in splits]
+    metrics = score(data, y[np.concatenate(held)], np.concatenate(
+        [out["predictions"][0] for out in outs]))
+    if all("best_epoch" in out["metrics"] for out in outs):
+        metrics["best_epoch"] = median_epoch([out["metrics"]["best_epoch"] for out in outs])
+    test_metrics = score(data, data.y_test,
+                         np.mean([out["predictions"][1] for out in outs], axis=0))
+    costs: dict[str, float] = {}
+    for out in outs:
+        for phase, seconds in out["costs"].items():
+            costs[phase] = costs.get(phase, 0.0) + seconds
+    model = summary_model = None
+    if keep_model:
+        summary_model = outs[0]["model"]
+        model = average_models([out["model"] for out in outs],
+                               [f"fold_{k}" for k in range(1, folds + 1)],
+                               name=f"{summary_model.name}_mean_of_{folds}_folds")
+    return {
+        "metrics": metrics,
+        "test_metrics": test_metrics,
+        "params": outs[0]["params"],
+        "train_seconds": sum(out["train_seconds"] for out in outs),
+        "epochs": history,
+        "costs": costs,
+        "model": model,
+        "summary_model": summary_model,
     }

@@ -395,25 +395,39 @@ def test_report_opens_in_headless_chromium_with_every_plot(searched: dict,
 
 
 def test_export_refit_trains_on_training_and_validation_for_the_chosen_epochs(
-        tmp_path: Path) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``export --refit``: the best child of an early-stopped search trained again on both
-    splits for its best epoch; the sidecar's test metrics are the exported model's own."""
+    splits for its best epoch; the sidecar's test metrics are the exported model's own. The
+    search's children are cross-validated (``train.folds: 2``): the plain export is the mean of
+    the two fold networks and predicts the stored test metrics; the refit is one network."""
     from automl.engine import run_search
     from automl.registry import TASKS
 
     (tmp_path / "es.yaml").write_text(TINY_DIGITS.replace("  epochs: 2", """  epochs: 8
   patience: 2
-  monitor: accuracy"""))
+  monitor: accuracy
+  folds: 2"""))
     outcome = run_search(tmp_path / "es.yaml", strategy="random", trials=2, name="es",
                          runs_dir=tmp_path / "runs", seed=3,
                          execution=ExecutionSettings(executor="in_process", keep_best=1))
-    store = TrialStore(outcome.run_path / "trials.sqlite", readonly=True)
-    best = store.best()
-    store.close()
-    assert best is not None and 1 <= best.metrics["best_epoch"] <= 8
+    with TrialStore(outcome.run_path / "trials.sqlite", readonly=True) as store:
+        best = store.best()
+        assert best is not None
+        epochs, summary = store.epochs(best.trial_id), store.keras_summary(best.trial_id)
+    assert 1 <= best.metrics["best_epoch"] <= 8
+    assert {e["fold"] for e in epochs} == {1.0, 2.0} and epochs[-1]["epoch"] == len(epochs)
+    assert summary and "fold_" not in summary  # one fold's network, as a user reads it
+    from automl.cli.main import main
+
+    assert main(["show", str(outcome.run_path), str(best.trial_id)]) == 0
+    shown = capsys.readouterr().out
+    assert "out of fold" in shown and "Fold 2 epochs: 1:" in shown
     done = automl_cli("export", str(outcome.run_path), "--refit", "-o",
                       str(tmp_path / "refit.keras"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
+    plain = automl_cli("export", str(outcome.run_path), "-o", str(tmp_path / "cv.keras"),
+                       cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr[-2000:]
     meta = json.loads((tmp_path / "refit.json").read_text())
     data = TASKS.get("digits").load({}, base_dir=ROOT, seed=3)
     assert meta["refit"] and meta["retrained"] and meta["trial"] == best.trial_id
@@ -421,8 +435,11 @@ def test_export_refit_trains_on_training_and_validation_for_the_chosen_epochs(
     assert meta["refit_examples"] == len(data.x_train) + len(data.x_val)
     assert meta["sizes"]["train"] == len(data.x_train)  # the search's own split, as stored
     assert f"for {meta['refit_epochs']} epochs" in done.stdout and "test accuracy" in done.stdout
-    [predictions] = predict_in_fresh_process([tmp_path / "refit.keras"], data.x_test, tmp_path)
+    refit, mean = predict_in_fresh_process([tmp_path / "refit.keras", tmp_path / "cv.keras"],
+                                           data.x_test, tmp_path)
     from automl.training.metrics import classification_metrics
 
-    assert classification_metrics(data.y_test, predictions) == pytest.approx(
+    assert classification_metrics(data.y_test, refit) == pytest.approx(
         meta["refit_test_metrics"], abs=1e-6)
+    assert classification_metrics(data.y_test, mean) == pytest.approx(best.test_metrics,
+                                                                      abs=1e-6)

@@ -1,0 +1,103 @@
+"""Cross-validated children (``train.folds``): every pooled example is held out once, the
+reward is the out-of-fold score over the whole pool, and the kept model is the mean of the
+fold networks, whose test score is the one reported."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from automl.errors import SpaceError
+from automl.errors import TrialFailedError
+from automl.errors import UserInputError
+from automl.schedulers import scheduler_config
+from automl.space import Architecture
+from automl.space import load_space
+from automl.tasks import Dataset
+from automl.training.cross_validation import fold_indices
+from automl.training.refit import refit_architecture
+from automl.training.trainer import evaluate
+from automl.training.trainer import train_child
+
+
+def _separable(n_train: int = 40, n_val: int = 11) -> Dataset:
+    """Labels follow the sign of feature 0 (a network learns it in a few epochs)."""
+    rng = np.random.default_rng(0)
+    n = n_train + n_val + 60
+    x = rng.normal(size=(n, 4)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    a, b = n_train, n_train + n_val
+    return Dataset(x[:a], y[:a], x[a:b], y[a:b], x[b:], y[b:], n_outputs=2,
+                   class_names=("neg", "pos"))
+
+
+def _arch(**train) -> Architecture:
+    return Architecture(({"type": "dense", "units": 8, "activation": "relu"},),
+                        {"optimizer": "adam", "learning_rate": 0.05, "batch_size": 16,
+                         "epochs": 8, **train})
+
+
+def test_folds_hold_out_every_example_once_and_keep_class_shares() -> None:
+    y = np.array([0] * 12 + [1] * 6 + [2] * 3)
+    splits = fold_indices(y, 3, stratified=True)
+    held = np.concatenate([h for _, h in splits])
+    assert sorted(held.tolist()) == list(range(len(y)))
+    for train, held_out in splits:
+        assert not set(train) & set(held_out) and len(train) + len(held_out) == len(y)
+        assert np.bincount(y[held_out], minlength=3).tolist() == [4, 2, 1]
+    assert [h.tolist() for _, h in splits] == [h.tolist() for _, h in fold_indices(y, 3,
+                                                                              stratified=True)]
+    with pytest.raises(TrialFailedError, match="at least 5 examples"):
+        fold_indices(np.zeros(4), 5, stratified=False)
+
+
+def test_a_cross_validated_child_is_scored_on_the_whole_pool() -> None:
+    data = _separable()
+    pool = len(data.y_train) + len(data.y_val)  # 51: no single split gives steps of 1/51
+    out = train_child(_arch(folds=3, patience=4, monitor="accuracy"), data, seed=0,
+                      keep_model=True)
+    correct = out["metrics"]["accuracy"] * pool
+    assert correct == pytest.approx(round(correct)) and out["metrics"]["accuracy"] > 0.8
+    assert {e["fold"] for e in out["epochs"]} == {1.0, 2.0, 3.0}
+    epochs = [e["epoch"] for e in out["epochs"]]
+    assert epochs == list(range(1, len(epochs) + 1))  # numbered on across folds
+    assert out["epochs"][-1]["fold_epoch"] < len(epochs)
+    assert 1 <= out["metrics"]["best_epoch"] <= 8
+    single = train_child(_arch(), data, seed=0, keep_model=True)
+    assert out["params"] == single["params"]  # one network's size, not the folds' sum
+    # what is tested is what is kept: the mean of the three networks
+    kept = out["model"]
+    assert len(kept.layers) == 5 and kept.count_params() == 3 * single["params"]
+    assert evaluate(kept, data, data.x_test, data.y_test, 64) == pytest.approx(
+        out["test_metrics"])
+    assert out["summary_model"].count_params() == single["params"]
+
+
+def test_refit_of_a_cross_validated_child_trains_one_network() -> None:
+    arch = refit_architecture(_arch(folds=5, patience=3), {"best_epoch": 4.0})
+    assert arch.train["folds"] == 0 and arch.train["epochs"] == 4
+    assert arch.train["patience"] == 0
+
+
+def _space(tmp_path, folds: str):
+    path = tmp_path / "cv.yaml"
+    path.write_text("name: cv\ntask: {name: digits}\nlayers:\n  types:\n    dense: "
+                    "{units: [8]}\ntrain:\n  epochs: 2\n  folds: " + folds + "\n")
+    return path
+
+
+@pytest.mark.parametrize("folds, message", [("[3, 5]", "takes one value, not a list"),
+                                            ("1", r"allowed: 0 \(off\) or 2 to 50"),
+                                            ("51", "50")])
+def test_bad_folds_are_refused_naming_the_key(tmp_path, folds: str, message: str) -> None:
+    with pytest.raises(SpaceError, match=message) as caught:
+        load_space(_space(tmp_path, folds))
+    assert "train.folds" in str(caught.value)
+
+
+def test_an_epoch_scheduler_is_refused_with_folds(tmp_path) -> None:
+    space = load_space(_space(tmp_path, "3"))
+    assert space.train["folds"] == (3,)
+    with pytest.raises(UserInputError, match="train.folds 3"):
+        scheduler_config("asha", space.train)
+    assert scheduler_config("none", space.train) is None
