@@ -101,7 +101,7 @@ def search(config: dict[str, Any], dataset: str, args: argparse.Namespace,
         started = time.perf_counter()
         ensemble = export_ensemble(outcome.run_path, args.ensemble,
                                    outcome.run_path / "ensemble.keras")
-        row.update(ensemble_val_accuracy=ensemble.metadata["metrics"]["accuracy"],
+        row.update(ensemble_val_accuracy=(ensemble.metadata["metrics"] or {}).get("accuracy"),
                    ensemble_test_accuracy=ensemble.metadata["test_metrics"]["accuracy"],
                    ensemble_members=[m["summary"] for m in ensemble.metadata["ensemble"]],
                    ensemble_member_test=[m["test_metrics"].get("accuracy")

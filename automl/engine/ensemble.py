@@ -12,7 +12,8 @@ recorded seeds where a model was not kept (or with ``retrain``/``refit``, as for
 The ensemble is a plain Keras functional model: one input, each member as a nested model, a
 Keras ``Average`` layer; it loads with ``keras.saving.load_model(path, safe_mode=True)`` and
 Keras alone. Its validation and test metrics are computed here on the run's own splits
-(validation only when no member was refit on it) and written to the sidecar beside the
+(validation only when no member trained on it: refit members and cross-validated ones, whose
+fold networks trained on the validation examples) and written to the sidecar beside the
 members' own.
 """
 
@@ -75,7 +76,11 @@ def export_ensemble(run: str | Path, size: int, out: str | Path, *, retrain: boo
     from automl.training.trainer import evaluate
 
     data = prepared.data
-    metrics = None if refit else evaluate(ensemble, data, data.x_val, data.y_val, _BATCH)
+    # refit or cross-validated members trained on the validation examples: no honest score
+    trained_on_validation = refit or any(int(r.arch.train.get("folds") or 0) >= 2
+                                         for r in members)
+    metrics = (None if trained_on_validation
+               else evaluate(ensemble, data, data.x_val, data.y_val, _BATCH))
     test_metrics = evaluate(ensemble, data, data.x_test, data.y_test, _BATCH)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_model(ensemble, out)

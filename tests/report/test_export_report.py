@@ -443,3 +443,9 @@ def test_export_refit_trains_on_training_and_validation_for_the_chosen_epochs(
         meta["refit_test_metrics"], abs=1e-6)
     assert classification_metrics(data.y_test, mean) == pytest.approx(best.test_metrics,
                                                                       abs=1e-6)
+    # the fold networks trained on the validation examples: an average of such children
+    # reports no validation score
+    assert main(["export", str(outcome.run_path), "--ensemble", "2", "-o",
+                 str(tmp_path / "both.keras")]) == 0
+    both = json.loads((tmp_path / "both.json").read_text())
+    assert both["metrics"] is None and both["test_metrics"]["accuracy"] > 0

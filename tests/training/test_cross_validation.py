@@ -63,7 +63,7 @@ def test_a_cross_validated_child_is_scored_on_the_whole_pool() -> None:
     assert epochs == list(range(1, len(epochs) + 1))  # numbered on across folds
     assert out["epochs"][-1]["fold_epoch"] < len(epochs)
     assert 1 <= out["metrics"]["best_epoch"] <= 8
-    single = train_child(_arch(), data, seed=0, keep_model=True)
+    single = train_child(_arch(epochs=1), data, seed=0, keep_model=True)
     assert out["params"] == single["params"]  # one network's size, not the folds' sum
     # what is tested is what is kept: the mean of the three networks
     kept = out["model"]
