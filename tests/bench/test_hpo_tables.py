@@ -32,8 +32,11 @@ class Refused:
 def test_nb201_table_round_trips_and_globals_are_refused(tmp_path: Path) -> None:
     hpo = _converter()
     ops = hpo.FAMILIES["nb201"][2]
-    data = {"".join(map(str, idx)): {"val_acc": [50.0 + sum(idx), 52.0 + sum(idx)],
-                                     "train_time": [100.0, 110.0]}
+    # Rows with three seeds and rows with two, as NAS-Bench-201 has: the reward is each row's
+    # mean, single-seed columns only for the seeds every row has.
+    data = {"".join(map(str, idx)): {"val_acc": [50.0 + sum(idx), 52.0 + sum(idx)]
+                                     + [51.0 + sum(idx)] * (sum(idx) % 2),
+                                     "train_time": [100.0, 110.0] + [105.0] * (sum(idx) % 2)}
             for idx in itertools.product(*(range(len(v)) for v in ops.values()))}
     wheel_path = tmp_path / "wheel.whl"
     with zipfile.ZipFile(wheel_path, "w") as wheel:
@@ -51,3 +54,7 @@ def test_nb201_table_round_trips_and_globals_are_refused(tmp_path: Path) -> None
     assert table.worst == pytest.approx(51.0)
     row = next(iter(table.rows.values()))
     assert row.seconds == pytest.approx(105.0)
+    header = (tmp_path / "nb201_cifar10.csv").read_text().splitlines()[0]
+    assert header.endswith("reward,seconds,val_acc_seed0,val_acc_seed1")
+    single = load_table(tmp_path / "nb201_cifar10.csv", space, metric="val_acc_seed1")
+    assert single.optimum == pytest.approx(52.0 + 4 * 6)
