@@ -159,16 +159,10 @@ class DQNSettings:
     """Episodes an ask may act out to end at an architecture not yet tried before it acts
     among the untried subtrees only (which favours the siblings of the greedy choice)."""
     fantasy: str = "optimist"
-    """How children still training enter the reward model's fit before imagined training
-    (``optimist``: at the best reward told; ``believer``: at the model's mean; ``liar``: at the
-    worst reward told; ``none``). Results come back in the order children finish, and the
-    slowest children are often the best: fitted on told results only, the agent drifted to the
-    quick region while they ran. With 4 simulated workers (20 seeds, budget 200,
-    docs/benchmark.md) ``optimist`` against ``none``: eleven held-out tables, geometric mean of
-    evaluations to the top 1 % REINFORCE 28.1 against 32.4 (seeds 0-19) and 26.6 against 31.8
-    (20-39), DQN 25.1 against 29.2 and 24.2 against 29.8; the five development tables level
-    (REINFORCE 28.6 against 26.6, DQN 27.9 against 27.5). One worker: nothing is in flight at
-    a tell, so sequential searches are unchanged."""
+    """How children still training enter the reward model's fit (as for REINFORCE, whose
+    setting says why ``optimist``). DQN, 4 simulated workers, 20 seeds, geometric mean of
+    evaluations to the top 1 % against ``none``: eleven held-out tables 25.1 against 29.2
+    (seeds 0-19) and 24.2 against 29.8 (20-39), five development tables 27.9 against 27.5."""
     reward_window: int = 50
     """Recent episodes averaged into ``progress()["mean_reward"]``."""
 

@@ -30,15 +30,20 @@ def _model(space, architectures, rewards, fantasy):
     return model
 
 
+def _untold(space, model):
+    """``[1, slots]`` codes of an architecture the model was not told of."""
+    rng = np.random.default_rng(1)
+    flying = next(a for a in (space.sample(rng) for _ in range(100))
+                  if model.find(model.codes.encode(a)) is None)
+    return model.codes.encode(flying)[None, :]
+
+
 @pytest.mark.parametrize("fantasy", ["believer", "liar"])
 def test_a_child_in_flight_looks_less_promising_until_its_result_arrives(told_model_inputs,
                                                                          fantasy):
     space, architectures, rewards = told_model_inputs
     model = _model(space, architectures, rewards, fantasy)
-    rng = np.random.default_rng(1)
-    flying = next(a for a in (space.sample(rng) for _ in range(100))
-                  if model.find(model.codes.encode(a)) is None)
-    codes = model.codes.encode(flying)[None, :]
+    codes = _untold(space, model)
     model.fit()
     mean, std = model.predict(codes)
     before = model.optimistic(codes, 0.3)
@@ -61,10 +66,7 @@ def test_a_child_in_flight_looks_less_promising_until_its_result_arrives(told_mo
 def test_an_optimist_counts_a_child_in_flight_as_the_best_told(told_model_inputs):
     space, architectures, rewards = told_model_inputs
     model = _model(space, architectures, rewards, "optimist")
-    rng = np.random.default_rng(1)
-    flying = next(a for a in (space.sample(rng) for _ in range(100))
-                  if model.find(model.codes.encode(a)) is None)
-    codes = model.codes.encode(flying)[None, :]
+    codes = _untold(space, model)
     model.fit()
     mean, _ = model.predict(codes)
 
