@@ -27,12 +27,12 @@ Why a GP with this kernel:
   ``"optimist"`` one the best reward told (CL-max).
 * Why the agents fantasise optimistically: results come back in the order children *finish*,
   and the children that take longest to train are often the best (on the HPOBench tables the
-  top 1 % trains 25x longer than the median row). Fitted on told results only, the model sees
+  top 1 % trains 5-44x longer than the median row). Fitted on told results only, the model sees
   mostly the quick children; the agents, trained on it, drift to the quick region while the
-  slow good children are still running, and with 4 simulated workers needed twice the
-  evaluations they need sequentially on such tables. A child in flight counted as the best
-  told keeps its region attractive until its own result replaces the fantasy
-  (docs/benchmark.md, "Children in flight as optimists").
+  slow good children are still running, and with 4 simulated workers asked for a top child
+  after up to three times as many children as sequentially (vehicle). A child in flight
+  counted as the best told keeps its region attractive until its own result replaces the
+  fantasy (docs/benchmark.md, "Children in flight as optimists").
 """
 
 from __future__ import annotations
