@@ -107,8 +107,13 @@ def sequence_to_vector(x: Any, pooling: str | None) -> Any:
     raise ValueError(f"unknown pooling {pooling!r}")
 
 
-def build_model(architecture: Architecture, spec: ModelSpec, *, seed: int = 0) -> Any:
-    """Build the child network for ``architecture`` (functional Keras model, uncompiled)."""
+def build_model(architecture: Architecture, spec: ModelSpec, *, seed: int = 0,
+                examples: Any = None) -> Any:
+    """Build the child network for ``architecture`` (functional Keras model, uncompiled).
+
+    ``examples``: some training inputs, for layers that set their initial weights from data
+    (``minirocket``); without them such layers cannot be built (ValueError).
+    """
     import keras
 
     from automl.registry import LAYERS
@@ -125,7 +130,8 @@ def build_model(architecture: Architecture, spec: ModelSpec, *, seed: int = 0) -
             (t.accepts for t in layer_types[index + 1:] if t.accepts != "any"), "vector")
         x = convert(x, layer_type.accepts, spec.image_shape, architecture.pooling)
         x = layer_type.build(x, params,
-                             BuildContext(index, next_accepts, seed, architecture.pooling))
+                             BuildContext(index, next_accepts, seed, architecture.pooling,
+                                          inputs=inputs, examples=examples))
     x = convert(x, "vector", pooling=architecture.pooling)
     if spec.output == "classification":
         outputs = keras.layers.Dense(spec.n_outputs, activation="softmax", name="head")(x)

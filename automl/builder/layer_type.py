@@ -37,12 +37,31 @@ class BuildContext:
             ``attention``) or None for the default rule. Recurrent layers followed by a vector
             consumer return their sequences when it is ``avg``, ``max`` or ``attention``, so
             the pooling sees every step.
+        inputs: The model's input tensor, with ``examples``.
+        examples: Some training inputs, for layers whose initial weights depend on the data
+            (``minirocket``'s biases); None when the model is built without data.
     """
 
     index: int
     next_accepts: str
     seed: int = 0
     pooling: str | None = None
+    inputs: Any = None
+    examples: Any = None
+
+    def values(self, x: Any) -> Any:
+        """The values of tensor ``x`` on :attr:`examples` (a NumPy array), or None without
+        examples: the layers built so far, run as they are initialised."""
+        if self.examples is None or self.inputs is None:
+            return None
+        if x is self.inputs:
+            return self.examples
+        import keras
+        import numpy as np
+
+        upstream = keras.Model(self.inputs, x)
+        return np.concatenate([np.asarray(upstream(self.examples[i:i + 256], training=False))
+                               for i in range(0, len(self.examples), 256)])
 
 
 @dataclass(frozen=True)

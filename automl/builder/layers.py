@@ -1,6 +1,6 @@
 """Built-in layer types: dense, conv1d, conv2d (+ max pooling), gru, lstm, dropout, batch_norm,
-and the time-series blocks of :mod:`automl.builder.series_blocks` (resnet_block, fcn_block,
-inception, max_pool1d, avg_pool1d).
+the time-series blocks of :mod:`automl.builder.series_blocks` (resnet_block, fcn_block,
+inception, max_pool1d, avg_pool1d) and MiniRocket's transform (:mod:`automl.builder.minirocket`).
 
 Keras is imported inside the build functions so that validating a space stays fast.
 """
@@ -12,6 +12,7 @@ from typing import Any
 
 from automl.builder.layer_type import BuildContext
 from automl.builder.layer_type import LayerType
+from automl.builder.minirocket import MINIROCKET
 from automl.builder.series_blocks import SERIES_LAYERS
 from automl.registry import LAYERS
 from automl.space.params import Param
@@ -157,6 +158,7 @@ BUILTIN_LAYERS = (
         doc="batch normalisation",
     ),
     *SERIES_LAYERS,
+    MINIROCKET,
 )
 
 for _layer in BUILTIN_LAYERS:

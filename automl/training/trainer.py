@@ -27,6 +27,8 @@ from automl.errors import TrialFailedError
 from automl.space import Architecture
 from automl.tasks.task import Dataset
 from automl.tasks.task import loss_for
+from automl.training.closed_form import has_fixed_body
+from automl.training.closed_form import train_closed_form
 from automl.training.cross_validation import fold_data
 from automl.training.cross_validation import fold_indices
 from automl.training.cross_validation import median_epoch
@@ -40,6 +42,9 @@ from automl.training.recipe import learning_rate
 from automl.training.recipe import schedule_callbacks
 
 EpochReport = Callable[[int, Mapping[str, float]], bool]
+
+BUILD_EXAMPLES = 256
+"""Training inputs handed to the builder for layers that set weights from data (at most)."""
 
 OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop",
               "nadam": "Nadam"}
@@ -125,12 +130,15 @@ def _train_once(architecture: Architecture, data: Dataset, *, seed: int,
     keras.utils.set_random_seed(seed)
     train = dict(architecture.train)
     try:
-        model = build_model(architecture, model_spec(data), seed=seed)
+        model = build_model(architecture, model_spec(data), seed=seed,
+                            examples=build_examples(data.x_train, seed))
     except (ValueError, TypeError) as exc:
         raise TrialFailedError(f"cannot build the child: {exc}") from exc
     costs["build"] = time.perf_counter() - clock
-    clock = time.perf_counter()
     recipe = Recipe.from_train(train)
+    if has_fixed_body(model):
+        return _fit_head_only(model, data, recipe, costs, report=report, keep_model=keep_model)
+    clock = time.perf_counter()
     batch_size = int(train.get("batch_size", 32))
     steps_per_epoch = math.ceil(len(data.x_train) / batch_size)
     optimizer = getattr(keras.optimizers, OPTIMIZERS[train.get("optimizer", "adam")])(
@@ -191,6 +199,54 @@ def _train_once(architecture: Architecture, data: Dataset, *, seed: int,
         "params": int(model.count_params()),
         "train_seconds": train_seconds,
         "epochs": history,
+        "costs": costs,
+        "model": model if keep_model else None,
+    }
+
+
+def build_examples(x: np.ndarray, seed: int) -> np.ndarray:
+    """At most :data:`BUILD_EXAMPLES` training inputs, drawn with the child's seed."""
+    if len(x) <= BUILD_EXAMPLES:
+        return x
+    rng = np.random.default_rng(seed)
+    return x[np.sort(rng.choice(len(x), BUILD_EXAMPLES, replace=False))]
+
+
+def _fit_head_only(model: Any, data: Dataset, recipe: Recipe, costs: dict[str, float], *,
+                   report: EpochReport | None, keep_model: bool) -> dict[str, Any]:
+    """A child with nothing to train below its head: the head in closed form
+    (``training/closed_form.py``), reported as one epoch."""
+    weights = (class_weights(data.y_train, data.n_outputs)
+               if recipe.class_weight == "balanced" and data.output == "classification" else None)
+    if weights is not None:
+        present = set(np.unique(data.y_train).astype(int).tolist())
+        weights = {c: w for c, w in weights.items() if c in present}
+    try:
+        train_seconds = train_closed_form(model, data.x_train, data.y_train,
+                                          output=data.output, n_outputs=data.n_outputs,
+                                          class_weight=weights)
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        raise TrialFailedError(f"cannot fit the closed-form head: {exc}") from exc
+    clock = time.perf_counter()
+    batch_size = BUILD_EXAMPLES
+    val_predictions = predict(model, data.x_val, batch_size)
+    metrics = score(data, data.y_val, val_predictions)
+    entry = {"epoch": 1.0,
+             "loss": evaluate(model, data, data.x_train, data.y_train, batch_size)["loss"],
+             **{f"val_{k}": v for k, v in metrics.items()}}
+    if report is not None:
+        report(1, entry)
+    if recipe.early_stopping:
+        metrics["best_epoch"] = 1.0
+    test_predictions = predict(model, data.x_test, batch_size)
+    costs.update(compile=0.0, fit=train_seconds, evaluate=time.perf_counter() - clock)
+    return {
+        "metrics": metrics,
+        "test_metrics": score(data, data.y_test, test_predictions),
+        "predictions": (val_predictions, test_predictions),
+        "params": int(model.count_params()),
+        "train_seconds": train_seconds,
+        "epochs": [entry],
         "costs": costs,
         "model": model if keep_model else None,
     }

@@ -36,11 +36,11 @@ def test_every_layer_type_builds_and_trains_one_step(layer_type, kind: str) -> N
         params["filters"] = 4
     layers = ({"type": layer_type.name, **params}, {"type": "dense", "units": 3,
                                                     "activation": "relu"})
-    model = build_model(Architecture(layers, {"epochs": 1}), spec)
-    model.compile("adam", "sparse_categorical_crossentropy" if spec.output == "classification"
-                  else "mse")
     rng = np.random.default_rng(0)
     x = rng.normal(size=(8, *spec.input_shape)).astype("float32")
+    model = build_model(Architecture(layers, {"epochs": 1}), spec, examples=x)
+    model.compile("adam", "sparse_categorical_crossentropy" if spec.output == "classification"
+                  else "mse")
     y = (rng.integers(spec.n_outputs, size=8) if spec.output == "classification"
          else rng.normal(size=(8, spec.n_outputs)).astype("float32"))
     loss = model.train_on_batch(x, y)
@@ -136,6 +136,7 @@ def test_samples_of_every_shipped_space_build(path) -> None:
     spec = {"digits": SPECS["vector"], "japanese_vowels": ModelSpec((29, 12), n_outputs=9),
             "ucr": ModelSpec((150, 1), n_outputs=2)}[space.task.name]  # ucr: GunPoint
     rng = np.random.default_rng(0)
+    examples = rng.normal(size=(4, *spec.input_shape)).astype("float32")
     for _ in range(5):
-        model = build_model(space.sample(rng), spec)
+        model = build_model(space.sample(rng), spec, examples=examples)
         assert model.output_shape == (None, spec.n_outputs)
