@@ -21,10 +21,11 @@ is the step function to within 1/1000 of the output's spread), then ``GlobalAver
 (the PPV). The biases need data, so the layer is built with training examples
 (:attr:`BuildContext.values`); the values the layer sees are those of its input tensor, so the
 layer also works after other layers (which then keep their initial weights: the step function
-passes no gradient). Its output is a vector, so a sequence layer after it meets the features as
-a sequence of one channel, by the builder's rule (it builds, and a search learns that it does not
-pay). A child whose body is all fixed gets a closed-form head
-(:mod:`automl.training.closed_form`).
+passes no gradient). Its output is a vector; a sequence layer after it gets the features as 84
+steps of ``features / 84`` channels (the builder's rule, one step per feature, would give
+sequences of ~10,000 steps, minutes an epoch for a convolution), so every architecture builds
+at a modest cost and a search learns whether it pays. A child whose body is all fixed gets a
+closed-form head (:mod:`automl.training.closed_form`).
 """
 
 from __future__ import annotations
@@ -128,7 +129,12 @@ def _minirocket(x: Any, p: Mapping[str, Any], ctx: BuildContext) -> Any:
             conv.set_weights([weights, offsets])
             y = keras.layers.ReLU(max_value=1.0)(y)
             features.append(keras.layers.GlobalAveragePooling1D()(y))
-    return keras.layers.Concatenate()(features) if len(features) > 1 else features[0]
+    out = keras.layers.Concatenate()(features) if len(features) > 1 else features[0]
+    if ctx.next_accepts == "sequence":
+        # The builder's rule would make each of ~10,000 features a time step, and a
+        # convolution over that many steps costs minutes an epoch: give 84 steps instead.
+        return keras.layers.Reshape((N_KERNELS, int(out.shape[-1]) // N_KERNELS))(out)
+    return out
 
 
 MINIROCKET = LayerType(

@@ -88,3 +88,13 @@ def test_a_sharp_step_is_kept_for_outputs_of_any_scale() -> None:
     reference = np.concatenate([_numpy_ppv(conv, x) for conv in convs], axis=1)
     assert np.abs(np.asarray(features(x)) - reference).mean() < 1e-3
     assert STEP_SHARPNESS >= 100
+
+
+def test_a_sequence_layer_after_it_gets_84_steps_not_one_per_feature() -> None:
+    x = np.random.default_rng(6).normal(size=(4, 40, 1)).astype("float32")
+    arch = Architecture(({"type": "minirocket", "features": 840, "max_dilations": 32},
+                         {"type": "conv1d", "filters": 4, "kernel_size": 3,
+                          "activation": "relu"}), {})
+    model = build_model(arch, ModelSpec((40, 1), n_outputs=2), examples=x)
+    conv = [layer for layer in model.layers if layer.__class__.__name__ == "Conv1D"][-1]
+    assert conv.input.shape == (None, N_KERNELS, 10)
