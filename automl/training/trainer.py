@@ -222,9 +222,9 @@ def _fit_head_only(model: Any, data: Dataset, recipe: Recipe, costs: dict[str, f
         present = set(np.unique(data.y_train).astype(int).tolist())
         weights = {c: w for c, w in weights.items() if c in present}
     try:
-        train_seconds = train_closed_form(model, data.x_train, data.y_train,
-                                          output=data.output, n_outputs=data.n_outputs,
-                                          class_weight=weights)
+        train_seconds, train_outputs = train_closed_form(
+            model, data.x_train, data.y_train, output=data.output, n_outputs=data.n_outputs,
+            class_weight=weights)
     except (ValueError, np.linalg.LinAlgError) as exc:
         raise TrialFailedError(f"cannot fit the closed-form head: {exc}") from exc
     clock = time.perf_counter()
@@ -232,7 +232,7 @@ def _fit_head_only(model: Any, data: Dataset, recipe: Recipe, costs: dict[str, f
     val_predictions = predict(model, data.x_val, batch_size)
     metrics = score(data, data.y_val, val_predictions)
     entry = {"epoch": 1.0,
-             "loss": evaluate(model, data, data.x_train, data.y_train, batch_size)["loss"],
+             "loss": score(data, data.y_train, train_outputs)["loss"],
              **{f"val_{k}": v for k, v in metrics.items()}}
     if report is not None:
         report(1, entry)

@@ -11,6 +11,7 @@ from automl.space import Architecture
 from automl.tasks import Dataset
 from automl.training.closed_form import best_temperature
 from automl.training.closed_form import fit_classifier_head
+from automl.training.trainer import evaluate
 from automl.training.trainer import train_child
 
 
@@ -42,6 +43,10 @@ def test_a_fixed_body_child_is_fitted_in_one_solve_and_generalises() -> None:
     assert out["metrics"]["accuracy"] >= 0.9 and out["test_metrics"]["accuracy"] >= 0.9
     assert out["metrics"]["best_epoch"] == 1.0
     assert out["epochs"][0]["val_accuracy"] == out["metrics"]["accuracy"]
+    # The epoch's training loss, computed from the features the fit used, is the model's.
+    data = _data()
+    assert out["epochs"][0]["loss"] == pytest.approx(
+        evaluate(out["model"], data, data.x_train, data.y_train, 32)["loss"], abs=1e-4)
     # The scores are scaled (these waves separate without a leave-one-out mistake, so far
     # up): the validation loss is far below that of flat probabilities, log 3.
     assert out["metrics"]["loss"] < 0.2 * np.log(3)
