@@ -37,9 +37,6 @@ from automl.store import RunFolder
 from automl.store import TrialRecord
 from automl.store import TrialStore
 
-_BATCH = 1024
-"""Examples per call when the average is scored (inference only: no training batch applies)."""
-
 
 def export_ensemble(run: str | Path, size: int, out: str | Path, *, retrain: bool = False,
                     refit: bool = False, runs_dir: str | Path = "runs") -> ExportResult:
@@ -80,8 +77,8 @@ def export_ensemble(run: str | Path, size: int, out: str | Path, *, retrain: boo
     trained_on_validation = refit or any(int(r.arch.train.get("folds") or 0) >= 2
                                          for r in members)
     metrics = (None if trained_on_validation
-               else evaluate(ensemble, data, data.x_val, data.y_val, _BATCH))
-    test_metrics = evaluate(ensemble, data, data.x_test, data.y_test, _BATCH)
+               else evaluate(ensemble, data, data.x_val, data.y_val))
+    test_metrics = evaluate(ensemble, data, data.x_test, data.y_test)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_model(ensemble, out)
     metadata = {

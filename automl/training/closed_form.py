@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from automl.training.chunks import rows_per_call
+
 ALPHAS = np.logspace(-3, 3, 10)
 """Ridge penalties tried (MiniRocket's grid); the one with the lowest leave-one-out error wins."""
 TEMPERATURES = np.logspace(-1, 2, 31)
@@ -38,10 +40,11 @@ def has_fixed_body(model: Any) -> bool:
     return all(not layer.trainable_weights for layer in model.layers if layer.name != "head")
 
 
-def body_features(model: Any, x: np.ndarray, chunk: int = 256) -> np.ndarray:
+def body_features(model: Any, x: np.ndarray) -> np.ndarray:
     """The head's input for ``x`` (float64, for the solver)."""
     import keras
 
+    chunk = rows_per_call(model)
     body = keras.Model(model.inputs[0], model.get_layer("head").input)
     return np.concatenate([np.asarray(body(x[i:i + chunk], training=False), dtype=np.float64)
                            for i in range(0, len(x), chunk)])

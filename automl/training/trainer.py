@@ -27,6 +27,7 @@ from automl.errors import TrialFailedError
 from automl.space import Architecture
 from automl.tasks.task import Dataset
 from automl.tasks.task import loss_for
+from automl.training.chunks import rows_per_call
 from automl.training.closed_form import has_fixed_body
 from automl.training.closed_form import train_closed_form
 from automl.training.cross_validation import fold_data
@@ -55,10 +56,10 @@ def model_spec(data: Dataset) -> ModelSpec:
                      n_outputs=data.n_outputs, image_shape=data.image_shape)
 
 
-def predict(model: Any, x: np.ndarray, batch_size: int) -> np.ndarray:
+def predict(model: Any, x: np.ndarray) -> np.ndarray:
     """The model's outputs on ``x``; TrialFailedError when any is NaN or infinite."""
     # Direct calls in chunks: no predict() tf.function to retrace for every fresh child.
-    chunk = max(batch_size, 1024)
+    chunk = rows_per_call(model)
     predictions = np.concatenate(
         [np.asarray(model(x[i:i + chunk], training=False)) for i in range(0, len(x), chunk)])
     if not np.all(np.isfinite(predictions)):
@@ -73,9 +74,8 @@ def score(data: Dataset, y: np.ndarray, predictions: np.ndarray) -> dict[str, fl
     return regression_metrics(y, predictions)
 
 
-def evaluate(model: Any, data: Dataset, x: np.ndarray, y: np.ndarray,
-             batch_size: int) -> dict[str, float]:
-    return score(data, y, predict(model, x, batch_size))
+def evaluate(model: Any, data: Dataset, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    return score(data, y, predict(model, x))
 
 
 def keras_summary(model: Any) -> str:
@@ -157,7 +157,7 @@ def _train_once(architecture: Architecture, data: Dataset, *, seed: int,
             entry = {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}}
             if best is not None and math.isfinite(entry.get("loss", 0.0)):
                 try:
-                    val = evaluate(self.model, data, data.x_val, data.y_val, batch_size)
+                    val = evaluate(self.model, data, data.x_val, data.y_val)
                 except TrialFailedError:  # NaN predictions: stop; the best epoch is kept
                     entry["val_loss"] = math.nan
                 else:
@@ -185,11 +185,11 @@ def _train_once(architecture: Architecture, data: Dataset, *, seed: int,
         if best.best_epoch == 0:
             raise TrialFailedError("no epoch gave finite validation metrics")
         best.restore(model)  # a later NaN does not matter: the best epoch's weights are back
-    val_predictions = predict(model, data.x_val, batch_size)
+    val_predictions = predict(model, data.x_val)
     metrics = score(data, data.y_val, val_predictions)
     if best is not None:
         metrics["best_epoch"] = float(best.best_epoch)
-    test_predictions = predict(model, data.x_test, batch_size)
+    test_predictions = predict(model, data.x_test)
     test_metrics = score(data, data.y_test, test_predictions)
     costs.update(fit=train_seconds, evaluate=time.perf_counter() - clock)
     return {
@@ -228,8 +228,7 @@ def _fit_head_only(model: Any, data: Dataset, recipe: Recipe, costs: dict[str, f
     except (ValueError, np.linalg.LinAlgError) as exc:
         raise TrialFailedError(f"cannot fit the closed-form head: {exc}") from exc
     clock = time.perf_counter()
-    batch_size = BUILD_EXAMPLES
-    val_predictions = predict(model, data.x_val, batch_size)
+    val_predictions = predict(model, data.x_val)
     metrics = score(data, data.y_val, val_predictions)
     entry = {"epoch": 1.0,
              "loss": score(data, data.y_train, train_outputs)["loss"],
@@ -238,7 +237,7 @@ def _fit_head_only(model: Any, data: Dataset, recipe: Recipe, costs: dict[str, f
         report(1, entry)
     if recipe.early_stopping:
         metrics["best_epoch"] = 1.0
-    test_predictions = predict(model, data.x_test, batch_size)
+    test_predictions = predict(model, data.x_test)
     costs.update(compile=0.0, fit=train_seconds, evaluate=time.perf_counter() - clock)
     return {
         "metrics": metrics,

@@ -46,7 +46,7 @@ def test_a_fixed_body_child_is_fitted_in_one_solve_and_generalises() -> None:
     # The epoch's training loss, computed from the features the fit used, is the model's.
     data = _data()
     assert out["epochs"][0]["loss"] == pytest.approx(
-        evaluate(out["model"], data, data.x_train, data.y_train, 32)["loss"], abs=1e-4)
+        evaluate(out["model"], data, data.x_train, data.y_train)["loss"], abs=1e-4)
     # The scores are scaled (these waves separate without a leave-one-out mistake, so far
     # up): the validation loss is far below that of flat probabilities, log 3.
     assert out["metrics"]["loss"] < 0.2 * np.log(3)
@@ -98,3 +98,25 @@ def test_the_temperature_follows_how_well_held_out_scores_separate(separated: bo
     scores = np.stack([-signal, signal], axis=1) / 2
     temperature = best_temperature(scores, y)
     assert (temperature > 10) if separated else (temperature < 1)
+
+
+def test_a_wide_fixed_body_predicts_in_small_chunks() -> None:
+    import keras
+
+    from automl.training.chunks import CALL_BYTES
+    from automl.training.chunks import MAX_ROWS
+    from automl.training.chunks import rows_per_call
+    from automl.training.trainer import predict
+
+    x = _data().x_train
+    out = train_child(Architecture(({"type": "minirocket", "features": 9996,
+                                     "max_dilations": 32},), {}), _data(), seed=0,
+                      keep_model=True)
+    rows = rows_per_call(out["model"])
+    assert 1 <= rows < MAX_ROWS
+    # At least 64 steps x ~10,000 features in float32 per example (half the convolutions
+    # are unpadded and a little shorter; each output is held twice, before and after the step):
+    assert rows <= CALL_BYTES // (4 * 64 * 9996)
+    small = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    assert rows_per_call(small) == MAX_ROWS
+    np.testing.assert_allclose(predict(out["model"], x), np.asarray(out["model"](x)), atol=1e-6)

@@ -68,7 +68,7 @@ def test_a_cross_validated_child_is_scored_on_the_whole_pool() -> None:
     # what is tested is what is kept: the mean of the three networks
     kept = out["model"]
     assert len(kept.layers) == 5 and kept.count_params() == 3 * single["params"]
-    assert evaluate(kept, data, data.x_test, data.y_test, 64) == pytest.approx(
+    assert evaluate(kept, data, data.x_test, data.y_test) == pytest.approx(
         out["test_metrics"])
     assert out["summary_model"].count_params() == single["params"]
 
