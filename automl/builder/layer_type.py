@@ -59,9 +59,12 @@ class BuildContext:
         import keras
         import numpy as np
 
+        from automl.builder.chunks import rows_per_call
+
         upstream = keras.Model(self.inputs, x)
-        return np.concatenate([np.asarray(upstream(self.examples[i:i + 256], training=False))
-                               for i in range(0, len(self.examples), 256)])
+        rows = rows_per_call(upstream)
+        return np.concatenate([np.asarray(upstream(self.examples[i:i + rows], training=False))
+                               for i in range(0, len(self.examples), rows)])
 
 
 @dataclass(frozen=True)

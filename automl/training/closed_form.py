@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from automl.training.chunks import rows_per_call
+from automl.builder.chunks import rows_per_call
 
 ALPHAS = np.logspace(-3, 3, 10)
 """Ridge penalties tried (MiniRocket's grid); the one with the lowest leave-one-out error wins."""

@@ -23,11 +23,11 @@ import numpy as np
 from automl.builder import ModelSpec
 from automl.builder import build_model
 from automl.builder.average import average_models
+from automl.builder.chunks import rows_per_call
 from automl.errors import TrialFailedError
 from automl.space import Architecture
 from automl.tasks.task import Dataset
 from automl.tasks.task import loss_for
-from automl.training.chunks import rows_per_call
 from automl.training.closed_form import has_fixed_body
 from automl.training.closed_form import train_closed_form
 from automl.training.cross_validation import fold_data

@@ -103,9 +103,9 @@ def test_the_temperature_follows_how_well_held_out_scores_separate(separated: bo
 def test_a_wide_fixed_body_predicts_in_small_chunks() -> None:
     import keras
 
-    from automl.training.chunks import CALL_BYTES
-    from automl.training.chunks import MAX_ROWS
-    from automl.training.chunks import rows_per_call
+    from automl.builder.chunks import CALL_BYTES
+    from automl.builder.chunks import MAX_ROWS
+    from automl.builder.chunks import rows_per_call
     from automl.training.trainer import predict
 
     x = _data().x_train
