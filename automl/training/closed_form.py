@@ -50,16 +50,13 @@ def body_features(model: Any, x: np.ndarray) -> np.ndarray:
                            for i in range(0, len(x), chunk)])
 
 
-def _softmax(scores: np.ndarray) -> np.ndarray:
-    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
 def best_temperature(loo_scores: np.ndarray, y: np.ndarray) -> float:
     """The temperature of :data:`TEMPERATURES` whose softmax of the leave-one-out scores has
     the lowest log loss on ``y``."""
+    from scipy.special import softmax
+
     rows = np.arange(len(y))
-    losses = [-np.mean(np.log(np.clip(_softmax(t * loo_scores)[rows, y], 1e-12, 1.0)))
+    losses = [-np.mean(np.log(np.clip(softmax(t * loo_scores, axis=1)[rows, y], 1e-12, 1.0)))
               for t in TEMPERATURES]
     return float(TEMPERATURES[int(np.argmin(losses))])
 
@@ -123,7 +120,9 @@ def train_closed_form(model: Any, x: np.ndarray, y: np.ndarray, *, output: str,
     model.get_layer("head").set_weights([kernel, bias])
     outputs = features.astype(np.float32) @ kernel + bias
     if output == "classification":
-        outputs = _softmax(outputs)
+        from scipy.special import softmax
+
+        outputs = softmax(outputs, axis=1)
     return time.perf_counter() - started, outputs
 
 
