@@ -20,12 +20,16 @@ are the kernel-bias pairs (kernel weights and ``-bias``, scaled so that ``ReLU(m
 is the step function to within 1/1000 of the output's spread), then ``GlobalAveragePooling1D``
 (the PPV). The biases need data, so the layer is built with training examples
 (:attr:`BuildContext.values`); the values the layer sees are those of its input tensor, so the
-layer also works after other layers (which then keep their initial weights: the step function
-passes no gradient). Its output is a vector; a sequence layer after it gets the features as 84
-steps of ``features / 84`` channels (the builder's rule, one step per feature, would give
-sequences of ~10,000 steps, minutes an epoch for a convolution), so every architecture builds
-at a modest cost and a search learns whether it pays. A child whose body is all fixed gets a
-closed-form head (:mod:`automl.training.closed_form`).
+layer also works after other layers. Those layers are frozen as initialised: the step function
+passes next to no gradient (only outputs within 1/1000 of their spread above a bias have one,
+scaled by 1,000), the biases were set from their initial outputs, and a body that is all fixed
+is fitted in seconds by the closed-form head instead of epochs of noise through the step
+(ACSF1: ``ResBlock > MiniRocket > ...`` children took 29 minutes each for validation 0.55,
+against 0.75 for MiniRocket alone). Its output is a vector; a sequence layer after it gets the
+features as 84 steps of ``features / 84`` channels (the builder's rule, one step per feature,
+would give sequences of ~10,000 steps, minutes an epoch for a convolution), so every
+architecture builds at a modest cost and a search learns whether it pays. A child whose body
+is all fixed gets a closed-form head (:mod:`automl.training.closed_form`).
 """
 
 from __future__ import annotations
@@ -112,6 +116,9 @@ def _minirocket(x: Any, p: Mapping[str, Any], ctx: BuildContext) -> Any:
         raise ValueError("minirocket needs training examples to set its biases "
                          "(it is built by the trainer, not without data)")
     values = np.asarray(values, dtype=np.float64)
+    if x is not ctx.inputs:  # the layers below: frozen as initialised (module docstring)
+        for layer in keras.Model(ctx.inputs, x).layers:
+            layer.trainable = False
     length = int(x.shape[1])
     rng = np.random.default_rng(ctx.seed)
     features = []

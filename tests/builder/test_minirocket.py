@@ -98,3 +98,22 @@ def test_a_sequence_layer_after_it_gets_84_steps_not_one_per_feature() -> None:
     model = build_model(arch, ModelSpec((40, 1), n_outputs=2), examples=x)
     conv = [layer for layer in model.layers if layer.__class__.__name__ == "Conv1D"][-1]
     assert conv.input.shape == (None, N_KERNELS, 10)
+
+
+def test_layers_below_it_are_frozen_and_layers_after_it_train() -> None:
+    from automl.training.closed_form import has_fixed_body
+
+    x = np.random.default_rng(7).normal(size=(4, 40, 1)).astype("float32")
+    block = {"type": "fcn_block", "filters": 4, "kernel_size": 3}
+    rocket = {"type": "minirocket", "features": 840, "max_dilations": 32}
+    below = build_model(Architecture((block, rocket), {}), ModelSpec((40, 1), n_outputs=2),
+                        examples=x)
+    # The step passes next to no gradient: the block keeps its initial weights, and the child
+    # is a fixed body under a closed-form head.
+    assert has_fixed_body(below)
+    assert below.get_layer("head").trainable_weights
+    after = build_model(Architecture((rocket, block), {}), ModelSpec((40, 1), n_outputs=2),
+                        examples=x)
+    assert not has_fixed_body(after)
+    trainable = {layer.__class__.__name__ for layer in after.layers if layer.trainable_weights}
+    assert {"Conv1D", "BatchNormalization", "Dense"} <= trainable
