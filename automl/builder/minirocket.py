@@ -9,8 +9,9 @@ The transform, as in the paper:
 
 * 84 kernels of length 9 with weights -1 and 2 (three taps of 2, chosen every way), applied at
   exponentially spaced dilations from 1 up to (length - 1) / 8;
-* each kernel-dilation pair gets several biases, the quantiles (at a low-discrepancy sequence)
-  of its convolution output on one training example drawn at random;
+* each kernel-dilation pair gets several biases, the quantiles of its convolution output on
+  one training example drawn at random, at its own consecutive stretch of one low-discrepancy
+  sequence over all features;
 * a feature is the proportion of positive values (PPV) of convolution minus bias over time;
 * half the pairs pad their input ('same'), half do not ('valid'), alternating;
 * on several channels each kernel sums its convolution over a random subset of 1-9 channels.
@@ -85,17 +86,20 @@ def convolve_same(series: np.ndarray, weights: np.ndarray, dilation: int) -> np.
     return sum(w * padded[j * dilation:j * dilation + n] for j, w in enumerate(weights))
 
 
-def quantile_levels(n: int) -> np.ndarray:
-    return (np.arange(1, n + 1) * GOLDEN) % 1.0
+def quantile_levels(n: int, start: int = 0) -> np.ndarray:
+    """Levels ``start + 1 .. start + n`` of one low-discrepancy sequence over all features:
+    each kernel-dilation pair takes the next ``n``, so over the kernels the biases cover the
+    whole output distribution (the same ``n`` levels for every kernel left the upper
+    quantiles unused where a dilation has one or two biases per kernel)."""
+    return (np.arange(start + 1, start + n + 1) * GOLDEN) % 1.0
 
 
 def _fit_conv(values: np.ndarray, kernels: list[int], dilation: int, biases: int,
-              rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+              first_level: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Kernel (9, channels, len(kernels) * biases) and bias of one frozen Conv1D."""
     n, _, channels = values.shape
     weights = np.zeros((KERNEL_LENGTH, channels, len(kernels) * biases), np.float32)
     offsets = np.zeros(len(kernels) * biases, np.float32)
-    levels = quantile_levels(biases)
     for slot, kernel in enumerate(kernels):
         used = int(2 ** rng.uniform(0, math.log2(min(channels, KERNEL_LENGTH) + 1)))
         chosen = rng.choice(channels, size=max(1, used), replace=False)
@@ -104,6 +108,7 @@ def _fit_conv(values: np.ndarray, kernels: list[int], dilation: int, biases: int
         scale = STEP_SHARPNESS / max(float(np.std(output)), 1e-6)
         columns = slice(slot * biases, (slot + 1) * biases)
         weights[:, chosen, columns] = (kernel_weights(kernel) * scale)[:, None, None]
+        levels = quantile_levels(biases, first_level + kernel * biases)
         offsets[columns] = -np.quantile(output, levels) * scale
     return weights, offsets
 
@@ -122,6 +127,7 @@ def _minirocket(x: Any, p: Mapping[str, Any], ctx: BuildContext) -> Any:
     length = int(x.shape[1])
     rng = np.random.default_rng(ctx.seed)
     features = []
+    first_level = 0  # of the dilation's features in the quantile sequence (kernel-major)
     for index, (dilation, biases) in enumerate(dilations(length, p["features"],
                                                          p["max_dilations"])):
         for padding in ("same", "valid"):
@@ -129,13 +135,14 @@ def _minirocket(x: Any, p: Mapping[str, Any], ctx: BuildContext) -> Any:
             kernels = [k for k in range(N_KERNELS) if ((index + k) % 2 == 0) == padded]
             if padding == "valid" and length < (KERNEL_LENGTH - 1) * dilation + 1:
                 padding = "same"  # too short to convolve unpadded at this dilation
-            weights, offsets = _fit_conv(values, kernels, dilation, biases, rng)
+            weights, offsets = _fit_conv(values, kernels, dilation, biases, first_level, rng)
             conv = keras.layers.Conv1D(len(kernels) * biases, KERNEL_LENGTH,
                                        dilation_rate=dilation, padding=padding, trainable=False)
             y = conv(x)
             conv.set_weights([weights, offsets])
             y = keras.layers.ReLU(max_value=1.0)(y)
             features.append(keras.layers.GlobalAveragePooling1D()(y))
+        first_level += N_KERNELS * biases
     out = keras.layers.Concatenate()(features) if len(features) > 1 else features[0]
     if ctx.next_accepts == "sequence":
         # The builder's rule would make each of ~10,000 features a time step, and a

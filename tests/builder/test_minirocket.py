@@ -52,8 +52,11 @@ def test_features_are_the_ppv_of_minirocket_kernels_with_quantile_biases() -> No
     assert values.shape == (6, 840) and values.min() >= 0.0 and values.max() <= 1.0
     reference = np.concatenate([_numpy_ppv(conv, x) for conv in convs], axis=1)
     # The layer's step is ReLU(max 1) of the scaled output: it differs from the strict step
-    # only for outputs within 1/1000 of their spread above a bias.
-    assert np.abs(values - reference).max() < 0.05
+    # only for outputs within 1/1000 of their spread above a bias, which happens when a bias
+    # falls just under a value of the example it came from: a step or two of any output.
+    steps = np.concatenate([np.full(conv.filters, 60 - (conv.padding == "valid") * 8
+                                    * conv.dilation_rate[0]) for conv in convs])
+    assert (np.abs(values - reference) * steps).max() <= 2.0
     assert np.abs(values - reference).mean() < 1e-3
     for conv in convs:
         kernel, _ = conv.get_weights()
@@ -117,3 +120,14 @@ def test_layers_below_it_are_frozen_and_layers_after_it_train() -> None:
     assert not has_fixed_body(after)
     trainable = {layer.__class__.__name__ for layer in after.layers if layer.trainable_weights}
     assert {"Conv1D", "BatchNormalization", "Dense"} <= trainable
+
+
+def test_biases_take_consecutive_levels_of_one_sequence_over_all_features() -> None:
+    from automl.builder.minirocket import quantile_levels
+
+    # As in MiniRocket: kernel k of a dilation with b biases takes levels k*b+1 .. k*b+b, so a
+    # dilation with one bias per kernel still spreads its biases over the whole distribution.
+    levels = np.concatenate([quantile_levels(1, k) for k in range(N_KERNELS)])
+    assert len(np.unique(np.round(levels, 9))) == N_KERNELS
+    assert levels.min() < 0.05 and levels.max() > 0.95
+    np.testing.assert_allclose(quantile_levels(3, 6), quantile_levels(9)[6:])
