@@ -57,14 +57,10 @@ class BuildContext:
         if x is self.inputs:
             return self.examples
         import keras
-        import numpy as np
 
-        from automl.builder.chunks import rows_per_call
+        from automl.builder.chunks import outputs_in_chunks
 
-        upstream = keras.Model(self.inputs, x)
-        rows = rows_per_call(upstream)
-        return np.concatenate([np.asarray(upstream(self.examples[i:i + rows], training=False))
-                               for i in range(0, len(self.examples), rows)])
+        return outputs_in_chunks(keras.Model(self.inputs, x), self.examples)
 
 
 @dataclass(frozen=True)

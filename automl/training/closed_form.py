@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from automl.builder.chunks import rows_per_call
+from automl.builder.chunks import outputs_in_chunks
 
 ALPHAS = np.logspace(-3, 3, 10)
 """Ridge penalties tried (MiniRocket's grid); the one with the lowest leave-one-out error wins."""
@@ -44,10 +44,8 @@ def body_features(model: Any, x: np.ndarray) -> np.ndarray:
     """The head's input for ``x`` (float64, for the solver)."""
     import keras
 
-    chunk = rows_per_call(model)
     body = keras.Model(model.inputs[0], model.get_layer("head").input)
-    return np.concatenate([np.asarray(body(x[i:i + chunk], training=False), dtype=np.float64)
-                           for i in range(0, len(x), chunk)])
+    return outputs_in_chunks(body, x).astype(np.float64)
 
 
 def best_temperature(loo_scores: np.ndarray, y: np.ndarray) -> float:

@@ -23,7 +23,7 @@ import numpy as np
 from automl.builder import ModelSpec
 from automl.builder import build_model
 from automl.builder.average import average_models
-from automl.builder.chunks import rows_per_call
+from automl.builder.chunks import outputs_in_chunks
 from automl.errors import TrialFailedError
 from automl.space import Architecture
 from automl.tasks.task import Dataset
@@ -34,6 +34,8 @@ from automl.training.cross_validation import fold_data
 from automl.training.cross_validation import fold_indices
 from automl.training.cross_validation import median_epoch
 from automl.training.cross_validation import pool
+from automl.training.fixed_prefix import on_prefix_outputs
+from automl.training.fixed_prefix import split_fixed_prefix
 from automl.training.metrics import classification_metrics
 from automl.training.metrics import regression_metrics
 from automl.training.recipe import BestEpoch
@@ -59,9 +61,7 @@ def model_spec(data: Dataset) -> ModelSpec:
 def predict(model: Any, x: np.ndarray) -> np.ndarray:
     """The model's outputs on ``x``; TrialFailedError when any is NaN or infinite."""
     # Direct calls in chunks: no predict() tf.function to retrace for every fresh child.
-    chunk = rows_per_call(model)
-    predictions = np.concatenate(
-        [np.asarray(model(x[i:i + chunk], training=False)) for i in range(0, len(x), chunk)])
+    predictions = outputs_in_chunks(model, x)
     if not np.all(np.isfinite(predictions)):
         raise TrialFailedError("the child predicts NaN or infinite values")
     return predictions
@@ -97,9 +97,11 @@ def _check_monitor(monitor: str, data: Dataset) -> None:
 
 def train_child(architecture: Architecture, data: Dataset, *, seed: int,
                 report: EpochReport | None = None,
-                keep_model: bool = False) -> dict[str, Any]:
+                keep_model: bool = False, reuse_fixed_prefix: bool = True) -> dict[str, Any]:
     """Train ``architecture`` on ``data`` and return its metrics and facts; with
     ``train.folds`` k, train it on k folds (``training/cross_validation.py``).
+    ``reuse_fixed_prefix``: layers after a frozen prefix train on its outputs computed once
+    (``training/fixed_prefix.py``; off only to measure what that saves).
 
     Returns:
         ``{"metrics": validation metrics, "test_metrics": ..., "params": int,
@@ -113,14 +115,16 @@ def train_child(architecture: Architecture, data: Dataset, *, seed: int,
     folds = Recipe.from_train(architecture.train).folds
     if folds >= 2:
         return _train_folds(architecture, data, folds, seed=seed, report=report,
-                            keep_model=keep_model)
-    out = _train_once(architecture, data, seed=seed, report=report, keep_model=keep_model)
+                            keep_model=keep_model, reuse_fixed_prefix=reuse_fixed_prefix)
+    out = _train_once(architecture, data, seed=seed, report=report, keep_model=keep_model,
+                      reuse_fixed_prefix=reuse_fixed_prefix)
     out.pop("predictions")
     return out
 
 
 def _train_once(architecture: Architecture, data: Dataset, *, seed: int,
-                report: EpochReport | None, keep_model: bool) -> dict[str, Any]:
+                report: EpochReport | None, keep_model: bool,
+                reuse_fixed_prefix: bool = True) -> dict[str, Any]:
     """One network trained on ``data``'s training split: :func:`train_child`'s result plus
     ``"predictions"``, its validation and test outputs."""
     import keras
@@ -138,6 +142,12 @@ def _train_once(architecture: Architecture, data: Dataset, *, seed: int,
     recipe = Recipe.from_train(train)
     if has_fixed_body(model):
         return _fit_head_only(model, data, recipe, costs, report=report, keep_model=keep_model)
+    full_model = model
+    split = (split_fixed_prefix(model, len(data.x_train) + len(data.x_val) + len(data.x_test))
+             if reuse_fixed_prefix else None)
+    if split is not None:  # fit what follows the frozen layers on their outputs, once
+        data, costs["fixed_prefix"] = on_prefix_outputs(split, data)
+        model = split.rest
     clock = time.perf_counter()
     batch_size = int(train.get("batch_size", 32))
     steps_per_epoch = math.ceil(len(data.x_train) / batch_size)
@@ -176,7 +186,7 @@ def _train_once(architecture: Architecture, data: Dataset, *, seed: int,
     model.fit(data.x_train, data.y_train, validation_data=(data.x_val, data.y_val),
               batch_size=batch_size, epochs=recipe.epochs, verbose=0, shuffle=True,
               class_weight=weights, callbacks=[_Report(), *schedule_callbacks(recipe)])
-    train_seconds = time.perf_counter() - started
+    train_seconds = time.perf_counter() - started + costs.get("fixed_prefix", 0.0)
     clock = time.perf_counter()
     bad = [e for e in history if not all(math.isfinite(v) for v in e.values())]
     if bad and best is None:
@@ -196,11 +206,11 @@ def _train_once(architecture: Architecture, data: Dataset, *, seed: int,
         "metrics": metrics,
         "test_metrics": test_metrics,
         "predictions": (val_predictions, test_predictions),
-        "params": int(model.count_params()),
+        "params": int(full_model.count_params()),
         "train_seconds": train_seconds,
         "epochs": history,
         "costs": costs,
-        "model": model if keep_model else None,
+        "model": full_model if keep_model else None,
     }
 
 
@@ -252,7 +262,8 @@ def _fit_head_only(model: Any, data: Dataset, recipe: Recipe, costs: dict[str, f
 
 
 def _train_folds(architecture: Architecture, data: Dataset, folds: int, *, seed: int,
-                 report: EpochReport | None, keep_model: bool) -> dict[str, Any]:
+                 report: EpochReport | None, keep_model: bool,
+                 reuse_fixed_prefix: bool = True) -> dict[str, Any]:
     """``folds`` networks, each held out from one fold of training + validation; scored on
     their out-of-fold predictions, tested (and kept) as their mean."""
     x, y = pool(data)
@@ -273,7 +284,7 @@ def _train_folds(architecture: Architecture, data: Dataset, folds: int, *, seed:
 
         out = _train_once(architecture, fold_data(data, x, y, train, held_out),
                           seed=(seed + k - 1) % (1 << 31), report=fold_report,
-                          keep_model=keep_model)
+                          keep_model=keep_model, reuse_fixed_prefix=reuse_fixed_prefix)
         history.extend(numbered(entry) for entry in out["epochs"])
         outs.append(out)
     held = [h for _, h in splits]
