@@ -2,10 +2,11 @@
 
 Why: ``minirocket`` freezes itself and every layer below it, so a child such as
 ``MiniRocket > ResBlock`` trains only what comes after. ``model.fit`` still ran the frozen
-convolutions on every batch of every epoch: on ACSF1 (1,460 steps, 10,000 features) such a
-child took 10 to 20 minutes, nearly all of it recomputing the same features. The prefix's output is
-small (10,000 numbers a series), so it is computed once per split and the rest of the model is
-fitted on it; the layers are the model's own, so the whole model is trained and saves as one.
+convolutions on every batch of every epoch: on ACSF1 (1,460 steps, 10,000 features) such
+children took up to 18 minutes, most of it recomputing the same features. The prefix's output
+is small (10,000 numbers a series), so it is computed once per split and the rest of the model
+is fitted on it; the layers are the model's own, so the whole model is trained and saves as
+one (``benchmarks/fixed_prefix.py``: 7x faster at 30 epochs).
 
 A prefix qualifies when every layer in it has no trainable weight and either cannot behave
 differently in training (a convolution, a reshape, a pooling) or is frozen (``trainable``
