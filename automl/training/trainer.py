@@ -60,7 +60,7 @@ def model_spec(data: Dataset) -> ModelSpec:
 
 def predict(model: Any, x: np.ndarray) -> np.ndarray:
     """The model's outputs on ``x``; TrialFailedError when any is NaN or infinite."""
-    # Direct calls in chunks: no predict() tf.function to retrace for every fresh child.
+    # Direct calls in chunks, not predict(): compiled only for heavy models (builder/chunks.py).
     predictions = outputs_in_chunks(model, x)
     if not np.all(np.isfinite(predictions)):
         raise TrialFailedError("the child predicts NaN or infinite values")
