@@ -33,7 +33,9 @@ ROCKET_THEN_BLOCK = Architecture(
     {"epochs": 4, "batch_size": 8, "learning_rate": 0.01})
 
 
-def test_training_on_the_prefix_outputs_is_training_through_the_whole_model() -> None:
+def test_training_on_the_prefix_outputs_is_training_through_the_whole_model(tmp_path) -> None:
+    import keras
+
     data = _data()
     reused = train_child(ROCKET_THEN_BLOCK, data, seed=3, keep_model=True)
     through = train_child(ROCKET_THEN_BLOCK, data, seed=3, keep_model=True,
@@ -48,6 +50,10 @@ def test_training_on_the_prefix_outputs_is_training_through_the_whole_model() ->
     assert model.inputs[0].shape[1:] == data.x_train.shape[1:]
     assert evaluate(model, data, data.x_val, data.y_val)["loss"] == pytest.approx(
         reused["metrics"]["loss"], rel=1e-5)
+    model.save(tmp_path / "child.keras")
+    loaded = keras.saving.load_model(tmp_path / "child.keras", safe_mode=True)
+    np.testing.assert_allclose(np.asarray(loaded(data.x_test)), np.asarray(model(data.x_test)),
+                               atol=1e-6)
 
 
 def _chain(*layers, frozen: int = 0):  # type: ignore[no-untyped-def]
