@@ -162,6 +162,11 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
 
 
+def _gap(row: dict[str, Any], key: str) -> float | None:
+    """How far the best child (as chosen, or refit) is above MiniRocket on test."""
+    return None if row.get(key) is None else row[key] - row["minirocket_test_accuracy"]
+
+
 def _print_table(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
     def fmt(value: Any, digits: int = 4) -> str:
         return "-" if value is None else f"{value:.{digits}f}"
@@ -172,14 +177,10 @@ def _print_table(results: dict[str, dict[str, Any]], args: argparse.Namespace) -
           f"{'ensemble':>9} {'MiniRocket':>10} {'gap child':>9} {'gap refit':>9} "
           f"{'search s':>9} {'MiniRocket s':>12}  best child")
     for name, r in results.items():
-        def gap(key: str, r: dict[str, Any] = r) -> float | None:
-            """Points the best child (as chosen, or refit) is above MiniRocket."""
-            return None if r.get(key) is None else r[key] - r["minirocket_test_accuracy"]
-
         print(f"{name:<18} {fmt(r.get('val_accuracy')):>9} {fmt(r.get('test_accuracy')):>10} "
               f"{fmt(r.get('refit_test_accuracy')):>10} {fmt(r.get('ensemble_test_accuracy')):>9} "
-              f"{fmt(r['minirocket_test_accuracy']):>10} {fmt(gap('test_accuracy'), 3):>9} "
-              f"{fmt(gap('refit_test_accuracy'), 3):>9} "
+              f"{fmt(r['minirocket_test_accuracy']):>10} {fmt(_gap(r, 'test_accuracy'), 3):>9} "
+              f"{fmt(_gap(r, 'refit_test_accuracy'), 3):>9} "
               f"{fmt(r.get('search_seconds'), 0):>9} {fmt(r['minirocket_seconds'], 1):>12}  "
               f"{r.get('best', '')}")
 

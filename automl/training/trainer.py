@@ -1,7 +1,8 @@
 """Fit and evaluate one child (runs inside a worker): build, compile, fit, score.
 
 Each phase is timed (``costs`` in the result: ``build``, ``compile``, ``fit``, ``evaluate``
-seconds), so a benchmark or a user can see what a child costs outside ``model.fit``.
+seconds; ``fixed_prefix``, the frozen layers' outputs computed once, is a part of ``fit``), so a
+benchmark or a user can see what a child costs outside ``model.fit``.
 
 Per-epoch validation metrics go through one callback, ``report(epoch, metrics)``, which a
 scheduler can later use to stop a child early (it returns False to stop). The recipe settings
