@@ -60,7 +60,7 @@ def _retrained_rewards(space, trials: list, seed: int) -> list[float]:  # type: 
     from automl.registry import TASKS
     from automl.training.trainer import train_child
 
-    data, task_name = _load_data(space, seed)
+    space, data, task_name = _load_data(space, seed)
     task = TASKS.get(task_name)
     reward, params = _reward_of(space)
     rewards = []

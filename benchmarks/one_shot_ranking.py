@@ -48,7 +48,7 @@ def main() -> None:
     from automl.strategies import create_strategy
 
     space = load_space(ROOT / "search_spaces" / f"{args.space}.yaml")
-    data, task_name = _load_data(space, args.seed)
+    space, data, task_name = _load_data(space, args.seed)
     reward, params = _reward_of(space)
     settings = OneShotSettings()
 

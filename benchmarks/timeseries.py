@@ -85,7 +85,8 @@ def search(config: dict[str, Any], dataset: str, args: argparse.Namespace,
     row = {"run": str(outcome.run_path), "search_seconds": wall,
            "val_accuracy": best["metrics"].get("accuracy"),
            "test_accuracy": best["test_metrics"].get("accuracy"),
-           "best": best["summary"], "counts": outcome.counts}
+           "best": best["summary"], "counts": outcome.counts,
+           "folds": int((best["flat"] or {}).get("train.folds") or 0)}
     if args.refit:
         from automl.engine import export_model
 
@@ -110,6 +111,10 @@ def search(config: dict[str, Any], dataset: str, args: argparse.Namespace,
     return row
 
 
+def _folds(text: str) -> int | str:
+    return text if text == "auto" else int(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=DEFAULT_DATASETS,
@@ -121,9 +126,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=None,
                         help="override the space's train.epochs (the most, with early stopping)")
-    parser.add_argument("--folds", type=int, default=None, metavar="K",
+    parser.add_argument("--folds", type=_folds, default=None, metavar="K",
                         help="override the space's train.folds: cross-validated children, "
-                             "scored on K folds of the official training split")
+                             "scored on K folds of the official training split; auto: 5 "
+                             "below 100 training series, else none")
     parser.add_argument("--refit", action="store_true", help="also refit the best child on "
                         "training + validation and print its test accuracy")
     parser.add_argument("--ensemble", type=int, default=0, metavar="K",
@@ -175,13 +181,14 @@ def _print_table(results: dict[str, dict[str, Any]], args: argparse.Namespace) -
           f"space {Path(args.space).name}")
     print(f"{'dataset':<18} {'child val':>9} {'child test':>10} {'refit test':>10} "
           f"{'ensemble':>9} {'MiniRocket':>10} {'gap child':>9} {'gap refit':>9} "
-          f"{'search s':>9} {'MiniRocket s':>12}  best child")
+          f"{'search s':>9} {'MiniRocket s':>12} {'folds':>5}  best child")
     for name, r in results.items():
         print(f"{name:<18} {fmt(r.get('val_accuracy')):>9} {fmt(r.get('test_accuracy')):>10} "
               f"{fmt(r.get('refit_test_accuracy')):>10} {fmt(r.get('ensemble_test_accuracy')):>9} "
               f"{fmt(r['minirocket_test_accuracy']):>10} {fmt(_gap(r, 'test_accuracy'), 3):>9} "
               f"{fmt(_gap(r, 'refit_test_accuracy'), 3):>9} "
-              f"{fmt(r.get('search_seconds'), 0):>9} {fmt(r['minirocket_seconds'], 1):>12}  "
+              f"{fmt(r.get('search_seconds'), 0):>9} {fmt(r['minirocket_seconds'], 1):>12} "
+              f"{r.get('folds', '-'):>5}  "
               f"{r.get('best', '')}")
 
 

@@ -7,6 +7,7 @@ the data have all been validated, so bad input leaves nothing behind.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import logging
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from automl.execution import create_executor
 from automl.registry.discovery import load_named
 from automl.registry.discovery import path_plugins
 from automl.schedulers import scheduler_config
+from automl.space import FOLDS_AUTO
 from automl.space import SearchSpace
 from automl.space import load_space
 from automl.space import parse_space
@@ -40,6 +42,8 @@ from automl.store import check_run_name
 from automl.strategies import Strategy
 from automl.strategies import check_strategy_block
 from automl.strategies import create_strategy
+from automl.training.cross_validation import AUTO_POOL_BELOW
+from automl.training.cross_validation import auto_folds
 from automl.training.rewards import Reward
 
 DEFAULT_STRATEGY = "reinforce"
@@ -59,7 +63,28 @@ def _strategy_choice(space: SearchSpace, name: str | None,
     return chosen, merged
 
 
-def _load_data(space: SearchSpace, seed: int) -> tuple[Any, str | None]:
+def _load_data(space: SearchSpace, seed: int) -> tuple[SearchSpace, Any, str | None]:
+    """The task's data and name, and the space with what depends on the data settled
+    (``train.folds: auto``), before any strategy or child sees it."""
+    data, task_name = _task_data(space, seed)
+    return _settled_folds(space, data), data, task_name
+
+
+def _settled_folds(space: SearchSpace, data: Any) -> SearchSpace:
+    """``train.folds: auto`` as a number for this task, so every architecture, the scheduler
+    and the reports read an integer. The run keeps the ``auto`` its YAML says; a resume loads
+    the same data and settles it the same way."""
+    if tuple(space.train.get("folds", ())) != (FOLDS_AUTO,):
+        return space
+    pool_size = len(data.y_train) + len(data.y_val)
+    folds = auto_folds(pool_size)
+    logging.getLogger("automl.search").info(
+        "train.folds auto: %s (%d training + validation examples; cross-validated below %d)",
+        folds or "off", pool_size, AUTO_POOL_BELOW)
+    return dataclasses.replace(space, train={**space.train, "folds": (folds,)})
+
+
+def _task_data(space: SearchSpace, seed: int) -> tuple[Any, str | None]:
     from automl.registry import TASKS
 
     if space.task is None:
@@ -202,10 +227,10 @@ def run_search(space: str | Path | SearchSpace, *, strategy: str | None = None,
     trials = check_trials(trials if trials is not None else space.trials)
     seed = seed if seed is not None else (space.seed or 0)
     strategy_name, settings = _strategy_choice(space, strategy, strategy_settings)
+    reward, reward_params = _reward_of(space)
+    space, data, task_name = _load_data(space, seed)
     instance = create_strategy(strategy_name, space, seed=seed, workers=execution.workers,
                                settings=settings, source=space.source)
-    reward, reward_params = _reward_of(space)
-    data, task_name = _load_data(space, seed)
     name = name or _unique_name(Path(runs_dir), space.name)
     run_info = new_run_info(name, space, data, strategy=strategy_name,
                             strategy_settings=settings, seed=seed, trials=trials,
@@ -246,12 +271,12 @@ def resume_search(run: str | Path, *, trials: int | None = None,
         execution = check_execution(execution or stored)
         trials = check_trials(trials if trials is not None else int(info["trials"]))
         seed = int(info.get("seed", 0))
+        reward, reward_params = _reward_of(space)
+        space, data, task_name = _load_data(space, seed)
         instance = create_strategy(info["strategy"], space, seed=seed,
                                    workers=int(stored.workers),
                                    settings=info.get("strategy_settings") or {},
                                    source=str(folder.run_json))
-        reward, reward_params = _reward_of(space)
-        data, task_name = _load_data(space, seed)
         executor = create_executor(execution, data, task_name=task_name,
                                    plugin_paths=info.get("plugins", []),
                                    scheduler=scheduler_config(execution.scheduler, space.train))

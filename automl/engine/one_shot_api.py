@@ -166,10 +166,10 @@ def run_one_shot(space: str | Path | SearchSpace, *, settings: OneShotSettings |
     check_one_shot(space)  # the space alone, before any data is loaded
     execution = check_execution(execution or ExecutionSettings())
     seed = seed if seed is not None else (space.seed or 0)
+    reward, reward_params = _reward_of(space)
+    space, data, task_name = _load_data(space, seed)
     controller, chosen = _controller(space, seed, settings, strategy, strategy_settings,
                                      space.source)
-    reward, reward_params = _reward_of(space)
-    data, task_name = _load_data(space, seed)
     check_one_shot(space, model_spec(data))  # the input kind the stacks need
     name = name or _unique_name(Path(runs_dir), space.name)
     run_info = new_run_info(name, space, data, strategy="reinforce", strategy_settings=chosen,
@@ -203,9 +203,9 @@ def resume_one_shot(run: str | Path, *, runs_dir: str | Path = "runs",
         stored = ExecutionSettings(**info.get("execution", {}))
         execution = check_execution(execution or stored)
         seed = int(info.get("seed", 0))
-        controller = _stored_controller(folder, info, space, settings, seed)
         reward, reward_params = _reward_of(space)
-        data, task_name = _load_data(space, seed)
+        space, data, task_name = _load_data(space, seed)
+        controller = _stored_controller(folder, info, space, settings, seed)
         executor = create_executor(execution, data, task_name=task_name,
                                    plugin_paths=info.get("plugins", []),
                                    scheduler=scheduler_config(execution.scheduler, space.train))
@@ -306,9 +306,9 @@ def rescore(run: str | Path, architectures: Sequence[Architecture], *,
     info, space = load_run_space(folder, "rescore")
     settings = OneShotSettings(**info["one_shot"])
     seed = int(info.get("seed", 0))
-    controller = _stored_controller(folder, info, space, settings, seed)
     reward, reward_params = _reward_of(space)
-    data, _ = _load_data(space, seed)
+    space, data, _ = _load_data(space, seed)
+    controller = _stored_controller(folder, info, space, settings, seed)
     phase = OneShotPhase(space, data, controller, reward, reward_params, seed, settings,
                          checkpoint_path=folder.one_shot_path)
     if not phase.restore():

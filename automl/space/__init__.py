@@ -1,5 +1,6 @@
 """Search spaces: YAML -> validated SearchSpace, the decision process, and Architecture."""
 
+from automl.space._loader import FOLDS_AUTO
 from automl.space._loader import TRAIN_PARAMS
 from automl.space._loader import load_space
 from automl.space._loader import parse_space
@@ -10,5 +11,5 @@ from automl.space._space import TaskSetting
 from automl.space.architecture import Architecture
 from automl.space.params import Param
 
-__all__ = ["Architecture", "Decision", "Param", "RewardSetting", "SearchSpace", "TaskSetting",
-           "TRAIN_PARAMS", "load_space", "parse_space"]
+__all__ = ["FOLDS_AUTO", "Architecture", "Decision", "Param", "RewardSetting", "SearchSpace",
+           "TaskSetting", "TRAIN_PARAMS", "load_space", "parse_space"]

@@ -57,8 +57,13 @@ TRAIN_PARAMS: dict[str, Param] = {
                           doc="weight classes by inverse frequency in the training split"),
     "folds": Param(int, min=0, max=50, default=0,
                    doc="cross-validated children: k networks, each held out from one fold of "
-                       "training + validation, scored on their out-of-fold predictions; 0: off"),
+                       "training + validation, scored on their out-of-fold predictions; 0: off; "
+                       "auto: 5 when training + validation hold fewer than 100 examples, else 0"),
 }
+FOLDS_AUTO = "auto"
+"""``train.folds: auto``: the number of folds follows the task's size, settled when a search
+loads its data (``training/cross_validation.py: auto_folds``)."""
+FOLDS_ALLOWED = "0 (off), 2 to 50, or auto"
 RECIPE_KEYS = ("patience", "monitor", "lr_schedule", "class_weight", "folds")
 """Training settings that enter an architecture only when the space names them, so the
 architectures (and ids) of spaces written before them are unchanged."""
@@ -135,9 +140,9 @@ def _check_folds(source: str, train: Mapping[str, tuple[Any, ...]]) -> None:
     folds = train.get("folds", ())
     if len(folds) > 1:
         raise SpaceError(f"decides how every child is scored, so it takes one value, not a list "
-                         f"({len(folds)} given)", source=source, key="train.folds")
+                         f"({len(folds)} given); or 'auto'", source=source, key="train.folds")
     if folds and folds[0] == 1:
-        raise SpaceError("1 fold holds out nothing; allowed: 0 (off) or 2 to 50",
+        raise SpaceError(f"1 fold holds out nothing; allowed: {FOLDS_ALLOWED}",
                          source=source, key="train.folds")
 
 
@@ -297,6 +302,13 @@ def _parse_space(data: Any, *, source_name: str, base_dir: Path,
             value = train_block[key] if key in train_block else param.default
             if key == "patience" and value is None:
                 value = 0  # `patience: null` reads as off, like 0
+            if key == "folds" and isinstance(value, str):
+                if value != FOLDS_AUTO:
+                    raise SpaceError(f"{short(value)} is not allowed"
+                                     f"{did_you_mean(value, [FOLDS_AUTO])}; allowed: "
+                                     f"{FOLDS_ALLOWED}", source=source_name, key="train.folds")
+                train[key] = (FOLDS_AUTO,)  # a number once the data is loaded (engine/api.py)
+                continue
             train[key] = v.values(value, f"train.{key}", param)
         _check_folds(source_name, train)
         _note_patience(source_name, train)

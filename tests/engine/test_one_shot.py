@@ -171,7 +171,7 @@ def _phase(space_file: Path, *, seed: int, **settings: object):  # type: ignore[
     controller = create_strategy("reinforce", space, seed=seed, workers=3,
                                  settings=ONE_SHOT_STRATEGY_DEFAULTS)
     reward, params = _reward_of(space)
-    data, _ = _load_data(space, seed)
+    space, data, _ = _load_data(space, seed)
     return OneShotPhase(space, data, controller, reward, params, seed,
                         OneShotSettings(**settings))  # type: ignore[arg-type]
 

@@ -87,8 +87,9 @@ def _space(tmp_path, folds: str):
 
 
 @pytest.mark.parametrize("folds, message", [("[3, 5]", "takes one value, not a list"),
-                                            ("1", r"allowed: 0 \(off\) or 2 to 50"),
-                                            ("51", "50")])
+                                            ("1", r"allowed: 0 \(off\), 2 to 50, or auto"),
+                                            ("51", "50"),
+                                            ("aut", "did you mean 'auto'")])
 def test_bad_folds_are_refused_naming_the_key(tmp_path, folds: str, message: str) -> None:
     with pytest.raises(SpaceError, match=message) as caught:
         load_space(_space(tmp_path, folds))
@@ -101,3 +102,56 @@ def test_an_epoch_scheduler_is_refused_with_folds(tmp_path) -> None:
     with pytest.raises(UserInputError, match="train.folds 3"):
         scheduler_config("asha", space.train)
     assert scheduler_config("none", space.train) is None
+
+
+def _npz_space(tmp_path, rows: int) -> object:
+    """An ``arrays`` task of ``rows`` examples (70/15/15 split), dense children, folds auto."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(rows, 4)).astype(np.float32)
+    np.savez(tmp_path / f"rows{rows}.npz", x=x, y=(x[:, 0] > 0).astype(np.int64))
+    path = tmp_path / f"rows{rows}.yaml"
+    path.write_text(f"name: auto\ntask: {{name: arrays, path: rows{rows}.npz}}\n"
+                    "layers: {types: {dense: {units: [4, 8]}}}\n"
+                    "train: {epochs: 1, folds: auto}\n")
+    return path
+
+
+def test_auto_folds_are_settled_from_the_pool_when_data_loads(tmp_path) -> None:
+    """``folds: auto`` stays as written in the space; loading the data makes it a number: 5
+    below 100 pooled examples (training + validation), 0 from 100 on."""
+    from automl.engine.api import _load_data
+    from automl.training.cross_validation import AUTO_POOL_BELOW
+    from automl.training.cross_validation import auto_folds
+
+    assert (auto_folds(AUTO_POOL_BELOW - 1), auto_folds(AUTO_POOL_BELOW)) == (5, 0)
+    for rows, folds in ((80, 5), (200, 0)):
+        space = load_space(_npz_space(tmp_path, rows))
+        assert space.train["folds"] == ("auto",)
+        settled, data, _ = _load_data(space, 0)
+        assert len(data.y_train) + len(data.y_val) == int(rows * 0.85)
+        assert settled.train["folds"] == (folds,) and settled.config == space.config
+
+
+@pytest.mark.slow
+def test_a_search_with_auto_folds_cross_validates_a_small_task_and_resumes(tmp_path) -> None:
+    """Every child of a small task is cross-validated, the run keeps ``auto`` as its YAML
+    says, and a resume settles it the same way."""
+    import yaml
+
+    from automl.engine import resume_search
+    from automl.engine import run_search
+    from automl.execution import ExecutionSettings
+    from automl.store import TrialStore
+
+    outcome = run_search(_npz_space(tmp_path, 80), trials=1, seed=0, name="small",
+                         runs_dir=tmp_path / "runs",
+                         execution=ExecutionSettings(executor="in_process", keep_best=0))
+    config = yaml.safe_load((outcome.run_path / "config.yaml").read_text())
+    assert config["train"]["folds"] == "auto"
+    resume_search(outcome.run_path, trials=2)
+    store = TrialStore(outcome.run_path / "trials.sqlite", readonly=True)
+    trials = store.trials()
+    assert len(trials) == 2
+    for trial in trials:
+        assert trial.architecture["train"]["folds"] == 5
+        assert {e["fold"] for e in store.epochs(trial.trial_id)} == {1, 2, 3, 4, 5}
