@@ -76,12 +76,17 @@ def _settled_folds(space: SearchSpace, data: Any) -> SearchSpace:
     the same data and settles it the same way."""
     if tuple(space.train.get("folds", ())) != (FOLDS_AUTO,):
         return space
-    pool_size = len(data.y_train) + len(data.y_val)
-    folds = auto_folds(pool_size)
-    logging.getLogger("automl.search").info(
-        "train.folds auto: %s (%d training + validation examples; cross-validated below %d)",
-        folds or "off", pool_size, AUTO_POOL_BELOW)
+    folds = auto_folds(len(data.y_train) + len(data.y_val))
     return dataclasses.replace(space, train={**space.train, "folds": (folds,)})
+
+
+def _log_settled_folds(space: SearchSpace) -> None:
+    """Say in the run's log what ``train.folds: auto`` became."""
+    if (space.config.get("train") or {}).get("folds") == FOLDS_AUTO:
+        folds = space.train["folds"][0]
+        logging.getLogger("automl.search").info(
+            "train.folds auto: %s (cross-validated below %d training + validation examples)",
+            f"{folds} folds" if folds else "one validation split", AUTO_POOL_BELOW)
 
 
 def _task_data(space: SearchSpace, seed: int) -> tuple[Any, str | None]:
@@ -302,6 +307,7 @@ def _run(run: RunFolder, space: SearchSpace, strategy: Strategy, executor: Execu
         if not executor.started:
             executor.start()
         with _log_to(run):
+            _log_settled_folds(space)
             loop = SearchLoop(run, space, strategy, executor, trials=trials, seed=seed,
                               reward=reward, reward_params=reward_params,
                               max_consecutive_failures=max_consecutive_failures,

@@ -148,6 +148,8 @@ def test_a_search_with_auto_folds_cross_validates_a_small_task_and_resumes(tmp_p
                          execution=ExecutionSettings(executor="in_process", keep_best=0))
     config = yaml.safe_load((outcome.run_path / "config.yaml").read_text())
     assert config["train"]["folds"] == "auto"
+    log = (outcome.run_path / "logs" / "search.log").read_text()
+    assert "train.folds auto: 5 folds" in log
     resume_search(outcome.run_path, trials=2)
     store = TrialStore(outcome.run_path / "trials.sqlite", readonly=True)
     trials = store.trials()
