@@ -4,6 +4,8 @@ fold networks, whose test score is the one reported."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -104,7 +106,7 @@ def test_an_epoch_scheduler_is_refused_with_folds(tmp_path) -> None:
     assert scheduler_config("none", space.train) is None
 
 
-def _npz_space(tmp_path, rows: int) -> object:
+def _npz_space(tmp_path: Path, rows: int) -> Path:
     """An ``arrays`` task of ``rows`` examples (70/15/15 split), dense children, folds auto."""
     rng = np.random.default_rng(0)
     x = rng.normal(size=(rows, 4)).astype(np.float32)
