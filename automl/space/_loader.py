@@ -140,7 +140,8 @@ def _check_folds(source: str, train: Mapping[str, tuple[Any, ...]]) -> None:
     folds = train.get("folds", ())
     if len(folds) > 1:
         raise SpaceError(f"decides how every child is scored, so it takes one value, not a list "
-                         f"({len(folds)} given); or 'auto'", source=source, key="train.folds")
+                         f"({len(folds)} given); allowed: {FOLDS_ALLOWED}", source=source,
+                         key="train.folds")
     if folds and folds[0] == 1:
         raise SpaceError(f"1 fold holds out nothing; allowed: {FOLDS_ALLOWED}",
                          source=source, key="train.folds")
