@@ -75,6 +75,14 @@ class LayerType:
         build: ``build(x, params, context) -> y`` on Keras tensors (functional API).
         label: ``label(params) -> str`` for one-line summaries, e.g. ``GRU(120,tanh)``.
         doc: One line for listings.
+        returns_vector: Its output is always a vector, whatever follows it (when it is the
+            last layer, the architecture's ``pooling`` is never used).
+        frozen: Nothing in it trains and it freezes every layer below it (when it is the
+            last layer, the child's head is fitted in closed form and the training settings
+            of gradient descent do not apply).
+
+    The last two let :mod:`automl.training.equivalence` tell architectures apart only by what
+    changes the child; they default to False, which never merges anything.
     """
 
     name: str
@@ -83,6 +91,8 @@ class LayerType:
     accepts: str = "any"
     label: Callable[[Mapping[str, Any]], str] | None = None
     doc: str = ""
+    returns_vector: bool = False
+    frozen: bool = False
 
     def describe(self, params: Mapping[str, Any]) -> str:
         if self.label is not None:

@@ -167,4 +167,6 @@ MINIROCKET = LayerType(
     label=lambda p: f"MiniRocket({p['features']})",
     doc="MiniRocket's fixed random convolutions + PPV (Dempster et al. 2021): a sequence "
         "becomes a vector of features; nothing in it trains",
+    returns_vector=True,
+    frozen=True,
 )

@@ -42,6 +42,7 @@ from automl.store import check_run_name
 from automl.strategies import Strategy
 from automl.strategies import check_strategy_block
 from automl.strategies import create_strategy
+from automl.training.cross_validation import AUTO_PER_CLASS_BELOW
 from automl.training.cross_validation import AUTO_POOL_BELOW
 from automl.training.cross_validation import auto_folds
 from automl.training.rewards import Reward
@@ -76,7 +77,8 @@ def _settled_folds(space: SearchSpace, data: Any) -> SearchSpace:
     the same data and settles it the same way."""
     if tuple(space.train.get("folds", ())) != (FOLDS_AUTO,):
         return space
-    folds = auto_folds(len(data.y_train) + len(data.y_val))
+    classes = data.n_outputs if data.output == "classification" else 0
+    folds = auto_folds(len(data.y_train) + len(data.y_val), classes)
     return dataclasses.replace(space, train={**space.train, "folds": (folds,)})
 
 
@@ -85,8 +87,9 @@ def _log_settled_folds(space: SearchSpace) -> None:
     if (space.config.get("train") or {}).get("folds") == FOLDS_AUTO:
         folds = space.train["folds"][0]
         logging.getLogger("automl.search").info(
-            "train.folds auto: %s (cross-validated below %d training + validation examples)",
-            f"{folds} folds" if folds else "one validation split", AUTO_POOL_BELOW)
+            "train.folds auto: %s (cross-validated below %d training + validation examples "
+            "or %d per class)", f"{folds} folds" if folds else "one validation split",
+            AUTO_POOL_BELOW, AUTO_PER_CLASS_BELOW)
 
 
 def _task_data(space: SearchSpace, seed: int) -> tuple[Any, str | None]:

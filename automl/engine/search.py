@@ -54,6 +54,7 @@ from automl.store import save_checkpoint
 from automl.strategies import Strategy
 from automl.strategies import StrategyState
 from automl.strategies.wrappers import guarded
+from automl.training.equivalence import equivalence_key
 from automl.training.rewards import Reward
 
 logger = logging.getLogger("automl.search")
@@ -159,7 +160,7 @@ class SearchLoop:
                  keep_best: int = 0):
         self.run = run
         self.space = space
-        self.strategy = guarded(strategy)
+        self.strategy = guarded(strategy, key=equivalence_key)
         self.executor = executor
         self.trials = trials
         self.seed = seed
@@ -321,8 +322,14 @@ class SearchLoop:
         self._emit(lambda: f"trial {trial_id} started: {describe(architecture)}")
 
     def _reuse_cached(self, trial_id: int, architecture: Architecture, ask_seq: int) -> bool:
-        """An architecture already trained in this run is not trained again."""
+        """An architecture already trained in this run (or one whose child is the same,
+        :mod:`automl.training.equivalence`) is not trained again."""
         earlier = self.store.completed_result(architecture.id)
+        key = equivalence_key(architecture)
+        if earlier is None and key != architecture.id:
+            earlier = next((t for t in self.store.trials(status=TrialStatus.COMPLETE)
+                            if equivalence_key(Architecture.from_dict(t.architecture)) == key),
+                           None)
         if earlier is None:
             return False
         self.store.add_trial(trial_id, architecture, status=TrialStatus.PENDING, ask_seq=ask_seq,

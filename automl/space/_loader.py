@@ -58,7 +58,8 @@ TRAIN_PARAMS: dict[str, Param] = {
     "folds": Param(int, min=0, max=50, default=0,
                    doc="cross-validated children: k networks, each held out from one fold of "
                        "training + validation, scored on their out-of-fold predictions; 0: off; "
-                       "auto: 5 when training + validation hold fewer than 100 examples, else 0"),
+                       "auto: 5 when training + validation hold fewer than 100 examples or fewer "
+                       "than 20 per class, else 0"),
 }
 FOLDS_AUTO = "auto"
 """``train.folds: auto``: the number of folds follows the task's size, settled when a search

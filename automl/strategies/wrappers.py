@@ -10,7 +10,9 @@ Ray Tune's ``ConcurrencyLimiter``) instead of living in each algorithm.
   evaluated (or is training right now): the repeat is answered from memory (told to the
   strategy with its known reward, which costs no trial) and the strategy is asked again, up to
   ``max_retries`` times; once the space is exhausted repeats pass through and the loop reuses
-  the stored result.
+  the stored result. What counts as a repeat is the ``key`` it is given: the architecture's id
+  by default; the search loop passes one under which architectures that differ only in
+  decisions their child never uses are the same (:mod:`automl.training.equivalence`).
 
 The wrapped strategy sees its own trial ids (one per proposal it made), so an algorithm that keys
 state on trial ids (TPE's open trials) stays consistent. State nests: a wrapper's checkpoint holds
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -132,20 +135,25 @@ class NoRepeats(StrategyWrapper):
         inner: The strategy to wrap.
         max_retries: Proposals answered from memory per ask before a repeat is let through
             (a strategy that has converged keeps proposing its favourite).
+        key: Architectures with the same key are the same child (default: the id).
     """
 
-    def __init__(self, inner: Strategy, max_retries: int = 16):
+    def __init__(self, inner: Strategy, max_retries: int = 16,
+                 key: Callable[[Architecture], str] | None = None):
         super().__init__(inner)
         self.max_retries = max_retries
-        self.known: dict[str, float | None] = {}  # architecture id -> told reward
+        self.key = key if key is not None else _architecture_id
+        self.known: dict[str, float | None] = {}  # architecture key -> told reward
         self.in_flight: collections.Counter[str] = collections.Counter()
-        self.waiting: dict[str, list[int]] = {}  # architecture id -> inner ids told on arrival
+        # architecture key -> (inner id, the architecture it proposed), told on arrival
+        self.waiting: dict[str, list[tuple[int, Architecture | None]]] = {}
         self.inner_ids: dict[int, int] = {}  # trial id -> the inner strategy's trial id
         self.next_inner = 0
         self.repeats_avoided = 0
+        self.seen: set[str] = set()  # ids of every architecture proposed or told
 
     def _exhausted(self) -> bool:
-        return len(self.known) + len(self.in_flight) >= self.space.size()
+        return len(self.seen) >= self.space.size()
 
     def _new_inner_id(self) -> int:
         self.next_inner += 1
@@ -157,14 +165,15 @@ class NoRepeats(StrategyWrapper):
             architecture = self.inner.ask(inner_id)
             if architecture is None:
                 return None
-            key = architecture.id
+            key = self.key(architecture)
             repeat = key in self.known or key in self.in_flight
+            self.seen.add(architecture.id)
             if repeat and attempt < self.max_retries and not self._exhausted():
                 self.repeats_avoided += 1
                 if key in self.known:
                     self.inner.tell(inner_id, architecture, self.known[key])
                 else:
-                    self.waiting.setdefault(key, []).append(inner_id)
+                    self.waiting.setdefault(key, []).append((inner_id, architecture))
                 continue
             self.inner_ids[trial_id] = inner_id
             self.in_flight[key] += 1
@@ -172,7 +181,7 @@ class NoRepeats(StrategyWrapper):
         raise AssertionError("unreachable: the last attempt always returns")
 
     def tell(self, trial_id: int, architecture: Architecture, reward: float | None) -> None:
-        key = architecture.id
+        key = self.key(architecture)
         inner_id = self.inner_ids.pop(trial_id, None)
         if inner_id is None:  # a result this wrapper never proposed
             inner_id = self._new_inner_id()
@@ -181,32 +190,51 @@ class NoRepeats(StrategyWrapper):
             if self.in_flight[key] == 0:
                 del self.in_flight[key]
         self.known[key] = reward
+        self.seen.add(architecture.id)
         self.inner.tell(inner_id, architecture, reward)
-        for waiting_id in self.waiting.pop(key, []):
-            self.inner.tell(waiting_id, architecture, reward)
+        for waiting_id, proposed in self.waiting.pop(key, []):
+            self.inner.tell(waiting_id, proposed or architecture, reward)
 
     def wrapper_state(self) -> dict[str, Any]:
-        return {"known": self.known, "in_flight": dict(self.in_flight),
-                "waiting": self.waiting,
+        waiting = {k: [[i, a.to_dict() if a is not None else None] for i, a in v]
+                   for k, v in self.waiting.items()}
+        return {"known": self.known, "in_flight": dict(self.in_flight), "waiting": waiting,
                 "inner_ids": [[t, i] for t, i in self.inner_ids.items()],
-                "next_inner": self.next_inner, "repeats_avoided": self.repeats_avoided}
+                "next_inner": self.next_inner, "repeats_avoided": self.repeats_avoided,
+                "seen": sorted(self.seen)}
 
     def load_wrapper_state(self, meta: dict[str, Any]) -> None:
         self.known = {k: None if v is None else float(v) for k, v in meta["known"].items()}
         self.in_flight = collections.Counter({k: int(v) for k, v in meta["in_flight"].items()})
-        self.waiting = {k: [int(i) for i in v] for k, v in meta["waiting"].items()}
+        self.waiting = {k: [_waiting_entry(entry) for entry in v]
+                        for k, v in meta["waiting"].items()}
         self.inner_ids = {int(t): int(i) for t, i in meta["inner_ids"]}
         self.next_inner = int(meta["next_inner"])
         self.repeats_avoided = int(meta["repeats_avoided"])
+        # Checkpoints written before ``seen`` count their keys (then the ids).
+        self.seen = set(meta.get("seen", [*self.known, *self.in_flight]))
 
 
-def guarded(strategy: Strategy, *, failure_quantile: float = 0.0,
-            max_retries: int = 16) -> Strategy:
-    """``strategy`` as the search loop drives it: repeats avoided, failures told as the worst
-    reward seen. Idempotent (an already guarded strategy is returned as it is)."""
+def _waiting_entry(entry: Any) -> tuple[int, Architecture | None]:
+    """One waiting proposal from a checkpoint: ``[inner id, architecture]``, or the bare inner
+    id of checkpoints written before proposals were kept."""
+    if isinstance(entry, list):
+        return int(entry[0]), None if entry[1] is None else Architecture.from_dict(entry[1])
+    return int(entry), None
+
+
+def _architecture_id(architecture: Architecture) -> str:
+    return architecture.id
+
+
+def guarded(strategy: Strategy, *, failure_quantile: float = 0.0, max_retries: int = 16,
+            key: Callable[[Architecture], str] | None = None) -> Strategy:
+    """``strategy`` as the search loop drives it: repeats (under ``key``) avoided, failures
+    told as the worst reward seen. Idempotent (an already guarded strategy is returned as it
+    is)."""
     if isinstance(strategy, StrategyWrapper):
         return strategy
-    return NoRepeats(FailureAsWorst(strategy, failure_quantile), max_retries)
+    return NoRepeats(FailureAsWorst(strategy, failure_quantile), max_retries, key)
 
 
 __all__ = ["FailureAsWorst", "NoRepeats", "StrategyWrapper", "guarded"]

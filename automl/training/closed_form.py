@@ -35,6 +35,11 @@ TEMPERATURES = np.logspace(-1, 2, 31)
 ABSENT_CLASS_SCORE = -1e3
 
 
+TRAIN_KEYS_USED = ("class_weight", "folds")
+"""The ``train`` settings a closed-form child still reads; the others (optimizer, learning
+rate, epochs, the recipe) belong to gradient descent, which it does not run."""
+
+
 def has_fixed_body(model: Any) -> bool:
     """True when only the layer named ``head`` has trainable weights."""
     return all(not layer.trainable_weights for layer in model.layers if layer.name != "head")
@@ -124,4 +129,4 @@ def train_closed_form(model: Any, x: np.ndarray, y: np.ndarray, *, output: str,
     return time.perf_counter() - started, outputs
 
 
-__all__ = ["has_fixed_body", "train_closed_form"]
+__all__ = ["TRAIN_KEYS_USED", "has_fixed_body", "train_closed_form"]

@@ -34,20 +34,26 @@ from automl.tasks.task import Dataset
 
 AUTO_FOLDS = 5
 AUTO_POOL_BELOW = 100
-"""``train.folds: auto``: 5 folds when training + validation hold fewer than 100 examples, else
-none. Below that a validation fifth is under 20 series and rewards move in steps of 5 points or
-more; on GunPoint (50 series) and ItalyPowerDemand (67) five folds lifted the chosen child's
-test accuracy, while on ACSF1 (100) and JapaneseVowels (270) one split already matched
-MiniRocket and five folds would cost five times the time (docs/benchmark.md)."""
+AUTO_PER_CLASS_BELOW = 20
+"""``train.folds: auto``: 5 folds when training + validation hold fewer than 100 examples, or,
+for classification, fewer than 20 per class on average; else none. Below either line the
+validation fifth holds under 20 series, or under 4 of a class, and rewards move in steps that
+hide the differences between children. On GunPoint (50 series) and ItalyPowerDemand (67) five
+folds lifted the chosen child's test accuracy; ACSF1 (100 series, 10 classes: 2 per class in a
+validation fifth) chose, on seed 0, a child 5 points below MiniRocket on one split;
+JapaneseVowels (270, 30 per class) matched MiniRocket on one split, where five folds would cost
+five times the time (docs/benchmark.md)."""
 
 FOLD_SEED = 0
 """Shuffle of the pool before it is cut into folds: fixed, so every child meets the same
 folds and their rewards compare."""
 
 
-def auto_folds(pool_size: int) -> int:
-    """What ``train.folds: auto`` means for a task whose pool holds ``pool_size`` examples."""
-    return AUTO_FOLDS if pool_size < AUTO_POOL_BELOW else 0
+def auto_folds(pool_size: int, classes: int = 0) -> int:
+    """What ``train.folds: auto`` means for a task whose pool holds ``pool_size`` examples of
+    ``classes`` classes (0: regression)."""
+    thin = classes > 0 and pool_size < AUTO_PER_CLASS_BELOW * classes
+    return AUTO_FOLDS if pool_size < AUTO_POOL_BELOW or thin else 0
 
 
 def pool(data: Dataset) -> tuple[np.ndarray, np.ndarray]:

@@ -133,6 +133,35 @@ def test_a_stubborn_strategy_gets_through_after_max_retries():
     assert len(inner.asked) == 1 + 4
 
 
+def test_a_key_makes_equivalent_architectures_repeats():
+    """Under a key that ignores ``b`` the space holds 3 children: they are proposed once each,
+    every other proposal is told to the inner strategy as the architecture it proposed."""
+    inner = Recorder(SPACE, seed=3)
+    wrapper = NoRepeats(inner, max_retries=50, key=lambda a: str(a.flat["a"]))
+    asked = {trial_id: wrapper.ask(trial_id) for trial_id in range(2)}  # both in flight
+    wrapper.tell(1, asked[1], 1.0)
+    asked[2] = wrapper.ask(2)
+    assert wrapper.waiting  # a proposal equivalent to trial 0, told when trial 0 arrives
+    for trial_id in (0, 2):
+        wrapper.tell(trial_id, asked[trial_id], float(trial_id))
+    assert sorted(a.flat["a"] for a in asked.values()) == [1, 2, 3]
+    assert sorted(t for t, _, _ in inner.told) == sorted(inner.asked)
+    assert wrapper.repeats_avoided == len(inner.asked) - 3 > 0
+    # Every architecture the inner strategy proposed got the reward of its own child.
+    proposed = {trial_id: architecture_id for trial_id, architecture_id, _ in inner.told}
+    by_id = {a.id: a for a in (SPACE.from_flat({"a": a, "b": b})
+                               for a in (1, 2, 3) for b in ("x", "y"))}
+    reward_of = {a.flat["a"]: r for a, r in ((asked[t], float(t) if t != 1 else 1.0)
+                                               for t in asked)}
+    assert all(reward == reward_of[by_id[proposed[trial_id]].flat["a"]]
+               for trial_id, _, reward in inner.told)
+    # Once all six architectures were seen the space is exhausted and a repeat passes at
+    # once, not after the 50 retries.
+    before = len(inner.asked)
+    wrapper.ask(3)
+    assert len(wrapper.seen) == 6 and len(inner.asked) - before < 50
+
+
 def test_guarded_strategy_resumes_exactly(tmp_path):
     space = tiny_space(a=list(range(6)), b=["x", "y", "z"], c=[0.1, 0.2])
     reward = lambda a: float(a.flat["a"]) + (a.flat["b"] == "y") - (a.flat["a"] == 5) * 99  # noqa

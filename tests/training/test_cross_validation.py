@@ -120,12 +120,18 @@ def _npz_space(tmp_path: Path, rows: int) -> Path:
 
 def test_auto_folds_are_settled_from_the_pool_when_data_loads(tmp_path) -> None:
     """``folds: auto`` stays as written in the space; loading the data makes it a number: 5
-    below 100 pooled examples (training + validation), 0 from 100 on."""
+    below 100 pooled examples (training + validation) or 20 per class, 0 from there on."""
     from automl.engine.api import _load_data
+    from automl.training.cross_validation import AUTO_PER_CLASS_BELOW
     from automl.training.cross_validation import AUTO_POOL_BELOW
     from automl.training.cross_validation import auto_folds
 
     assert (auto_folds(AUTO_POOL_BELOW - 1), auto_folds(AUTO_POOL_BELOW)) == (5, 0)
+    # ACSF1: 100 series of 10 classes, 2 per class in a validation fifth; JapaneseVowels:
+    # 270 of 9; regression (0 classes) follows the pool alone.
+    assert (auto_folds(100, 10), auto_folds(270, 9), auto_folds(100, 0)) == (5, 0, 0)
+    assert auto_folds(AUTO_PER_CLASS_BELOW * 8 - 1, 8) == 5
+    assert auto_folds(AUTO_PER_CLASS_BELOW * 8, 8) == 0
     for rows, folds in ((80, 5), (200, 0)):
         space = load_space(_npz_space(tmp_path, rows))
         assert space.train["folds"] == ("auto",)
