@@ -72,8 +72,8 @@ def test_budget_before_the_first_ask_through_the_guard(table: Table, tmp_path: P
     guarded_calls: list[tuple[Strategy, Strategy]] = []
     real_guarded = search_module.guarded
 
-    def spy(strategy: Strategy) -> Strategy:
-        guarded_calls.append((strategy, real_guarded(strategy)))
+    def spy(strategy: Strategy, **settings: Any) -> Strategy:
+        guarded_calls.append((strategy, real_guarded(strategy, **settings)))
         return guarded_calls[-1][1]
 
     monkeypatch.setattr(search_module, "guarded", spy)
