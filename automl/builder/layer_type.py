@@ -78,8 +78,8 @@ class LayerType:
         returns_vector: Its output is always a vector, whatever follows it (when it is the
             last layer, the architecture's ``pooling`` is never used).
         frozen: Nothing in it trains and it freezes every layer below it (when it is the
-            last layer, the child's head is fitted in closed form and the training settings
-            of gradient descent do not apply).
+            last layer and returns a vector, the child's head is fitted in closed form and the
+            training settings of gradient descent do not apply).
 
     The last two let :mod:`automl.training.equivalence` tell architectures apart only by what
     changes the child; they default to False, which never merges anything.

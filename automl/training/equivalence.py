@@ -15,7 +15,8 @@ type says otherwise, so an undeclared or unknown type merges nothing):
 * ``pooling`` does nothing when the last layer returns a vector and no layer takes a vector
   (nothing converts a sequence to a vector on the way, and recurrent layers only read the
   pooling before a vector consumer);
-* when the last layer is frozen (it freezes all below it), the child's head is fitted in closed
+* when the last layer is frozen (it freezes all below it) and returns a vector (so no
+  attention pooling with weights of its own follows), the child's head is fitted in closed
   form (:mod:`automl.training.closed_form`): of ``train`` only
   :data:`~automl.training.closed_form.TRAIN_KEYS_USED` still count.
 """
@@ -60,7 +61,7 @@ def effective_form(architecture: Architecture,
     if ("pooling" in form and last.returns_vector
             and all(t is not None and t.accepts != "vector" for t in types)):
         del form["pooling"]
-    if last.frozen and "train" in form:
+    if last.frozen and last.returns_vector and "train" in form:
         form["train"] = {k: v for k, v in form["train"].items() if k in TRAIN_KEYS_USED}
     return form
 

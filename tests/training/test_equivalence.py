@@ -49,6 +49,19 @@ def test_decisions_count_unless_the_last_layer_is_frozen_and_returns_a_vector(
         assert equivalence_key(first) == first.id
 
 
+def test_a_frozen_layer_that_returns_a_sequence_keeps_the_training_settings() -> None:
+    """Its sequence is pooled after it (attention pooling has weights to train), so neither
+    the pooling nor the learning rate can be dropped."""
+    from automl.builder import LayerType
+
+    frozen_seq = LayerType("frozen_seq", lambda x, p, c: x, accepts="sequence", frozen=True)
+    lookup = {"frozen_seq": frozen_seq}.get
+    layers = [{"type": "frozen_seq"}]
+    first = _arch(layers)
+    assert equivalence_key(first, lookup) == first.id
+    assert equivalence_key(_arch(layers, "max", 3e-3), lookup) != first.id
+
+
 def test_unknown_layer_types_merge_nothing() -> None:
     plain = _arch([{"type": "not_registered_anywhere", "units": 3}])
     assert equivalence_key(plain) == plain.id
