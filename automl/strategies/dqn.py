@@ -73,6 +73,14 @@ _OUTPUT_SCALE = 0.01
 """Scale of the Q-network's initial output kernel (initial Q-values near 0)."""
 
 
+XLA_MIN_BUDGET = 300
+"""Searches of this many trials or more compile the TD updates with XLA, which fuses the
+~500 small graph nodes of each update: a tell's 16 updates take about 2 ms instead of 7, for
+a one-off compile of about 0.5-1 s at the first update. That pays back after a few hundred
+tells (one in flight, lecture_dense: 0.2 s more in all at 200 trials, 1.2 s less at 500;
+median ask+tell at 500 trials 12-15 ms instead of 18-19; benchmarks/controller_cost.py)."""
+
+
 @dataclass
 class DQNSettings:
     """Settings of the DQN strategy (YAML ``strategy:`` block). Defaults suit small discrete
@@ -313,9 +321,9 @@ class DQN(Strategy):
 
     # ------------------------------------------------------------------ networks
     def _setup_model(self) -> None:
-        """Build q_network, target_network (same weights), Adam and the compiled TD update."""
+        """Build q_network, target_network (same weights) and Adam; the TD update is compiled
+        at the first update (:meth:`_compile_updates`), once the budget is known."""
         import keras
-        import tensorflow as tf
 
         s = self.settings
 
@@ -335,17 +343,26 @@ class DQN(Strategy):
         self.optimizer.build(self.q_network.trainable_variables)
         self._acting_weights = self.q_network.get_weights()
 
-        # One compiled call runs all the minibatch updates of a tell: [steps, batch, ...] inputs,
-        # fixed signature, so it is traced once. XLA (``jit_compile``) fuses the ~170 small ops
-        # of each update: a tell's 16 updates take about 2 ms instead of 7 (compiled once per
-        # strategy, about 0.5-1 s at the first update; benchmarks/controller_cost.py).
+        self._train_steps: Any = None  # compiled at the first update, when the budget is known
+
+    @property
+    def uses_xla(self) -> bool:
+        """Whether the TD updates are compiled with XLA: for searches told a budget of
+        ``XLA_MIN_BUDGET`` trials or more (an untold budget counts as short, as for epsilon)."""
+        return self.budget is not None and self.budget >= XLA_MIN_BUDGET
+
+    def _compile_updates(self) -> Any:
+        """All the minibatch updates of a tell as one ``tf.function``: ``[steps, batch, ...]``
+        inputs and a fixed signature, so it is traced once whatever the number of steps."""
+        import tensorflow as tf
+
         obs_spec = tf.TensorSpec([None, None, self.env.obs_dim], tf.float32)
         mask_spec = tf.TensorSpec([None, None, self.env.max_choices], tf.int8)
         per_step = tf.TensorSpec([None, None], tf.float32)
         signature = [obs_spec, tf.TensorSpec([None, None], tf.int32), per_step, obs_spec,
                      per_step, mask_spec, per_step, tf.TensorSpec([None], tf.bool)]
-        self._train_steps = tf.function(self._td_updates, input_signature=signature,
-                                        jit_compile=True)
+        return tf.function(self._td_updates, input_signature=signature,
+                           jit_compile=self.uses_xla)
 
     def _glorot_weights(self) -> list[np.ndarray]:
         """Glorot-uniform kernels and zero biases, as Keras would, drawn from ``self.rng``.
@@ -446,6 +463,8 @@ class DQN(Strategy):
                             for pair in zip(real, imagined, strict=True))
         step_numbers = self.updates + np.arange(1, gradient_steps + 1)
         sync = step_numbers % s.target_network_frequency == 0
+        if self._train_steps is None:
+            self._train_steps = self._compile_updates()
         losses = self._train_steps(*batches, sync)
         self.updates += gradient_steps
         self._acting_weights = self.q_network.get_weights()

@@ -14,6 +14,7 @@ from automl.store.checkpoint import load_checkpoint
 from automl.store.checkpoint import save_checkpoint
 from automl.strategies import create_strategy
 from automl.strategies.dqn import DQN
+from automl.strategies.dqn import XLA_MIN_BUDGET
 from automl.strategies.dqn import linear_schedule
 from automl.strategies.reward_model import rank_scores
 from automl.strategies.wrappers import guarded
@@ -140,6 +141,22 @@ def test_compiled_update_is_traced_once() -> None:
     dqn.settings.gradient_steps = 5  # another number of steps reuses the same graph
     drive(dqn, lambda a: 0.5, 3, start_id=6)
     assert dqn._train_steps.experimental_get_tracing_count() == 1
+
+
+def test_long_searches_compile_the_update_with_xla_and_it_computes_the_same() -> None:
+    weights = {}
+    for budget in (50, XLA_MIN_BUDGET):
+        dqn = DQN(QUICKSTART, seed=0, learning_starts=1, batch_size=8, exploration_episodes=10)
+        dqn.set_budget(budget)
+        drive(dqn, lambda a: float(len(a.id) % 7), 6)
+        assert dqn.uses_xla == (budget >= XLA_MIN_BUDGET)
+        assert dqn._train_steps._jit_compile == dqn.uses_xla  # the flag tf.function was given
+        weights[budget] = dqn.q_network.get_weights()
+    assert not DQN(QUICKSTART, seed=0).uses_xla  # an untold budget counts as short
+    # XLA only rounds float32 sums differently: 5 tells of 16 updates each end where the plain
+    # graph ends.
+    for plain, xla in zip(weights[50], weights[XLA_MIN_BUDGET], strict=True):
+        np.testing.assert_allclose(plain, xla, rtol=1e-4, atol=1e-5)
 
 
 def test_double_dqn_off_and_polyak_target_also_train() -> None:
