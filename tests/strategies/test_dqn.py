@@ -153,7 +153,7 @@ def test_long_searches_compile_the_update_with_xla_and_it_computes_the_same() ->
         assert dqn._train_steps._jit_compile == dqn.uses_xla  # the flag tf.function was given
         weights[budget] = dqn.q_network.get_weights()
     assert not DQN(QUICKSTART, seed=0).uses_xla  # an untold budget counts as short
-    # XLA only rounds float32 sums differently: 5 tells of 16 updates each end where the plain
+    # XLA only rounds float32 sums differently: six tells of 16 updates each end where the plain
     # graph ends.
     for plain, xla in zip(weights[50], weights[XLA_MIN_BUDGET], strict=True):
         np.testing.assert_allclose(plain, xla, rtol=1e-4, atol=1e-5)
