@@ -27,6 +27,11 @@ What makes it sample-efficient (docs/benchmark.md has the measurements):
   architectures the reward model finds among 1,000 uniform draws are acted out as imagined
   episodes too, so the Q-network learns where the model's optimum is, not only the value of
   its own neighbourhood.
+* Valued redraws: an ask that ends at an architecture already tried (a converged agent's
+  greedy path) acts again, and of the new architectures its epsilon draws reach it proposes the
+  one its own Q-network values highest, not the first one drawn: the draws propose neighbours
+  of the greedy path, the learned values choose among them. Only with no other child in
+  flight: a batch of asks keeps the uniform pick, so its children differ.
 * Return bound (optimality tightening, He et al. 2017): every TD target is at least the return
   of its episode. With gamma = 1 and one terminal reward that is a lower bound of Q*, and a
   good episode lifts its first decision at once instead of one bootstrapped step per target
@@ -167,6 +172,13 @@ class DQNSettings:
     redraws: int = 32
     """Episodes an ask may act out to end at an architecture not yet tried before it acts
     among the untried subtrees only (which favours the siblings of the greedy choice)."""
+    valued_redraws: bool = True
+    """When an ask's epsilon-greedy episode ends at a tried architecture and no other child is
+    in flight, propose, among the new architectures of its redraws, the one the Q-network
+    values highest, not the first one drawn (a uniform pick among the agent's perturbations of
+    its greedy path). With children in flight the uniform pick stays: the asks of a batch then
+    differ, where the highest-valued ones crowd around one greedy path (docs/benchmark.md,
+    "DQN's valued redraws")."""
     fantasy: str = "optimist"
     """How children still training enter the reward model's fit (as for REINFORCE, whose
     setting says why ``optimist``). DQN, 4 simulated workers, 20 seeds, geometric mean of
@@ -515,11 +527,25 @@ class DQN(Strategy):
         architecture = self.tried.propose(
             lambda restricted: self._act(restricted=restricted), self.settings.redraws,
             lambda n: [self.space.from_decisions(steps)
-                       for steps in self._act_many(n, self.epsilon).sequences])
+                       for steps in self._act_many(n, self.epsilon).sequences],
+            self._most_valued if self.settings.valued_redraws and not self.model.pending
+            else None)
         self.episodes += 1
         if architecture is not None:
             self.model.add_pending(trial_id, self.model.codes.encode(architecture))
         return architecture
+
+    def _most_valued(self, candidates: list[Architecture]) -> int:
+        """Index of the candidate whose last decision the Q-network values highest: with one
+        terminal reward, Q of an episode's last step is the agent's estimate of that child."""
+        values = np.full(len(candidates), -np.inf)
+        last_steps = [(i, t) for i, t in enumerate(map(self.env.trajectory, candidates))
+                      if len(t)]
+        if last_steps:
+            rows = [i for i, _ in last_steps]
+            q = self.q_values(np.stack([t.observations[-2] for _, t in last_steps]))
+            values[rows] = q[np.arange(len(rows)), [t.actions[-1] for _, t in last_steps]]
+        return int(np.argmax(values))
 
     def _act(self, *, restricted: bool) -> Architecture:
         """One epsilon-greedy episode in the environment; ``restricted``: untried ones only."""

@@ -57,13 +57,16 @@ class TriedTree:
             self.exhausted = True
 
     def propose(self, draw: Callable[[bool], Architecture], redraws: int,
-                draw_many: Callable[[int], list[Architecture]] | None = None) -> Architecture:
+                draw_many: Callable[[int], list[Architecture]] | None = None,
+                pick: Callable[[list[Architecture]], int] | None = None) -> Architecture:
         """An architecture from ``draw(restricted)``, conditioned on being untried, then marked
         tried. Draws unrestricted up to ``redraws`` times (exact rejection sampling while the
         untried mass is not tiny), then once restricted to :meth:`open_choices`.
 
         ``draw_many(k)``, when given, makes ``k`` unrestricted draws in one vectorised pass: a
-        converged agent's redraws then cost one batch instead of ``k`` walks of the space."""
+        converged agent's redraws then cost one batch instead of ``k`` walks of the space.
+        ``pick(candidates)``, when given, chooses among the distinct untried architectures of
+        the redraws (their index in the list); without it the first one is proposed."""
         architecture = None
         if redraws > 0:
             first = draw(False)
@@ -72,7 +75,11 @@ class TriedTree:
             elif redraws > 1:
                 more = (draw_many(redraws - 1) if draw_many is not None
                         else (draw(False) for _ in range(redraws - 1)))
-                architecture = next((a for a in more if a.id not in self.tried), None)
+                if pick is None:
+                    architecture = next((a for a in more if a.id not in self.tried), None)
+                else:
+                    fresh = list({a.id: a for a in more if a.id not in self.tried}.values())
+                    architecture = fresh[pick(fresh)] if fresh else None
         if architecture is None:
             architecture = draw(True)
         self.add(architecture)

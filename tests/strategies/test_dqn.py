@@ -205,3 +205,48 @@ def test_return_bound_lifts_the_first_decision_of_the_best_episode_at_once() -> 
         first[bound] = float(dqn.q_values(trajectory.observations[0])[trajectory.actions[0]])
     best_return = float(rank_scores(rewards).max())
     assert abs(first[True] - best_return) < 0.5 * abs(first[False] - best_return), first
+
+
+def _twin_ask(dqn: DQN, settings: dict[str, float]) -> tuple[list, list[float], bool]:
+    """What ``dqn.ask`` may propose, from a twin restored from its checkpoint that draws the
+    same episodes: the new architectures of the redraws (in draw order) and their values under
+    the Keras Q-network, or only the first draw and False when that draw is new already."""
+    import tensorflow as tf
+
+    twin = DQN(LECTURE, seed=0, **settings)
+    twin.load_state_dict(dqn.state_dict())
+    first = twin._act(restricted=False)
+    if first.id not in twin.tried.tried:
+        return [first], [0.0], False
+    episodes = twin._act_many(twin.settings.redraws - 1, twin.epsilon)
+    fresh = list({a.id: a for a in map(LECTURE.from_decisions, episodes.sequences)
+                  if a.id not in twin.tried.tried}.values())
+    trajectories = [twin.env.trajectory(a) for a in fresh]
+    q = twin.q_network(tf.constant(np.stack([t.observations[-2] for t in trajectories])))
+    return fresh, [float(q[i, t.actions[-1]]) for i, t in enumerate(trajectories)], True
+
+
+def test_redraws_propose_the_new_architecture_the_q_network_values_highest() -> None:
+    """Once its epsilon-greedy episode ends at a tried child, a sequential ask proposes, among
+    the new architectures of its redraws, the one whose last decision the Q-network values
+    highest; with another child in flight it proposes the first new one (a batch stays
+    diverse)."""
+    settings = {"imagined_episodes": 0, "exploration_episodes": 0, "end_e": 0.2}
+    rng = np.random.default_rng(0)
+    dqn = DQN(LECTURE, seed=0, **settings)
+    for trial_id in range(12):
+        dqn.tell(trial_id, LECTURE.sample(rng), float(rng.random()))
+    differs = {"sequential": 0, "in flight": 0}  # asks where the two picks disagree
+    asked = {}
+    for trial_id in range(12, 50):
+        in_flight = bool(dqn.model.pending)
+        fresh, values, redrawn = _twin_ask(dqn, settings)
+        best = int(np.argmax(values))
+        asked[trial_id] = dqn.ask(trial_id)
+        assert asked[trial_id] == fresh[0 if in_flight else best]
+        differs["in flight" if in_flight else "sequential"] += redrawn and best > 0
+        # One child at a time up to trial 30; then each result arrives after the next ask.
+        if trial_id != 30:
+            told = trial_id if trial_id < 30 else trial_id - 1
+            dqn.tell(told, asked[told], float(rng.random()))
+    assert differs["sequential"] >= 3 and differs["in flight"] >= 3, differs

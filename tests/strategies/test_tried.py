@@ -81,6 +81,23 @@ def test_a_subtree_closes_when_all_its_architectures_are_tried(space: SearchSpac
     assert len(restored) == len(one_layer)
 
 
+def test_a_pick_chooses_among_the_distinct_untried_redraws(space: SearchSpace) -> None:
+    tried, a, b, c = list(space.enumerate())[:4]
+    shown: list[list[str]] = []
+
+    def pick(candidates: list[Architecture]) -> int:
+        shown.append([x.id for x in candidates])
+        return len(candidates) - 1
+
+    for chooser, expected in ((None, a), (pick, c)):
+        tree = TriedTree(space)
+        tree.add(tried)
+        proposed = tree.propose(lambda restricted: tried, 7,
+                                lambda n: [tried, a, a, b, tried, c][:n], chooser)
+        assert proposed == expected and proposed.id in tree.tried
+    assert shown == [[a.id, b.id, c.id]]  # each once, in draw order, the tried one left out
+
+
 @pytest.mark.parametrize("name", ["reinforce", "dqn"])
 def test_agents_propose_no_repeat_until_the_space_is_exhausted(space: SearchSpace,
                                                                name: str) -> None:
