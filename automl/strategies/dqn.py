@@ -524,28 +524,34 @@ class DQN(Strategy):
     def ask(self, trial_id: int) -> Architecture | None:
         # ALGO LOGIC: act again (epsilon draws differ) until the episode ends somewhere new;
         # then act only among choices with an untried architecture below.
+        redrawn: dict[str, Trajectory] = {}  # architecture id -> its redrawn episode
+
+        def redraw(n: int) -> list[Architecture]:
+            episodes = self._act_many(n, self.epsilon)
+            architectures = [self.space.from_decisions(steps) for steps in episodes.sequences]
+            for architecture, trajectory in zip(architectures, episodes.trajectories,
+                                                strict=True):
+                if trajectory is not None:
+                    redrawn[architecture.id] = trajectory
+            return architectures
+
+        def most_valued(candidates: list[Architecture]) -> int:
+            return self._most_valued([redrawn[a.id] for a in candidates])
+
         architecture = self.tried.propose(
-            lambda restricted: self._act(restricted=restricted), self.settings.redraws,
-            lambda n: [self.space.from_decisions(steps)
-                       for steps in self._act_many(n, self.epsilon).sequences],
-            self._most_valued if self.settings.valued_redraws and not self.model.pending
-            else None)
+            lambda restricted: self._act(restricted=restricted), self.settings.redraws, redraw,
+            most_valued if self.settings.valued_redraws and not self.model.pending else None)
         self.episodes += 1
         if architecture is not None:
             self.model.add_pending(trial_id, self.model.codes.encode(architecture))
         return architecture
 
-    def _most_valued(self, candidates: list[Architecture]) -> int:
-        """Index of the candidate whose last decision the Q-network values highest: with one
+    def _most_valued(self, trajectories: list[Trajectory]) -> int:
+        """Index of the episode whose last decision the Q-network values highest: with one
         terminal reward, Q of an episode's last step is the agent's estimate of that child."""
-        values = np.full(len(candidates), -np.inf)
-        last_steps = [(i, t) for i, t in enumerate(map(self.env.trajectory, candidates))
-                      if len(t)]
-        if last_steps:
-            rows = [i for i, _ in last_steps]
-            q = self.q_values(np.stack([t.observations[-2] for _, t in last_steps]))
-            values[rows] = q[np.arange(len(rows)), [t.actions[-1] for _, t in last_steps]]
-        return int(np.argmax(values))
+        q = self.q_values(np.stack([t.observations[-2] for t in trajectories]))
+        last_actions = [t.actions[-1] for t in trajectories]
+        return int(np.argmax(q[np.arange(len(trajectories)), last_actions]))
 
     def _act(self, *, restricted: bool) -> Architecture:
         """One epsilon-greedy episode in the environment; ``restricted``: untried ones only."""
