@@ -524,19 +524,17 @@ class DQN(Strategy):
     def ask(self, trial_id: int) -> Architecture | None:
         # ALGO LOGIC: act again (epsilon draws differ) until the episode ends somewhere new;
         # then act only among choices with an untried architecture below.
-        redrawn: dict[str, Trajectory] = {}  # architecture id -> its redrawn episode
+        redrawn: dict[int, Trajectory] = {}  # id() of a redrawn architecture -> its episode
 
         def redraw(n: int) -> list[Architecture]:
             episodes = self._act_many(n, self.epsilon)
             architectures = [self.space.from_decisions(steps) for steps in episodes.sequences]
-            for architecture, trajectory in zip(architectures, episodes.trajectories,
-                                                strict=True):
-                if trajectory is not None:
-                    redrawn[architecture.id] = trajectory
+            redrawn.update((id(a), t) for a, t in zip(architectures, episodes.trajectories,
+                                                      strict=True) if t is not None)
             return architectures
 
         def most_valued(candidates: list[Architecture]) -> int:
-            return self._most_valued([redrawn[a.id] for a in candidates])
+            return self._most_valued([redrawn[id(a)] for a in candidates])
 
         architecture = self.tried.propose(
             lambda restricted: self._act(restricted=restricted), self.settings.redraws, redraw,
