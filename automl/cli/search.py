@@ -61,7 +61,7 @@ def register(subparsers: Any) -> None:
     search.add_argument("space", help="search space YAML file")
     search.add_argument("--strategy", default=None,
                         help="random, reinforce, dqn, tpe, evolution or a plugin "
-                             "(default: the YAML's strategy, else reinforce)")
+                             "(default: the YAML's strategy, else dqn)")
     search.add_argument("--trials", type=positive_int, default=None,
                         help="number of trials (default: the YAML's trials)")
     search.add_argument("--seed", type=non_negative_int, default=None, help="random seed")

@@ -61,6 +61,7 @@ def test_search_fills_the_store_and_resumes(ray_instance, tiny_space_file: Path,
     store = TrialStore(outcome.run_path / "trials.sqlite", readonly=True)
     trials = store.trials()
     assert len(trials) == 4
+    assert RunFolder(outcome.run_path).info()["strategy"] == "dqn"  # named nowhere: the default
     assert all(t.status.is_finished() for t in trials)
     complete = [t for t in trials if t.status == TrialStatus.COMPLETE]
     assert complete, "at least one child trained"
