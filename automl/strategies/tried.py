@@ -78,7 +78,8 @@ class TriedTree:
                 if pick is None:
                     architecture = next((a for a in more if a.id not in self.tried), None)
                 else:
-                    fresh = list({a.id: a for a in more if a.id not in self.tried}.values())
+                    keyed = ((a.id, a) for a in more)  # one hash per redraw
+                    fresh = list({k: a for k, a in keyed if k not in self.tried}.values())
                     architecture = fresh[pick(fresh)] if fresh else None
         if architecture is None:
             architecture = draw(True)
