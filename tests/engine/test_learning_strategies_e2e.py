@@ -1,4 +1,9 @@
-"""REINFORCE and DQN drive real searches on Ray: the store fills and controller progress shows."""
+"""REINFORCE and DQN drive real searches: the store fills and controller progress shows.
+
+The children train in this process (``executor: in_process``), not on Ray: the learners on Ray
+are covered by tests/engine/test_search.py (DQN, the default, with a resume) and
+tests/test_faults.py (REINFORCE, killed and resumed), and out of the Ray group of
+tests/conftest.py these two searches run beside it instead of lengthening it."""
 
 from __future__ import annotations
 
@@ -17,10 +22,10 @@ from tests.conftest import ROOT
 
 @pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["reinforce", "dqn"])
-def test_learning_strategy_search_on_ray(ray_instance, tiny_space_file: Path, runs_dir: Path,
-                                         strategy: str) -> None:
+def test_learning_strategy_search_stores_and_shows_its_progress(
+        tiny_space_file: Path, runs_dir: Path, strategy: str) -> None:
     outcome = run_search(tiny_space_file, strategy=strategy, trials=6, seed=0, name=strategy,
-                         runs_dir=runs_dir, execution=ExecutionSettings(workers=2))
+                         runs_dir=runs_dir, execution=ExecutionSettings(executor="in_process"))
     store = TrialStore(outcome.run_path / "trials.sqlite", readonly=True)
     trials = store.trials()
     assert len(trials) == 6 and all(t.status.is_finished() for t in trials)
