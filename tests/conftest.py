@@ -87,7 +87,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     Slow tests that train in-process or on a table used to join the Ray group too; the group
     then was the whole critical path (about 650 s of a 659 s run, the two cores busy 55 % of
     the time). Spread over both processes, the same session measured 593 s (Ray group 578 s);
-    a later run of the suite 548 s, and the CI run of a clean clone 552 s (634 s in all).
+    a later run of the suite 548 s, and the CI run of a clean clone 552 s (634 s in all). As
+    tests were added the Ray group became the critical path again (609 s); a test that needs
+    no Ray for what it checks trains in process instead (tests/engine/
+    test_learning_strategies_e2e.py: 39 s in the group, 17 s beside it), and the suite measured
+    520 s (Ray group 447 s of test time, the rest 555 s).
 
     Two things keep the grouping real: this hook runs first (``tryfirst``; xdist's own hook
     turns the markers into the ``@ray`` suffix of the node id that its scheduler groups by),
