@@ -37,6 +37,8 @@ from automl.bench.metrics import summarize
 from automl.bench.table import Table
 from automl.errors import PluginError
 from automl.errors import UserInputError
+from automl.registry.discovery import discover
+from automl.registry.discovery import path_plugins
 
 if TYPE_CHECKING:
     from automl.training.rewards import Reward
@@ -140,7 +142,7 @@ def table_reward(metric: str) -> Reward:
 _WORKER_TABLES: list[Table] = []
 
 
-def _init_worker(tables: list[Table], quiet: bool) -> None:
+def _init_worker(tables: list[Table], quiet: bool, plugins: list[str]) -> None:
     global _WORKER_TABLES
     _WORKER_TABLES = tables
     # One thread per process for TensorFlow's ops and BLAS: the pool runs one process per core,
@@ -156,6 +158,9 @@ def _init_worker(tables: list[Table], quiet: bool) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 2)
         os.close(devnull)
+    # A spawned process starts with the built-ins only: load the plugin files the parent
+    # loaded (a forked one has them already, and loading a source twice is a no-op).
+    discover(plugins)
 
 
 def _run_job(tables: Sequence[Table], job: Job) -> RunTrace:
@@ -189,7 +194,8 @@ def _run_jobs(tables: list[Table], jobs: list[Job], processes: int, quiet: bool,
                 on_run(traces[-1])
         return traces, used
     pool = ProcessPoolExecutor(max_workers=processes, mp_context=_context(),
-                               initializer=_init_worker, initargs=(tables, quiet))
+                               initializer=_init_worker,
+                               initargs=(tables, quiet, path_plugins()))
     try:
         futures: dict[Future[RunTrace], int] = {pool.submit(_run_in_worker, job): i
                                                 for i, job in enumerate(jobs)}

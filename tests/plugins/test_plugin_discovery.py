@@ -290,3 +290,29 @@ def test_ast_names_of_a_plugin_that_cannot_import(tmp_path: Path) -> None:
         LAYERS.register(name_variable, None)
     ''')
     assert discovery._registered_names([path]) == [("layer", "a"), ("task", "b"), ("?", "c")]
+
+
+def test_bench_worker_processes_load_a_plugin_that_imports_tensorflow(
+        tmp_path: Path, isolated_plugins: None, capsys: pytest.CaptureFixture[str]) -> None:
+    """A plugin strategy that imports TensorFlow at the top (as a subclass of a learner's module
+    does) makes `automl bench` start its processes fresh rather than fork them: they must load
+    the plugin files of the parent, or they do not know the strategy."""
+    plugin = write(tmp_path / "tf_strategy.py", """
+        import tensorflow  # noqa: F401
+
+        from automl.registry import STRATEGIES
+        from automl.strategies.random import RandomSearch
+
+
+        @STRATEGIES.register("random_beside_tensorflow")
+        class RandomBesideTensorFlow(RandomSearch):
+            pass
+        """)
+    code = main(["bench", str(ROOT / "search_spaces/tabular_dense.yaml"), "--table",
+                 str(ROOT / "benchmarks/tables/tabular_dense.csv"), "--strategies",
+                 "random_beside_tensorflow,random", "--seeds", "2", "--budget", "10",
+                 "--workers", "2", "--plugins", str(plugin)])
+    captured = capsys.readouterr()
+    assert "tensorflow" in sys.modules  # so the runs were in spawned processes
+    assert code == 0, captured.err
+    assert "random_beside_tensorflow" in captured.out and "with 2 processes" in captured.out
