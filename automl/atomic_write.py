@@ -12,6 +12,10 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)  # read once, at import (single-threaded): os.umask can only read by setting
+"""The process's umask: a new file gets 0o666 & ~umask, as ``open()`` would give it."""
+
 
 def atomic_write(path: str | Path, data: bytes | str, *,
                  before_replace: Callable[[], None] | None = None) -> None:
@@ -25,6 +29,12 @@ def atomic_write(path: str | Path, data: bytes | str, *,
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file 0o600; the result gets the mode it had, or open()'s default.
+        try:
+            mode = path.stat().st_mode & 0o7777
+        except OSError:
+            mode = 0o666 & ~_UMASK
+        os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()

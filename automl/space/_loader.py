@@ -24,6 +24,7 @@ from automl.errors import short
 from automl.space._space import RewardSetting
 from automl.space._space import SearchSpace
 from automl.space._space import TaskSetting
+from automl.space._space import same_in_a_table
 from automl.space.params import Param
 
 notes = logging.getLogger("automl.space")
@@ -490,8 +491,15 @@ class _Validator:
                 if problem:
                     raise self.fail(where, problem)
                 value = param.normalise(item)
-            if any(type(value) is type(seen) and value == seen for seen in out):
-                raise self.fail(where, f"duplicate choice {short(value)}")
+            if value == "":
+                raise self.fail(where, "an empty string cannot be a choice: a table writes a "
+                                "decision that does not occur as an empty cell")
+            twin = next((seen for seen in out if same_in_a_table(value, seen)), None)
+            if twin is not None:
+                problem = (f"duplicate choice {short(value)}" if type(twin) is type(value)
+                           else f"choice {short(value)} cannot be told apart from "
+                           f"{short(twin)} (the same value, or the same text in a table)")
+                raise self.fail(where, problem)
             out.append(value)
         return tuple(out)
 

@@ -310,18 +310,29 @@ class SearchSpace:
         return self.decide(lambda d, _: d.choices[int(rng.integers(len(d.choices)))])
 
 
+def reads_as(choice: Any, text: str) -> bool:
+    """Whether a table cell holding ``text`` names ``choice``: the same text, a boolean in any
+    case (``true``), or a number of the same value (``1e-3`` for 0.001)."""
+    if str(choice) == text or (isinstance(choice, bool) and text.lower() == str(choice).lower()):
+        return True
+    if isinstance(choice, (int, float)) and not isinstance(choice, bool):
+        try:
+            return _same(choice, float(text))
+        except ValueError:
+            return False
+    return False
+
+
+def same_in_a_table(a: Any, b: Any) -> bool:
+    """Whether two choices could not be told apart: equal values (64 and 64.0), or one's text
+    read from a table cell names the other (1 and '1', True and 'true')."""
+    return _same(a, b) or reads_as(a, str(b)) or reads_as(b, str(a))
+
+
 def _parse_choice(decision: Decision, text: str, source: str) -> Any:
     for choice in decision.choices:
-        if str(choice) == text or (
-            isinstance(choice, bool) and text.lower() == str(choice).lower()
-        ):
+        if reads_as(choice, text):
             return choice
-        if isinstance(choice, (int, float)) and not isinstance(choice, bool):
-            try:
-                if _same(choice, float(text)):
-                    return choice
-            except ValueError:
-                pass
     raise SpaceError(
         f"{short(text)} is not a choice; allowed: {allowed(decision.choices)}",
         source=source,

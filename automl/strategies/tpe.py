@@ -109,7 +109,8 @@ class TPE(Strategy):
                 n_startup_trials=s.n_startup_trials, n_ei_candidates=s.n_ei_candidates,
                 multivariate=s.multivariate, group=s.group and s.multivariate,
                 constant_liar=s.constant_liar, prior_weight=s.prior_weight,
-                warn_independent_sampling=False, seed=self.seed)
+                warn_independent_sampling=False,
+                seed=self.seed % 2**32)  # NumPy's legacy seeding, under Optuna, stops at 2**32
         return optuna.create_study(direction="maximize", sampler=sampler)
 
     # ------------------------------------------------------------------ ask / tell

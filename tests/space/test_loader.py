@@ -59,6 +59,14 @@ BAD = {
     "bad_pooling": (TINY_DIGITS.replace("  max: 2\n", "  max: 2\n  pooling: [avg, mean]\n"),
                     "'mean' is not allowed; allowed: 'avg', 'max', 'last', 'attention'"),
     "empty_file": ("", "empty"),
+    "same_value": ("decisions:\n  width: [64, 64.0, 128]\n",
+                   "choice 64.0 cannot be told apart from 64"),
+    "same_text": ("decisions:\n  tag: [1, '1', 2]\n", "choice '1' cannot be told apart from 1"),
+    "same_boolean_text": ("decisions:\n  flag: [true, 'True']\n",
+                          "choice 'True' cannot be told apart from True"),
+    "empty_string_choice": ("decisions:\n  tag: ['', x]\n",
+                            "an empty string cannot be a choice"),
+    "duplicate_choice": ("decisions:\n  lr: [0.001, 1e-3]\n", "duplicate choice 0.001"),
 }
 
 WHERE = {
@@ -69,6 +77,9 @@ WHERE = {
     "bad_type": "layers.types.dense.units[1]", "malformed": "line 1",
     "bad_schedule": "train.lr_schedule", "bad_patience": "train.patience[1]",
     "bad_class_weight": "train.class_weight", "bad_pooling": "layers.pooling[1]",
+    "same_value": "decisions.width[1]", "same_text": "decisions.tag[1]",
+    "same_boolean_text": "decisions.flag[1]", "empty_string_choice": "decisions.tag[0]",
+    "duplicate_choice": "decisions.lr[1]",
 }
 
 

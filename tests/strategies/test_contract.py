@@ -76,6 +76,16 @@ def test_proposes_only_valid_architectures(name: str, space: SearchSpace) -> Non
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_any_non_negative_seed_is_accepted(name: str) -> None:
+    """Seeds of 2**32 and more (NumPy's legacy seeding, under Optuna, stops below 2**32)."""
+    space = load_space(ROOT / "search_spaces" / "quickstart.yaml")
+    reward = match_reward(space, hidden_target(space, 0))
+    rewards = drive(make(name, space, seed=2**40 + 3), checked(space, reward), budget=6,
+                    workers=2, seed=1)
+    assert len(rewards) == 6
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_unknown_trial_ids_and_failed_children(name: str, space: SearchSpace) -> None:
     strategy = make(name, space, seed=3)
     reward = match_reward(space, hidden_target(space, 3))
