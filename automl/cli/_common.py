@@ -39,8 +39,9 @@ non_negative_float = _number_type(float, minimum=0, inclusive=True, name="non-ne
 
 
 def check_output_file(path: str | os.PathLike[str] | None, flag: str) -> None:
-    """Refuse, before any work, an output file that cannot be written: an existing folder, or
-    a parent that exists and is not a folder (missing parents are created later)."""
+    """Refuse, before any work, an output file that cannot be written: an existing folder, a
+    name ending in a separator, a parent that exists and is not a folder, or a folder this
+    process may not write in (missing parents are created later)."""
     from pathlib import Path
 
     from automl.errors import UserInputError
@@ -48,9 +49,17 @@ def check_output_file(path: str | os.PathLike[str] | None, flag: str) -> None:
     if path is None:
         return
     target = Path(path)
-    if target.is_dir():
-        raise UserInputError(f"{str(target)!r} is a folder; give a file name", key=flag)
+    if target.is_dir() or str(path).endswith(("/", os.sep)):
+        raise UserInputError(f"{str(path)!r} is a folder; give a file name", key=flag)
     check_folder(target.parent, flag)
+    existing = next(p for p in (target.parent.absolute(), *target.parent.absolute().parents)
+                    if p.exists())
+    try:  # a file made and removed at once: access() says yes to root, even under /proc
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise UserInputError(f"cannot write in {str(existing)!r} ({exc.strerror})",
+                             key=flag) from None
 
 
 def check_folder(path: str | os.PathLike[str], flag: str) -> None:

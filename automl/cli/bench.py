@@ -76,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
             raise DataError("is a folder, not a table CSV", source=table_path)
         if not Path(table_path).is_file():
             raise DataError("file not found", source=table_path)
+    if args.plot is not None and not Path(args.plot).suffix:
+        args.plot += ".png"  # what matplotlib would write, named as such in the output
     check_output_file(args.json, "--json")
     check_output_file(args.plot, "--plot")
     _check_plot_format(args.plot)
@@ -122,14 +124,14 @@ def run(args: argparse.Namespace) -> int:
     console.print(f"{total} runs in {suite['wall_seconds']:.1f} s with {suite['processes']} "
                   "processes. Medians over seeds [quartiles]; regret = table optimum - best "
                   "found (all quartiles in --json, IQR bands in --plot).", markup=False)
-    if args.json:
-        _write_json(Path(args.json), _json_report(suite))
-        console.print(f"report: {args.json}", markup=False)
-    if args.plot:
+    if args.plot:  # first: matplotlib is likelier to fail than the JSON, and then writes none
         from automl.bench import plot_benchmark
 
         plot_benchmark(suite["tables"], args.plot)
         console.print(f"plot: {args.plot}", markup=False)
+    if args.json:
+        _write_json(Path(args.json), _json_report(suite))
+        console.print(f"report: {args.json}", markup=False)
     return 0
 
 

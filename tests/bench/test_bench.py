@@ -280,9 +280,19 @@ def test_cli_errors_are_one_line(toy: tuple[SearchSpace, Path], tmp_path: Path,
     for flags, message in ((["--budget", "193"], "--budget: 193 is more than the 192 "
                                                  "architectures"),
                            (["--plot", str(tmp_path / "p.xyz"), "--json",
-                             str(tmp_path / "r.json")], "--plot: cannot write a '.xyz' plot")):
+                             str(tmp_path / "r.json")], "--plot: cannot write a '.xyz' plot"),
+                           (["--json", str(tmp_path / "new") + "/"],
+                            "is a folder; give a file name"),
+                           (["--json", str(tmp_path / "r.json"), "--plot",
+                             "/proc/no/p.png"], "--plot: cannot write in '/proc'")):
         code = main(["bench", str(tmp_path / "toy.yaml"), "--table", str(table_path),
                      "--seeds", "1", *flags])
         err = capsys.readouterr().err
         assert code == 2 and err.count("\n") == 1 and message in err, err
-    assert not (tmp_path / "r.json").exists()
+    assert not (tmp_path / "r.json").exists() and not (tmp_path / "new").exists()
+    # a plot named without a type is a PNG, and the output says so
+    code = main(["bench", str(tmp_path / "toy.yaml"), "--table", str(table_path), "--seeds",
+                 "1", "--budget", "5", "--strategies", "random", "--plot",
+                 str(tmp_path / "curves")])
+    assert code == 0 and f"plot: {tmp_path / 'curves.png'}" in capsys.readouterr().out
+    assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
