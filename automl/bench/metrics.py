@@ -128,9 +128,13 @@ def summarize(table: Table, traces: Sequence[RunTrace], budget: int,
     thresholds = {name: table.top_threshold(fraction) for name, fraction in TOPS.items()}
     budgets = budgets_for(budget)
     time_budgets: list[float] | None = None
-    if table.has_seconds:
-        typical = float(np.median([r.seconds or 0.0 for r in table.rows.values()]))
-        time_budgets = [round(budget * typical * f / workers, 6) for f in TIME_FRACTIONS]
+    # The time budgets: fractions of the time `budget` typical children take on `workers` at
+    # once (no more at once than there are children), from the successful children's times.
+    typical = float(np.median([r.seconds for r in table.rows.values()
+                               if r.reward is not None and r.seconds is not None] or [0.0]))
+    if table.has_seconds and typical > 0:
+        time_budgets = [round(budget * typical * f / min(workers, budget), 6)
+                        for f in TIME_FRACTIONS]
     names = list(strategies) if strategies is not None else sorted({t.strategy for t in traces})
 
     per_strategy: dict[str, Any] = {}

@@ -212,6 +212,10 @@ def load_table(path: str | Path, space: SearchSpace, *, metric: str = REWARD) ->
         raise DataError("the table has no rows", source=source)
     if table.rewards().size == 0:
         raise DataError(f"every row has an empty {metric!r}: no child succeeded", source=source)
+    if not math.isfinite(table.optimum - table.worst):
+        raise DataError(f"the {metric!r} values span more than a float holds "
+                        f"({table.worst:g} to {table.optimum:g}); rescale the column",
+                        source=source)
     return table
 
 

@@ -233,7 +233,8 @@ class Reinforce(Strategy):
                                  f"{keras.backend.backend()!r}", key="strategy")
         self.kinds = space.kinds()
         if not self.kinds:
-            raise UserInputError("the space has no decision to learn; use --strategy random",
+            raise UserInputError("the space has no decision to learn; use the random "
+                                 "strategy for it",
                                  source=space.source, key="strategy")
         self.batch_size = self.settings.batch_size or max(1, workers)
 

@@ -188,6 +188,25 @@ def test_metrics_by_hand(line_space: SearchSpace, tmp_path: Path) -> None:
     assert best_by_time([None], [1], 0.5, floor=0.0) == 0.0
 
 
+def test_time_budgets_and_reward_spans(line_space: SearchSpace, tmp_path: Path) -> None:
+    table = load_table(write_line_table(line_space, tmp_path / "t.csv", seconds=True),
+                       line_space)
+    trace = RunTrace("random", 0, [0.5] * 5, [1.0] * 5, list("abcde"), 0.1)
+    typical = float(np.median([1.0 + x % 3 for x in range(100)]))
+    # 50 workers on a 5-evaluation budget run 5 children at once, not 50.
+    report = summarize(table, [trace], 5, workers=50)
+    assert report["time_budgets"][-1] == pytest.approx(5 * typical / 5)
+    # Children that take no time give no time axis.
+    zero = tmp_path / "zero.csv"
+    zero.write_text("x,reward,seconds\n" + "".join(f"{x},{x / 100},0\n" for x in range(100)))
+    assert summarize(load_table(zero, line_space), [trace], 5)["time_budgets"] is None
+    huge = tmp_path / "huge.csv"
+    huge.write_text("x,reward\n" + "".join(f"{x},{'-' if x % 2 else ''}1e308\n"
+                                             for x in range(100)))
+    with pytest.raises(DataError, match="span more than a float holds"):
+        load_table(huge, line_space)
+
+
 def test_budgets() -> None:
     assert budgets_for(5) == [5]
     assert budgets_for(100) == [10, 25, 50, 100]
