@@ -199,11 +199,12 @@ def load_table(path: str | Path, space: SearchSpace, *, metric: str = REWARD) ->
                                     source=source, key=f"line {line}")
                 cells = dict(zip(header, (c.strip() for c in row_cells), strict=True))
                 row = _parse_row(cells, space, decision_columns, metric, source, line)
-                first = table.rows.get(row.architecture.id)
+                architecture_id = row.architecture.id  # a hash: computed once
+                first = table.rows.get(architecture_id)
                 if first is not None:
-                    raise DataError(f"architecture {row.architecture.id} appears twice (first on "
+                    raise DataError(f"architecture {architecture_id} appears twice (first on "
                                     f"line {first.line})", source=source, key=f"line {line}")
-                table.rows[row.architecture.id] = row
+                table.rows[architecture_id] = row
     except UnicodeDecodeError:
         raise DataError("is not UTF-8 text", source=source) from None
     except csv.Error as exc:

@@ -11,6 +11,7 @@ of the chosen type (in declaration order); then ``layers.pooling`` (the sequence
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -167,7 +168,9 @@ class SearchSpace:
     def decide(self, choose: Callable[[Decision, dict[str, Any]], Any]) -> Architecture:
         """Walk the decision process, asking ``choose(decision, chosen_so_far)`` for each value."""
         chosen: dict[str, Any] = {}
-        while (decision := self.next_decision(chosen)) is not None:
+        # One pass: the sequence reads ``chosen`` lazily, so it branches on each value as soon as
+        # it is set (next_decision per step would replay the sequence, quadratic in its length).
+        for decision in self._sequence(chosen):
             chosen[decision.name] = choose(decision, chosen)
         return self.architecture(chosen)
 
@@ -176,7 +179,7 @@ class SearchSpace:
         flat = architecture.flat
         chosen: dict[str, Any] = {}
         out: list[tuple[Decision, int]] = []
-        while (decision := self.next_decision(chosen)) is not None:
+        for decision in self._sequence(chosen):  # one pass, as in decide
             if decision.name not in flat:
                 raise SpaceError(f"missing decision {decision.name!r}", source=self.source)
             index = decision.index(flat[decision.name])
@@ -219,15 +222,17 @@ class SearchSpace:
                 the string form of each choice.
         """
         chosen: dict[str, Any] = {}
-        while (decision := self.next_decision(chosen)) is not None:
+        for decision in self._sequence(chosen):  # one pass, as in decide
             if decision.name not in flat:
                 raise SpaceError(
                     f"missing decision {decision.name!r}", source=self.source, key=decision.name
                 )
             value = flat[decision.name]
             if parse_strings and isinstance(value, str):
-                value = _parse_choice(decision, value, self.source)
-            chosen[decision.name] = decision.choices[decision.index(value)]
+                index = _parse_choice(decision, value, self.source)
+            else:
+                index = decision.index(value)
+            chosen[decision.name] = decision.choices[index]
         return self.architecture(chosen)
 
     # ------------------------------------------------------------------ static views
@@ -329,10 +334,18 @@ def same_in_a_table(a: Any, b: Any) -> bool:
     return _same(a, b) or reads_as(a, str(b)) or reads_as(b, str(a))
 
 
-def _parse_choice(decision: Decision, text: str, source: str) -> Any:
-    for choice in decision.choices:
-        if reads_as(choice, text):
-            return choice
+@functools.lru_cache(maxsize=65_536)
+def _cell_index(types: tuple[type, ...], choices: tuple[Any, ...], text: str) -> int | None:
+    """Index of the first choice ``text`` names (a table has the same few texts on every row;
+    the types are part of the key because True == 1 and 1 == 1.0 hash alike)."""
+    return next((i for i, choice in enumerate(choices) if reads_as(choice, text)), None)
+
+
+def _parse_choice(decision: Decision, text: str, source: str) -> int:
+    """Index of the choice a table cell names."""
+    index = _cell_index(tuple(map(type, decision.choices)), decision.choices, text)
+    if index is not None:
+        return index
     raise SpaceError(
         f"{short(text)} is not a choice; allowed: {allowed(decision.choices)}",
         source=source,
