@@ -279,9 +279,9 @@ class SearchLoop:
                         next_id += 1
                 if not self.executor.running:
                     if self._finished < self.trials:  # e.g. a grid that is exhausted
+                        algorithm = getattr(self.strategy, "unwrapped", self.strategy)
                         logger.warning("strategy %s has nothing more to propose; stopping at "
-                                       "%d trials", type(self.strategy).__name__,
-                                       self._finished)
+                                       "%d trials", type(algorithm).__name__, self._finished)
                     break
                 outcomes = self.executor.wait(timeout=0.5)
                 arrived = time.perf_counter()

@@ -9,8 +9,9 @@ Ray Tune's ``ConcurrencyLimiter``) instead of living in each algorithm.
 * :class:`NoRepeats` keeps a strategy from spending trials on architectures this run already
   evaluated (or is training right now): the repeat is answered from memory (told to the
   strategy with its known reward, which costs no trial) and the strategy is asked again, up to
-  ``max_retries`` times; once the space is exhausted repeats pass through and the loop reuses
-  the stored result. What counts as a repeat is the ``key`` it is given: the architecture's id
+  ``max_retries`` times, after which a random architecture not yet evaluated is proposed in its
+  place; once the space is exhausted repeats pass through and the loop reuses the stored
+  result. What counts as a repeat is the ``key`` it is given: the architecture's id
   by default; the search loop passes one under which architectures that differ only in
   decisions their child never uses are the same (:mod:`automl.training.equivalence`).
 
@@ -128,13 +129,18 @@ class FailureAsWorst(StrategyWrapper):
         self.held = [(int(tid), self.space.from_flat(flat)) for tid, flat in meta["held"]]
 
 
+_NOT_ASKED = -1
+"""Inner trial id of a proposal the wrapper made itself (:meth:`NoRepeats._untried`)."""
+
+
 class NoRepeats(StrategyWrapper):
     """Re-ask instead of proposing an architecture already evaluated or in flight.
 
     Args:
         inner: The strategy to wrap.
-        max_retries: Proposals answered from memory per ask before a repeat is let through
-            (a strategy that has converged keeps proposing its favourite).
+        max_retries: Proposals answered from memory per ask before the wrapper proposes a
+            random architecture not yet evaluated instead (a strategy that has converged keeps
+            proposing its favourite); a repeat passes only when none is found.
         key: Architectures with the same key are the same child (default: the id).
     """
 
@@ -150,6 +156,7 @@ class NoRepeats(StrategyWrapper):
         self.inner_ids: dict[int, int] = {}  # trial id -> the inner strategy's trial id
         self.next_inner = 0
         self.repeats_avoided = 0
+        self.untried_proposed = 0  # random new architectures proposed instead of a repeat
         self.seen: set[str] = set()  # ids of every architecture proposed or told
 
     def _exhausted(self) -> bool:
@@ -168,27 +175,51 @@ class NoRepeats(StrategyWrapper):
             key = self.key(architecture)
             repeat = key in self.known or key in self.in_flight
             self.seen.add(architecture.id)
-            if repeat and attempt < self.max_retries and not self._exhausted():
-                self.repeats_avoided += 1
-                if key in self.known:
-                    self.inner.tell(inner_id, architecture, self.known[key])
-                else:
-                    self.waiting.setdefault(key, []).append((inner_id, architecture))
-                continue
+            if repeat and not self._exhausted():
+                fresh = None if attempt < self.max_retries else self._untried(trial_id)
+                if attempt < self.max_retries or fresh is not None:
+                    self.repeats_avoided += 1
+                    if key in self.known:
+                        self.inner.tell(inner_id, architecture, self.known[key])
+                    else:
+                        self.waiting.setdefault(key, []).append((inner_id, architecture))
+                if fresh is not None:
+                    # ALGO LOGIC: the strategy keeps proposing what is known; a random new
+                    # architecture tells more than a repeat. Its result reaches the strategy
+                    # as one it did not ask for.
+                    self.untried_proposed += 1
+                    self.inner_ids[trial_id] = _NOT_ASKED
+                    self.in_flight[self.key(fresh)] += 1
+                    self.seen.add(fresh.id)
+                    return fresh
+                if attempt < self.max_retries:
+                    continue
             self.inner_ids[trial_id] = inner_id
             self.in_flight[key] += 1
             return architecture
         raise AssertionError("unreachable: the last attempt always returns")
 
+    def _untried(self, trial_id: int, draws: int = 1000) -> Architecture | None:
+        """A uniform draw that is neither known nor in flight (None if ``draws`` find none),
+        from a generator seeded by the strategy's seed and the trial id: a resumed search
+        draws the same."""
+        rng = np.random.default_rng([self.seed, trial_id, 0x6E6F])
+        for _ in range(draws):
+            architecture = self.space.sample(rng)
+            key = self.key(architecture)
+            if key not in self.known and key not in self.in_flight:
+                return architecture
+        return None
+
     def tell(self, trial_id: int, architecture: Architecture, reward: float | None) -> None:
         key = self.key(architecture)
         inner_id = self.inner_ids.pop(trial_id, None)
-        if inner_id is None:  # a result this wrapper never proposed
-            inner_id = self._new_inner_id()
-        elif self.in_flight[key] > 0:
+        if inner_id is not None and self.in_flight[key] > 0:  # proposed by this wrapper
             self.in_flight[key] -= 1
             if self.in_flight[key] == 0:
                 del self.in_flight[key]
+        if inner_id is None or inner_id == _NOT_ASKED:  # not a proposal of the strategy's
+            inner_id = self._new_inner_id()
         self.known[key] = reward
         self.seen.add(architecture.id)
         self.inner.tell(inner_id, architecture, reward)
@@ -201,7 +232,7 @@ class NoRepeats(StrategyWrapper):
         return {"known": self.known, "in_flight": dict(self.in_flight), "waiting": waiting,
                 "inner_ids": [[t, i] for t, i in self.inner_ids.items()],
                 "next_inner": self.next_inner, "repeats_avoided": self.repeats_avoided,
-                "seen": sorted(self.seen)}
+                "untried_proposed": self.untried_proposed, "seen": sorted(self.seen)}
 
     def load_wrapper_state(self, meta: dict[str, Any]) -> None:
         self.known = {k: None if v is None else float(v) for k, v in meta["known"].items()}
@@ -211,6 +242,7 @@ class NoRepeats(StrategyWrapper):
         self.inner_ids = {int(t): int(i) for t, i in meta["inner_ids"]}
         self.next_inner = int(meta["next_inner"])
         self.repeats_avoided = int(meta["repeats_avoided"])
+        self.untried_proposed = int(meta.get("untried_proposed", 0))
         # Checkpoints written before ``seen`` count their keys (then the ids).
         self.seen = set(meta.get("seen", [*self.known, *self.in_flight]))
 

@@ -16,6 +16,7 @@ from automl.bench import summarize
 from automl.bench.runner import table_reward
 from automl.engine.search import SearchLoop
 from automl.engine.search import Told
+from automl.errors import PluginError
 from automl.execution import TableExecutor
 from automl.space import load_space
 from automl.store import RunFolder
@@ -117,3 +118,13 @@ def test_simulated_time_by_hand(tmp_path: Path, enumerate_strategy: str) -> None
     assert entry["simulated_seconds"]["median"] == 7.0
     one_worker = run_simulated(table, enumerate_strategy, 0, 6, workers=1)
     assert one_worker.times == [4.0, 5.0, 7.0, 8.0, 11.0, 13.0]  # the running sum
+
+
+def test_an_exhausted_strategy_is_named_by_its_algorithm(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The loop's warning names the strategy the user chose, not the wrapper around it."""
+    table = tiny_table(tmp_path)
+    with caplog.at_level("WARNING", logger="automl.search"), \
+            pytest.raises(PluginError, match="stopped proposing after 6 of 7"):
+        run_simulated(table, "grid", 0, 7)
+    assert "strategy GridSearch has nothing more to propose" in caplog.text

@@ -124,13 +124,58 @@ def test_repeats_of_children_in_flight_are_avoided_and_told_on_arrival():
     assert sorted(t for t, _, _ in inner.told) == sorted(inner.asked)
 
 
-def test_a_stubborn_strategy_gets_through_after_max_retries():
-    inner = Constant(SPACE)
+def test_a_stubborn_strategy_gets_a_new_architecture_after_max_retries():
+    inner = Constant(SPACE, seed=5)
     wrapper = NoRepeats(inner, max_retries=3)
     first = wrapper.ask(0)
     wrapper.tell(0, first, 1.0)
-    assert wrapper.ask(1).id == first.id
-    assert len(inner.asked) == 1 + 4
+    second = wrapper.ask(1)
+    assert second.id != first.id and wrapper.untried_proposed == 1
+    assert len(inner.asked) == 1 + 4 and len(inner.told) == 1 + 4  # repeats told from memory
+    wrapper.tell(1, second, 0.5)
+    assert not wrapper.in_flight
+    # Its result reaches the strategy as one it did not ask for, under an id of its own.
+    told_id, told_architecture, reward = inner.told[-1]
+    assert (told_architecture, reward) == (second.id, 0.5) and told_id not in inner.asked
+    # Drawn from the seed and the trial id: a restored wrapper proposes the same.
+    restored = NoRepeats(Constant(SPACE, seed=5), max_retries=3)
+    restored.tell(0, first, 1.0)
+    assert restored.ask(1).id == second.id
+    # Every other architecture known: nothing new to draw, the repeat passes.
+    for trial_id, architecture in enumerate(SPACE.enumerate(), start=2):
+        if architecture.id not in (first.id, second.id, SPACE.from_flat({"a": 3, "b": "y"}).id):
+            wrapper.tell(trial_id, architecture, 0.1)
+    last = SPACE.from_flat({"a": 3, "b": "y"})
+    assert wrapper.ask(10).id == last.id  # the one left
+    assert wrapper.ask(11).id == first.id  # all six seen: exhausted, the repeat passes
+
+
+def test_tpe_holds_each_architecture_once() -> None:
+    """A repeat told back (from memory, or a cached result) closes TPE's trial as failed, so
+    its good density does not fill with copies of its favourite."""
+    tpe = create_strategy("tpe", SPACE, seed=0, settings={"n_startup_trials": 2})
+    told: set[str] = set()
+    repeats = 0
+    for trial_id in range(40):
+        architecture = tpe.ask(trial_id)
+        repeats += architecture.id in told
+        told.add(architecture.id)
+        tpe.tell(trial_id, architecture, float(architecture.flat["a"]))
+    extra = SPACE.from_flat({"a": 1, "b": "x"})
+    for trial_id in (98, 99):  # results it did not ask for, the second a repeat
+        tpe.tell(trial_id, extra, 1.0)
+    told.add(extra.id)
+    assert repeats > 0
+
+    def complete(strategy: Strategy) -> int:
+        return sum(t.state.name == "COMPLETE" for t in strategy._study.get_trials())
+
+    assert complete(tpe) == len(told)
+    # A checkpoint keeps what the study holds, so a restored TPE closes repeats the same way.
+    restored = create_strategy("tpe", SPACE, seed=0, settings={"n_startup_trials": 2})
+    restored.load_state_dict(tpe.state_dict())
+    restored.tell(100, extra, 1.0)
+    assert complete(restored) == len(told)
 
 
 def test_a_key_makes_equivalent_architectures_repeats():
