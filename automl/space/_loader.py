@@ -491,7 +491,7 @@ class _Validator:
                 if problem:
                     raise self.fail(where, problem)
                 value = param.normalise(item)
-            if value == "":
+            if value == "" and len(items) > 1:  # a decision (a fixed "" is no table cell)
                 raise self.fail(where, "an empty string cannot be a choice: a table writes a "
                                 "decision that does not occur as an empty cell")
             twin = next((seen for seen in out if same_in_a_table(value, seen)), None)

@@ -99,7 +99,6 @@ class TPE(Strategy):
         self._study = self._new_study()
         self._journal: list[dict[str, Any]] = []  # one entry per study trial, in number order
         self._pending: dict[int, tuple[int, str]] = {}  # trial_id -> (study number, arch id)
-        self._told: set[str] = set()  # ids of the architectures whose result the study holds
         self._slot_choices = {d.slot: list(d.choices) for d in space.slots()}
 
     def _new_study(self) -> optuna.Study:
@@ -125,29 +124,21 @@ class TPE(Strategy):
         return architecture
 
     def tell(self, trial_id: int, architecture: Architecture, reward: float | None) -> None:
-        # ALGO LOGIC: the study holds each architecture's result once. A repeat (answered from
-        # memory by the loop's NoRepeats wrapper) closes its trial as failed, which TPE ignores:
-        # told as complete, a converged TPE's favourite piled up hundreds of copies in the good
-        # density, which drew still more repeats and made every ask slower.
         value = self._value(reward)
-        repeat = architecture.id in self._told
-        self._told.add(architecture.id)
         pending = self._pending.pop(trial_id, None)
         if pending is not None and pending[1] == architecture.id:
             number = pending[0]
-            if value is None or repeat:
+            if value is None:
                 self._study.tell(number, state=TrialState.FAIL)
             else:
                 self._study.tell(number, value)
-            self._journal[number].update(state="fail" if value is None or repeat else "complete",
-                                         value=None if repeat else value)
+            self._journal[number].update(state="fail" if value is None else "complete",
+                                         value=value)
             return
         if pending is not None:
             # The search loop told another architecture under this id: close the asked one.
             self._study.tell(pending[0], state=TrialState.FAIL)
             self._journal[pending[0]].update(state="fail", value=None)
-        if repeat:
-            return
         # A result TPE did not ask for (replayed after a resume, or cached): add it as history.
         params = {d.slot: d.choices[i] for d, i in self.space.decisions_of(architecture)}
         entry = {"params": params, "state": "fail" if value is None else "complete",
@@ -182,7 +173,6 @@ class TPE(Strategy):
         state.meta.update(
             journal=journal,
             pending=[[tid, number, arch_id] for tid, (number, arch_id) in self._pending.items()],
-            told=sorted(self._told),
             tpe_rng=_rng_state(sampler._rng.rng),  # type: ignore[attr-defined]
             random_rng=_rng_state(sampler._random_sampler._rng.rng),  # type: ignore[attr-defined]
             groups=[sorted(group) for group in self._groups().search_spaces]
@@ -210,10 +200,6 @@ class TPE(Strategy):
             self._journal.append({k: v for k, v in entry.items() if k != "system_attrs"})
         self._pending = {int(tid): (int(number), str(arch_id))
                          for tid, number, arch_id in meta["pending"]}
-        self._told = set(meta["told"]) if "told" in meta else {
-            # checkpoints written before ``told``: the finished trials' architectures
-            self.space.decide(lambda d, _, params=entry["params"]: params[d.slot]).id
-            for entry in self._journal if entry["state"] != "running"}
         sampler = self._study.sampler
         sampler._rng.rng.set_state(_rng_from_json(meta["tpe_rng"]))  # type: ignore[attr-defined]
         sampler._random_sampler._rng.rng.set_state(  # type: ignore[attr-defined]

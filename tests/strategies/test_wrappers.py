@@ -150,34 +150,6 @@ def test_a_stubborn_strategy_gets_a_new_architecture_after_max_retries():
     assert wrapper.ask(11).id == first.id  # all six seen: exhausted, the repeat passes
 
 
-def test_tpe_holds_each_architecture_once() -> None:
-    """A repeat told back (from memory, or a cached result) closes TPE's trial as failed, so
-    its good density does not fill with copies of its favourite."""
-    tpe = create_strategy("tpe", SPACE, seed=0, settings={"n_startup_trials": 2})
-    told: set[str] = set()
-    repeats = 0
-    for trial_id in range(40):
-        architecture = tpe.ask(trial_id)
-        repeats += architecture.id in told
-        told.add(architecture.id)
-        tpe.tell(trial_id, architecture, float(architecture.flat["a"]))
-    extra = SPACE.from_flat({"a": 1, "b": "x"})
-    for trial_id in (98, 99):  # results it did not ask for, the second a repeat
-        tpe.tell(trial_id, extra, 1.0)
-    told.add(extra.id)
-    assert repeats > 0
-
-    def complete(strategy: Strategy) -> int:
-        return sum(t.state.name == "COMPLETE" for t in strategy._study.get_trials())
-
-    assert complete(tpe) == len(told)
-    # A checkpoint keeps what the study holds, so a restored TPE closes repeats the same way.
-    restored = create_strategy("tpe", SPACE, seed=0, settings={"n_startup_trials": 2})
-    restored.load_state_dict(tpe.state_dict())
-    restored.tell(100, extra, 1.0)
-    assert complete(restored) == len(told)
-
-
 def test_a_key_makes_equivalent_architectures_repeats():
     """Under a key that ignores ``b`` the space holds 3 children: they are proposed once each,
     every other proposal is told to the inner strategy as the architecture it proposed."""
