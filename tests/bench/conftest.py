@@ -1,8 +1,12 @@
-"""A registered strategy that proposes a space in enumeration order, for exact bench traces."""
+"""A registered strategy that proposes a space in enumeration order, for exact bench traces; the
+scripts of benchmarks/ loaded as modules."""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -38,3 +42,13 @@ def enumerate_strategy() -> Iterator[str]:
     STRATEGIES.register("enumerate_test", Enumerate)
     yield "enumerate_test"
     restore(REGISTRIES, saved)
+
+
+def benchmark_script(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` as a module (the folder is not a package)."""
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -4,7 +4,6 @@ tables the bench loads (a tiny stand-in wheel, so the test needs neither the net
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import pickle
 import zipfile
@@ -14,15 +13,13 @@ import pytest
 
 from automl.bench import load_table
 from automl.space import load_space
+from tests.bench.conftest import benchmark_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _converter():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("hpo_tables", ROOT / "benchmarks/hpo_tables.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("hpo_tables")
 
 
 class Refused:

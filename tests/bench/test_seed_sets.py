@@ -3,7 +3,6 @@ from real `automl bench --json` reports of the shipped table."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -11,15 +10,13 @@ import numpy as np
 import pytest
 
 from automl.cli.main import main
+from tests.bench.conftest import benchmark_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _seed_sets():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("seed_sets", ROOT / "benchmarks/seed_sets.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_script("seed_sets")
 
 
 @pytest.fixture(scope="module")
