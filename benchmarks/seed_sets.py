@@ -59,6 +59,8 @@ def as_array(data: dict[str, dict[str, dict[int, float]]], among: list[str] | No
     if not strategies:
         return [], [], [], np.zeros((0, 0, 0))
     tables = sorted(set.intersection(*(set(data[s]) for s in strategies)))
+    if not tables:
+        return strategies, [], [], np.zeros((len(strategies), 0, 0))
     seeds = sorted(set.intersection(*(set(data[s][t]) for s in strategies for t in tables)))
     values = np.array([[[data[s][t][seed] for seed in seeds] for t in tables]
                        for s in strategies])

@@ -97,31 +97,44 @@ def test_checkpoint_is_optional(table: Table, tmp_path: Path) -> None:
 
 
 def test_repeats_are_cached_and_failures_are_stored(table: Table, tmp_path: Path) -> None:
+    """A script that repeats itself: after ``max_retries`` re-asks the loop proposes the
+    architectures it has not tried (x = 0, 2, 3) instead; once the space is exhausted the
+    repeats pass, a success is answered from the store at no simulated time, and a failed child
+    is run again."""
     told: list[Told] = []
     loop, store = make_loop(table, Scripted(table.space, [1, 4]), RunFolder(tmp_path / "r"),
-                            6, checkpoint=False, on_told=told.append)
+                            8, checkpoint=False, on_told=told.append)
     outcome = loop.run_loop()
     by_status = {s: [t for t in store.trials() if t.status == s] for s in TrialStatus}
-    assert len(store.trials()) == 6
+    assert len(store.trials()) == 8
     assert by_status[TrialStatus.COMPLETE] and by_status[TrialStatus.FAILED]
     assert all("empty 'reward'" in (t.error or "") for t in by_status[TrialStatus.FAILED])
     assert {t.status for t in told} <= {TrialStatus.COMPLETE, TrialStatus.FAILED,
                                         TrialStatus.CACHED}
+    assert sorted(t.architecture.flat["x"] for t in told[:5]) == [0, 1, 2, 3, 4]
+    first = {t.architecture.id: t.reward for t in told[:5]}
     cached = [t for t in told if t.status == TrialStatus.CACHED]
-    assert all(t.train_seconds == 0.0 and t.reward == 0.1 for t in cached)
-    assert outcome.best_reward == 0.1
+    assert cached and all(t.status == TrialStatus.FAILED for t in told[5:] if t not in cached)
+    assert all(t.train_seconds == 0.0 and t.reward == first[t.architecture.id] for t in cached)
+    assert outcome.best_reward == 0.3
     assert outcome.seconds == told[-1].at == loop.elapsed()  # the simulated clock
 
 
-def test_consecutive_failures_stop_unless_disabled(table: Table, tmp_path: Path) -> None:
-    loop, _ = make_loop(table, Scripted(table.space, [4]), RunFolder(tmp_path / "a"), 8,
+def test_consecutive_failures_stop_unless_disabled(tmp_path: Path) -> None:
+    path = tmp_path / "xs.yaml"
+    path.write_text("name: xs\ndecisions:\n  x: [0, 1, 2, 3, 4]\n")
+    space = load_space(path)
+    rows = [row_for(a, {"reward": 0.5 if a.flat["x"] == 0 else None, "seconds": 1.0})
+            for a in space.enumerate()]
+    failing = load_table(write_table(tmp_path / "xs.csv", rows, space=space), space)
+    loop, _ = make_loop(failing, Scripted(space, [1, 2, 3, 4]), RunFolder(tmp_path / "a"), 4,
                         checkpoint=False, max_consecutive_failures=3)
     with pytest.raises(SearchAbortedError, match="3 trials failed in a row"):
         loop.run_loop()
-    loop, store = make_loop(table, Scripted(table.space, [4]), RunFolder(tmp_path / "b"), 8,
-                            checkpoint=False, max_consecutive_failures=None)
+    loop, store = make_loop(failing, Scripted(space, [1, 2, 3, 4]), RunFolder(tmp_path / "b"),
+                            4, checkpoint=False, max_consecutive_failures=None)
     loop.run_loop()
-    assert store.counts() == {"failed": 8}
+    assert store.counts() == {"failed": 4}
 
 
 def test_checkpoints_are_thinned_after_the_horizon_and_resume_replays_the_gap(
