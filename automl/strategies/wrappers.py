@@ -176,14 +176,15 @@ class NoRepeats(StrategyWrapper):
             repeat = key in self.known or key in self.in_flight
             self.seen.add(architecture.id)
             if repeat and not self._exhausted():
-                fresh = None if attempt < self.max_retries else self._untried(trial_id)
+                fresh = self._untried(trial_id) if attempt == self.max_retries else None
                 if attempt < self.max_retries or fresh is not None:
-                    self.repeats_avoided += 1
+                    self.repeats_avoided += 1  # answered from memory
                     if key in self.known:
                         self.inner.tell(inner_id, architecture, self.known[key])
                     else:
                         self.waiting.setdefault(key, []).append((inner_id, architecture))
-                if fresh is not None:
+                    if fresh is None:
+                        continue
                     # ALGO LOGIC: the strategy keeps proposing what is known; a random new
                     # architecture tells more than a repeat. Its result reaches the strategy
                     # as one it did not ask for.
@@ -192,8 +193,6 @@ class NoRepeats(StrategyWrapper):
                     self.in_flight[self.key(fresh)] += 1
                     self.seen.add(fresh.id)
                     return fresh
-                if attempt < self.max_retries:
-                    continue
             self.inner_ids[trial_id] = inner_id
             self.in_flight[key] += 1
             return architecture
