@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import reprlib
 from collections.abc import Iterable
+from pathlib import Path
 
 MAX_LINE = 1000
 """Longest one-line error, a safety net: values quoted from user input are abbreviated with
@@ -70,6 +71,21 @@ class TrialFailedError(AutomlError):
 
 class SearchAbortedError(AutomlError):
     """The search stopped on purpose (too many consecutive failures); the run can be resumed."""
+
+
+def not_utf8(path: str | Path) -> str:
+    """Where the first byte of ``path`` that is not UTF-8 sits (``line 3, column 6, byte
+    0xe9``): a decoding error raised while streaming knows only its offset in a chunk, and a
+    user fixing a file needs the line."""
+    raw = Path(path).read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        start = exc.start
+        line = raw.count(b"\n", 0, start) + 1
+        column = start - (raw.rfind(b"\n", 0, start) + 1) + 1
+        return f"line {line}, column {column}, byte 0x{raw[start]:02x}"
+    return "a byte"  # the file changed since the error
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:

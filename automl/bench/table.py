@@ -32,6 +32,7 @@ from automl.errors import DataError
 from automl.errors import SpaceError
 from automl.errors import allowed
 from automl.errors import did_you_mean
+from automl.errors import not_utf8
 from automl.space import Architecture
 from automl.space import SearchSpace
 
@@ -190,10 +191,12 @@ def load_table(path: str | Path, space: SearchSpace, *, metric: str = REWARD) ->
                 raise DataError("the file is empty; expected a header row", source=source)
             header = [h.strip() for h in header]
             _check_header(header, decision_columns, metric, source, space)
+            end = reader.line_num
             for row_cells in reader:
+                # a quoted cell may span lines: a row is named by the line it starts on
+                line, end = end + 1, reader.line_num
                 if not any(cell.strip() for cell in row_cells):
                     continue
-                line = reader.line_num
                 if len(row_cells) != len(header):
                     raise DataError(f"{len(row_cells)} cells, but the header has {len(header)}",
                                     source=source, key=f"line {line}")
@@ -206,7 +209,7 @@ def load_table(path: str | Path, space: SearchSpace, *, metric: str = REWARD) ->
                                     f"line {first.line})", source=source, key=f"line {line}")
                 table.rows[architecture_id] = row
     except UnicodeDecodeError:
-        raise DataError("is not UTF-8 text", source=source) from None
+        raise DataError("is not UTF-8 text", source=source, key=not_utf8(file)) from None
     except csv.Error as exc:
         raise DataError(f"CSV syntax error: {exc}", source=source) from None
     if not table.rows:

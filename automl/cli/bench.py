@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from automl.cli._common import check_output_file
 from automl.cli._common import console
 from automl.cli._common import err_console
 from automl.cli._common import positive_int
+from automl.cli._common import quiet_stderr
+from automl.cli._common import terminal_stderr
 from automl.errors import DataError
 from automl.errors import UserInputError
 
@@ -97,24 +100,31 @@ def run(args: argparse.Namespace) -> int:
 
     total = len(tables) * len(strategies) * len(args.seeds)
     done = [0]
+    progress = err_console.is_terminal  # asked before the notices are sent away
 
     def on_run(trace: Any) -> None:
         done[0] += 1
-        if err_console.is_terminal:
-            err_console.print(f"\r{done[0]}/{total} runs", end="", markup=False)
+        if progress:
+            stream = terminal_stderr()
+            stream.write(f"\r{done[0]}/{total} runs")
+            stream.flush()
 
     # A table's failed children are facts of the benchmark, not news: keep the loop's
     # per-failure warnings off the terminal while the runs go.
     loop_logger = logging.getLogger("automl.search")
     level = loop_logger.level
     loop_logger.setLevel(logging.ERROR)
+    # Runs in this process (--workers 1) import TensorFlow here: its C++ start-up notices
+    # go where the worker processes' go, away from the terminal.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        suite = run_suite(tables, strategies, list(args.seeds), args.budget,
-                          processes=args.workers, workers=args.simulated_workers, on_run=on_run,
-                          quiet_workers=True)
+        with quiet_stderr():
+            suite = run_suite(tables, strategies, list(args.seeds), args.budget,
+                              processes=args.workers, workers=args.simulated_workers,
+                              on_run=on_run, quiet_workers=True)
     finally:
         loop_logger.setLevel(level)
-    if err_console.is_terminal:
+    if progress:
         err_console.print("\r", end="")
     for report in suite["tables"]:
         for view in render(report):

@@ -20,6 +20,7 @@ from automl.errors import SpaceError
 from automl.errors import UserInputError
 from automl.errors import allowed
 from automl.errors import did_you_mean
+from automl.errors import not_utf8
 from automl.errors import short
 from automl.space._space import RewardSetting
 from automl.space._space import SearchSpace
@@ -182,7 +183,9 @@ def load_space(source: str | Path | Mapping[str, Any], *, load_plugins: bool = F
         raise SpaceError("is not a file", source=name)
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:
+        raise SpaceError("is not UTF-8 text", source=name, key=not_utf8(path)) from None
+    except OSError as exc:
         raise SpaceError(f"cannot be read ({exc.__class__.__name__})", source=name) from None
     try:
         data = safe_load_unique(text)

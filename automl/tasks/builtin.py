@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from automl.errors import DataError
+from automl.errors import not_utf8
 from automl.registry import TASKS
 from automl.space.params import Param
 from automl.tasks.labels import class_vocabulary
@@ -201,7 +202,7 @@ def _read_csv(path: Path, label_column: str) -> dict[str, np.ndarray]:
         raise DataError(f"has {saw} fields, the header has {expected}", source=str(path),
                         key=f"line {line}") from None
     except UnicodeDecodeError:
-        raise DataError("is not UTF-8 text", source=str(path)) from None
+        raise DataError("is not UTF-8 text", source=str(path), key=not_utf8(path)) from None
     if len(frame) < 1:
         raise DataError("expected a header row and at least one data row", source=str(path))
     with path.open(encoding="utf-8", newline="") as handle:  # pandas renames repeats to 'a.1'

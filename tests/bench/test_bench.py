@@ -143,6 +143,26 @@ def test_real_world_csv_quirks(toy: tuple[SearchSpace, Path]) -> None:
         load_table(path, space, metric="width")
 
 
+def test_rows_are_named_by_their_first_line(toy: tuple[SearchSpace, Path]) -> None:
+    """A quoted cell may span lines (spreadsheet exports); an error names the line its row
+    starts on, and the rows after it keep their own lines. A byte that is not UTF-8 is named
+    by line and column."""
+    space, path = toy
+    lines = path.read_text().splitlines()
+    lines[2] = '"maxconv\n",' + lines[2].split(",", 1)[1]  # physical lines 3 and 4
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="line 3, column 'edge0': 'maxconv' is not a choice"):
+        load_table(path, space)
+    lines[2] = '"conv\n",' + lines[2].split(",", 1)[1]  # valid once stripped
+    lines[4] = lines[4].replace("conv", "maxconv", 1).replace("pool", "maxpool", 1)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="line 6, column 'edge"):
+        load_table(path, space)
+    path.write_bytes(b"\n".join(line.encode() for line in lines[:2]) + b"\nconv,caf\xe9\n")
+    with pytest.raises(DataError, match=r"line 3, column 9, byte 0xe9: is not UTF-8 text"):
+        load_table(path, space)
+
+
 def test_missing_table_and_failed_rows(toy: tuple[SearchSpace, Path], tmp_path: Path) -> None:
     space, path = toy
     with pytest.raises(DataError, match="file not found"):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +108,20 @@ def test_cli_suite_end_to_end(two_tables: list[tuple[Path, Path]], tmp_path: Pat
         assert 1.0 <= entry["mean_rank"]["top1"] <= 2.0 and len(entry["ranks"]["top1"]) == 2
         assert {"median", "q25", "q75", "reached"} <= set(entry["evals_to_top5"])
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_runs_in_this_process_keep_tensorflow_notices_off_the_terminal(
+        two_tables: list[tuple[Path, Path]]) -> None:
+    """With --workers 1 a learner imports TensorFlow in the CLI's own process, whose C++
+    start-up notices (absl, CUDA stubs, CPU features) used to reach the terminal."""
+    (alpha_yaml, alpha_csv), _ = two_tables
+    result = subprocess.run([sys.executable, "-m", "automl", "bench", str(alpha_yaml),
+                             "--table", str(alpha_csv), "--strategies", "reinforce",
+                             "--seeds", "1", "--budget", "6", "--workers", "1"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "reinforce" in result.stdout and result.stderr == ""
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -99,6 +99,14 @@ def test_bad_spaces_name_file_key_and_allowed(tmp_path: Path, case: str) -> None
         assert "allowed:" in line
 
 
+def test_a_file_that_is_not_utf8_is_named_by_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: caf\u00e9\ndecisions:\n  x: [1, 2]\n".encode("latin-1"))
+    with pytest.raises(SpaceError) as info:
+        load_space(path)
+    assert info.value.one_line() == f"{path}: line 1, column 10, byte 0xe9: is not UTF-8 text"
+
+
 def test_missing_file() -> None:
     with pytest.raises(SpaceError, match="file not found"):
         load_space("does/not/exist.yaml")

@@ -182,6 +182,12 @@ def test_csv_errors_are_one_line(tmp_path: Path, text: str, message: str) -> Non
     assert "\n" not in line and str(path.resolve()) in line and message in line
 
 
+def test_a_csv_that_is_not_utf8_is_named_by_line_and_column(tmp_path: Path) -> None:
+    (tmp_path / "latin1.csv").write_bytes("a,label\n1,x\n2,caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(DataError, match="line 3, column 6, byte 0xe9: is not UTF-8 text"):
+        TASKS.get("arrays").load({"path": "latin1.csv"}, base_dir=tmp_path, seed=0)
+
+
 def test_class_names_reach_the_run_and_show(tmp_path: Path, capsys) -> None:
     from automl import ExecutionSettings
     from automl import run_search
