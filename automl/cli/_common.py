@@ -38,6 +38,15 @@ positive_float = _number_type(float, minimum=0, inclusive=False, name="positive 
 non_negative_float = _number_type(float, minimum=0, inclusive=True, name="non-negative number")
 
 
+def plugin_path(text: str) -> str:
+    """An argparse ``type=`` for ``--plugins``: an empty path would name the current folder,
+    and load every ``.py`` file in it."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path names no plugin; give a plugin file "
+                                         "(.py), a package folder or a folder of plugins")
+    return text
+
+
 def check_output_file(path: str | os.PathLike[str] | None, flag: str) -> None:
     """Refuse, before any work, an output file that cannot be written: an existing folder, a
     name ending in a separator, a parent that exists and is not a folder, or a folder this

@@ -14,6 +14,7 @@ from typing import Any
 from automl.cli._common import check_output_file
 from automl.cli._common import console
 from automl.cli._common import err_console
+from automl.cli._common import plugin_path
 from automl.cli._common import positive_int
 from automl.cli._common import quiet_stderr
 from automl.cli._common import terminal_stderr
@@ -56,7 +57,7 @@ def register(subparsers: Any) -> None:
                        "per table)")
     bench.add_argument("--workers", type=positive_int, default=2, metavar="P",
                        help="parallel processes (default 2; 1 runs in this process)")
-    bench.add_argument("--plugins", action="append", default=[], metavar="PATH",
+    bench.add_argument("--plugins", action="append", default=[], type=plugin_path, metavar="PATH",
                        help="plugin file or folder to load (repeatable)")
     bench.set_defaults(handler=run)
 

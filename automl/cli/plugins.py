@@ -8,6 +8,7 @@ from typing import Any
 
 from automl.cli._common import check_folder
 from automl.cli._common import console
+from automl.cli._common import plugin_path
 
 
 def register(subparsers: Any) -> None:
@@ -22,7 +23,8 @@ def register(subparsers: Any) -> None:
                                   "its source and status")
     listing.add_argument("--format", choices=("table", "json"), default="table",
                          help="output format (default: table)")
-    listing.add_argument("--plugins", action="append", default=[], metavar="PATH",
+    listing.add_argument("--plugins", action="append", default=[], type=plugin_path,
+                         metavar="PATH",
                          help="also load this plugin file or folder (repeatable)")
     listing.set_defaults(handler=run_list)
 

@@ -13,6 +13,7 @@ from automl.cli._common import err_console
 from automl.cli._common import format_seconds
 from automl.cli._common import non_negative_float
 from automl.cli._common import non_negative_int
+from automl.cli._common import plugin_path
 from automl.cli._common import positive_float
 from automl.cli._common import positive_int
 from automl.cli._common import quiet_stderr
@@ -72,7 +73,7 @@ def register(subparsers: Any) -> None:
                           help="replace an existing run of the same name")
     existing.add_argument("--resume", action="store_true",
                           help="if a run of this name exists, resume it instead of refusing")
-    search.add_argument("--plugins", action="append", default=[], metavar="PATH",
+    search.add_argument("--plugins", action="append", default=[], type=plugin_path, metavar="PATH",
                         help="plugin file or folder to load (repeatable)")
     search.add_argument("--top", type=positive_int, default=10,
                         help="leaderboard rows printed at the end (default 10)")

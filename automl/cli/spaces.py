@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from automl.cli._common import console
+from automl.cli._common import plugin_path
 from automl.cli._common import quiet_stderr
 
 
@@ -17,7 +18,8 @@ def register(subparsers: Any) -> None:
     validate.add_argument("files", nargs="*", help="YAML files")
     validate.add_argument("--datasets", action="store_true",
                           help="list the UCR/UEA data sets the ucr task loads offline")
-    validate.add_argument("--plugins", action="append", default=[], metavar="PATH",
+    validate.add_argument("--plugins", action="append", default=[], type=plugin_path,
+                          metavar="PATH",
                           help="load this plugin file or folder first (repeatable); a space's "
                                "own plugins: run only on search and resume")
     validate.set_defaults(handler=run_validate)

@@ -167,6 +167,9 @@ def load_plugin_paths(paths: Sequence[str | Path], *, strict: bool = True) -> li
     ensure_builtins()
     loaded: list[str] = []
     for raw in paths:
+        if not str(raw).strip():  # Path("") is the current folder: every .py in it would run
+            raise PluginError("an empty path names no plugin; give a plugin file (.py), a "
+                              "package folder or a folder of plugins", source="plugins")
         path = Path(raw).resolve()
         items = _folder_items(path) if _is_plain_folder(path) else [path]
         for item in items:

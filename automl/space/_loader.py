@@ -238,8 +238,8 @@ def _unloaded_plugins(data: Any, base_dir: Path) -> list[str]:
     if not isinstance(listed, list):
         return []
     loaded = set(path_plugins())
-    return [str(item) for item in listed
-            if isinstance(item, str) and str((base_dir / item).resolve()) not in loaded]
+    return [str(item) for item in listed if isinstance(item, str) and item.strip()
+            and str((base_dir / item).resolve()) not in loaded]
 
 
 def _parse_space(data: Any, *, source_name: str, base_dir: Path,
@@ -277,6 +277,10 @@ def _parse_space(data: Any, *, source_name: str, base_dir: Path,
             raise SpaceError("expected a list of plugin paths", source=source_name, key="plugins")
         for i, item in enumerate(raw_plugins):
             text = v.scalar(item, f"plugins[{i}]", str)
+            if not text.strip():  # it would name the space's folder, and every .py in it
+                raise SpaceError("an empty path names no plugin; allowed: a plugin file (.py), "
+                                 "a package folder or a folder of plugins", source=source_name,
+                                 key=f"plugins[{i}]")
             plugins.append(str((base_dir / text).resolve()))
         if load_plugins:
             load_plugin_paths(plugins, strict=True)

@@ -259,6 +259,32 @@ def test_code_runs_only_when_named_for_a_search(tmp_path: Path, isolated_plugins
     assert fresh_cli(tmp_path, "plugins", "register", "sent/marker_plugin.py").returncode == 2
 
 
+def test_an_empty_plugin_path_is_refused_and_runs_nothing(tmp_path: Path, monkeypatch,
+                                                          isolated_plugins: None) -> None:
+    """``Path("")`` is the current folder: an empty path used to run every ``.py`` in it."""
+    from automl.errors import PluginError
+    from automl.errors import SpaceError
+    from automl.space import load_space
+
+    write(tmp_path / "marker_plugin.py", MARKER_PLUGIN)
+    marker = tmp_path / "IMPORTED"
+    space = tmp_path / "space.yaml"
+    space.write_text('plugins: ["  "]\ntask: digits\nlayers:\n  types:\n'
+                     '    dense: {units: [4]}\n')
+    for args in (("plugins", "list", "--plugins", ""), ("spaces", "validate", "space.yaml"),
+                 ("search", "space.yaml", "--trials", "1", "--plugins", "")):
+        result = fresh_cli(tmp_path, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert "an empty path names no plugin" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    with pytest.raises(SpaceError, match=r"plugins\[0\]: an empty path names no plugin"):
+        load_space(space, load_plugins=True)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(PluginError, match="an empty path names no plugin"):
+        discovery.load_plugin_paths([""])
+    assert not marker.exists() and not (tmp_path / "runs").exists()
+
+
 def test_discovery_is_once_per_process_and_imports_no_tensorflow(tmp_path: Path) -> None:
     write(tmp_path / "plugins" / "good_layer.py", GOOD_LAYER)
     code = (
