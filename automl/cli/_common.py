@@ -38,6 +38,14 @@ positive_float = _number_type(float, minimum=0, inclusive=False, name="positive 
 non_negative_float = _number_type(float, minimum=0, inclusive=True, name="non-negative number")
 
 
+def non_empty(text: str) -> str:
+    """An argparse ``type=`` for a value that means something only when given: an empty
+    ``--strategy`` or ``--sort`` was silently the default, an empty ``-o`` the default file."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty value; leave the flag out for the default")
+    return text
+
+
 def plugin_path(text: str) -> str:
     """An argparse ``type=`` for ``--plugins``: an empty path would name the current folder,
     and load every ``.py`` file in it."""
@@ -45,6 +53,19 @@ def plugin_path(text: str) -> str:
         raise argparse.ArgumentTypeError("an empty path names no plugin; give a plugin file "
                                          "(.py), a package folder or a folder of plugins")
     return text
+
+
+def ray_address(text: str) -> str:
+    """An argparse ``type=`` for ``--address``: what ``ray.init`` takes, checked before Ray
+    starts (it answers an empty or portless address with a traceback)."""
+    address = text.strip()
+    if address in ("auto", "local"):
+        return address
+    host, colon, port = address.removeprefix("ray://").rpartition(":")
+    if not (colon and host and port.isdigit() and 0 < int(port) < 65536):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Ray address; allowed: 'auto', "
+                                         "'local', host:port or ray://host:port")
+    return address
 
 
 def check_output_file(path: str | os.PathLike[str] | None, flag: str) -> None:

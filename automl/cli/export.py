@@ -10,6 +10,7 @@ from typing import Any
 
 from automl.cli._common import check_output_file
 from automl.cli._common import console
+from automl.cli._common import non_empty
 from automl.cli._common import quiet_stderr
 
 
@@ -22,7 +23,8 @@ def register(subparsers: Any) -> None:
     export.add_argument("trial", nargs="?", default=None,
                         help="trial number or architecture id (prefix); default: the best")
     export.add_argument("--best", action="store_true", help="the best trial (the default)")
-    export.add_argument("-o", "--output", required=True, metavar="FILE.keras",
+    export.add_argument("-o", "--output", type=non_empty, required=True,
+                        metavar="FILE.keras",
                         help="where to write the model (FILE.json gets its metadata)")
     export.add_argument("--retrain", action="store_true",
                         help="train the child again even if its model was kept")

@@ -8,6 +8,7 @@ from typing import Any
 
 from automl.cli._common import check_output_file
 from automl.cli._common import console
+from automl.cli._common import non_empty
 
 
 def register(subparsers: Any) -> None:
@@ -16,7 +17,8 @@ def register(subparsers: Any) -> None:
         description="Plots, the top architectures and the settings of a run; several runs are "
                     "compared on one page. Reads files only: no plugin code runs.")
     report.add_argument("runs", nargs="+", help="run folders or names")
-    report.add_argument("-o", "--output", default=None, metavar="FILE.html",
+    report.add_argument("-o", "--output", type=non_empty, default=None,
+                        metavar="FILE.html",
                         help="where to write the page (default: RUN/report.html for one run, "
                              "report.html for several)")
     report.add_argument("--runs-dir", default="runs", help="folder of runs (default: runs)")

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from automl.cli._common import console
+from automl.cli._common import err_console
+from automl.cli._common import non_empty
 from automl.cli._common import positive_int
 
 
@@ -22,10 +24,11 @@ def register(subparsers: Any) -> None:
     board.add_argument("--status", action="append", default=[], metavar="STATUS",
                        help="only trials with this status: complete, cached, failed, running "
                             "(repeatable, or comma-separated)")
-    board.add_argument("--sort", default=None, metavar="KEY",
+    board.add_argument("--sort", type=non_empty, default=None, metavar="KEY",
                        help="sort by reward, params, train_seconds, a metric (accuracy, loss), "
                             "test.METRIC or a decision; KEY:asc / KEY:desc to choose the order")
-    board.add_argument("--where", action="append", default=[], metavar="COND",
+    board.add_argument("--where", action="append", type=non_empty, default=[],
+                       metavar="COND",
                        help='keep rows meeting KEY OP VALUE, e.g. "params<50000" (repeatable)')
     board.add_argument("--test", action="store_true", help="add the test metrics as columns")
     board.add_argument("--runs-dir", default="runs", help="folder of runs (default: runs)")
@@ -45,14 +48,28 @@ def _open_runs(names: Sequence[str], runs_dir: str) -> list[Any]:
 
     from automl.errors import RunError
     from automl.store import RunFolder
+    from automl.store import TrialStore
 
     if names:
         return [RunFolder.open(name, runs_dir) for name in names]
     root = Path(runs_dir)
+    if root.exists() and not root.is_dir():
+        raise RunError(f"{runs_dir!r} is a file, not a folder of runs", key="--runs-dir")
     runs = sorted(p for p in root.glob("*/run.json")) if root.is_dir() else []
     if not runs:
-        raise RunError(f"no runs found in {runs_dir}/", key="RUN")
-    return [RunFolder(p.parent) for p in runs]
+        raise RunError(f"no runs found in {runs_dir}/", key="--runs-dir")
+    readable = []
+    for path in runs:  # every run: one damaged run is named and skipped, not fatal to all
+        try:
+            with TrialStore(RunFolder(path.parent).db_path, readonly=True) as store:
+                store.trials()  # a row this code did not write names the run, too
+        except RunError as exc:
+            err_console.print(f"note: skipping {exc.one_line()}", markup=False)
+            continue
+        readable.append(RunFolder(path.parent))
+    if not readable:
+        raise RunError(f"no readable runs in {runs_dir}/", key="--runs-dir")
+    return readable
 
 
 def print_leaderboard(runs: Sequence[Any], *, top: int | None = None,

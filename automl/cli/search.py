@@ -11,12 +11,14 @@ from automl.cli._common import check_folder
 from automl.cli._common import console
 from automl.cli._common import err_console
 from automl.cli._common import format_seconds
+from automl.cli._common import non_empty
 from automl.cli._common import non_negative_float
 from automl.cli._common import non_negative_int
 from automl.cli._common import plugin_path
 from automl.cli._common import positive_float
 from automl.cli._common import positive_int
 from automl.cli._common import quiet_stderr
+from automl.cli._common import ray_address
 
 
 def scheduler_name(text: str) -> str:
@@ -40,7 +42,7 @@ def _add_execution_flags(parser: argparse.ArgumentParser, *, defaults: bool) -> 
                         help="CPUs per child, fractions allowed (default 1)")
     parser.add_argument("--gpus-per-trial", type=non_negative_float, default=d(0.0),
                         help="GPUs per child; 0.5 puts two children on one GPU (default 0)")
-    parser.add_argument("--address", default=None,
+    parser.add_argument("--address", type=ray_address, default=None,
                         help="Ray cluster to join ('auto' or host:port); default: local Ray")
     parser.add_argument("--max-retries", type=non_negative_int, default=d(2),
                         help="reruns of a child whose worker process died (default 2)")
@@ -60,7 +62,7 @@ def register(subparsers: Any) -> None:
     search = subparsers.add_parser("search", help="run an architecture search",
                                    description="Run an architecture search on a YAML space.")
     search.add_argument("space", help="search space YAML file")
-    search.add_argument("--strategy", default=None,
+    search.add_argument("--strategy", type=non_empty, default=None,
                         help="random, reinforce, dqn, tpe, evolution or a plugin "
                              "(default: the YAML's strategy, else dqn)")
     search.add_argument("--trials", type=positive_int, default=None,
@@ -182,16 +184,30 @@ def _check_resume_matches(args: argparse.Namespace, folder: Path) -> None:
     """``search --resume`` continues the run as it was made: a space file, mode, strategy,
     seed, scheduler or one-shot setting given that differs from the run's is refused (one
     line) rather than ignored."""
+    from automl.engine.api import space_file_digest
     from automl.errors import UserInputError
     from automl.store import RunFolder
 
     info = RunFolder(folder).info()
     mode = info.get("mode") or "standard"
     given_space = Path(args.space).resolve()
-    if info.get("space_source") and given_space != Path(info["space_source"]).resolve():
-        raise UserInputError(f"run {args.name!r} was made from another space file "
-                             f"({info['space_source']}); --resume continues it as it was made "
-                             "(give another --name for a new run)", key="--resume")
+    source = info.get("space_source")
+    if isinstance(source, str) and source != "<dict>":
+        # the file the run was made from: its name in the YAML's folder (base_dir is
+        # absolute; the source is the path as typed, relative to where the search started)
+        base = info.get("base_dir")
+        made_from = (Path(base) / Path(source).name if isinstance(base, str)
+                     else Path(source)).resolve()
+        if given_space != made_from:
+            raise UserInputError(f"run {args.name!r} was made from another space file "
+                                 f"({made_from}); --resume continues it as it was made "
+                                 "(give another --name for a new run)", key="--resume")
+        digest = info.get("space_sha256")
+        if digest and given_space.is_file() and space_file_digest(str(given_space)) != digest:
+            raise UserInputError(f"{args.space} changed since run {args.name!r} was made; "
+                                 "--resume continues the run as it was made, from the space "
+                                 f"stored in it (automl resume {args.name}), or give another "
+                                 "--name for a new run with the edited space", key="--resume")
     stored = {"--mode": mode, "--strategy": info.get("strategy"), "--seed": info.get("seed"),
               "--scheduler": (info.get("execution") or {}).get("scheduler", "none")}
     given = {"--mode": args.mode, "--strategy": args.strategy, "--seed": args.seed,

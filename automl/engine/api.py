@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import hashlib
 import logging
 from collections.abc import Callable
 from collections.abc import Iterator
@@ -38,6 +39,8 @@ from automl.space import SearchSpace
 from automl.space import load_space
 from automl.space import parse_space
 from automl.store import RunFolder
+from automl.store import TrialStatus
+from automl.store import TrialStore
 from automl.store import check_run_name
 from automl.strategies import Strategy
 from automl.strategies import check_strategy_block
@@ -174,12 +177,20 @@ def checked_space(space: str | Path | SearchSpace, name: str | None,
     return space
 
 
+def space_file_digest(source: str) -> str | None:
+    """SHA-256 of a space file's bytes; None for a space that is not a file (a dict)."""
+    path = Path(source)
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
 def new_run_info(name: str, space: SearchSpace, data: Any, *, strategy: str,
                  strategy_settings: dict[str, Any], seed: int, trials: int,
                  execution: ExecutionSettings, **extra: Any) -> dict[str, Any]:
     """The ``run.json`` of a new run (``extra``: what a mode adds, e.g. one-shot settings)."""
     return {
         "name": name, "space_source": space.source, "base_dir": str(space.base_dir),
+        # what the space file said: `search --resume` refuses a file edited since
+        "space_sha256": space_file_digest(space.source),
         **extra,
         "strategy": strategy, "strategy_settings": strategy_settings, "seed": seed,
         "trials": trials, "execution": vars(execution),
@@ -277,13 +288,24 @@ def resume_search(run: str | Path, *, trials: int | None = None,
     folder.acquire_lock()  # before anything here changes: a refused resume changes nothing
     try:
         info, space = load_run_space(folder, "resume")
-        stored = ExecutionSettings(**info.get("execution", {}))  # keep_best: as recorded
+        TrialStore.check_readable(folder.db_path)  # a damaged store: refused, nothing changed
+        try:
+            stored = ExecutionSettings(**info.get("execution", {}))  # keep_best: as recorded
+            recorded_trials, seed = int(info["trials"]), int(info.get("seed", 0))
+            strategy_name = str(info["strategy"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RunError(f"does not hold what a run records ({exc.__class__.__name__}: "
+                           f"{str(exc)[:80]})", source=str(folder.run_json)) from None
         execution = check_execution(execution or stored)
-        trials = check_trials(trials if trials is not None else int(info["trials"]))
-        seed = int(info.get("seed", 0))
+        trials = check_trials(trials if trials is not None else recorded_trials)
+        finished = _finished_trials(folder)
+        if trials < finished:  # it would only rewrite run.json to say fewer than it holds
+            raise UserInputError(f"{trials} is fewer than the {finished} trials run "
+                                 f"{folder.name!r} has finished; allowed: at least {finished}",
+                                 key="--trials")
         reward, reward_params = _reward_of(space)
         space, data, task_name = _load_data(space, seed)
-        instance = create_strategy(info["strategy"], space, seed=seed,
+        instance = create_strategy(strategy_name, space, seed=seed,
                                    workers=int(stored.workers),
                                    settings=info.get("strategy_settings") or {},
                                    source=str(folder.run_json))
@@ -299,6 +321,18 @@ def resume_search(run: str | Path, *, trials: int | None = None,
     return _run(folder, space, instance, executor, trials, seed, reward, reward_params,
                 max_consecutive_failures, on_progress, on_start, resume=True,
                 keep_best=execution.keep_best, dataset=dataset_facts(data, task_name))
+
+
+def _finished_trials(folder: RunFolder) -> int:
+    """Trials the run's store holds as finished (0 for a store a killed start-up left
+    without its tables: the resume writes them)."""
+    try:
+        with TrialStore(folder.db_path, readonly=True) as store:
+            counts = store.counts()
+    except RunError:
+        return 0
+    finished = {status.value for status in TrialStatus if status.is_finished()}
+    return sum(n for status, n in counts.items() if status in finished)
 
 
 def _run(run: RunFolder, space: SearchSpace, strategy: Strategy, executor: Executor,

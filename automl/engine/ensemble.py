@@ -63,7 +63,8 @@ def export_ensemble(run: str | Path, size: int, out: str | Path, *, retrain: boo
     for record in members:
         kept = files.path(record.trial_id)
         if kept.is_file() and not (retrain or refit):
-            models.append(keras.saving.load_model(kept, safe_mode=True))
+            models.append(keras.saving.load_model(files.whole(record.trial_id),
+                                                  safe_mode=True))
         else:
             model, _ = train_again(folder, record, refit=refit, prepared=prepared)
             models.append(model)

@@ -65,6 +65,7 @@ def export_model(run: str | Path, trial: str | None, out: str | Path, *,
     if out.suffix != ".keras":
         raise UserInputError(f"{str(out)!r} must end in .keras (Keras' own format)", key="-o")
     folder = RunFolder.open(run, runs_dir)
+    info = folder.info()  # read before anything is written: a damaged run.json writes nothing
     store = TrialStore(folder.db_path, readonly=True)
     try:
         record = _trial(folder, store, trial)
@@ -72,11 +73,14 @@ def export_model(run: str | Path, trial: str | None, out: str | Path, *,
         dataset = store.meta("dataset") or {}
     finally:
         store.close()
-    assert source is not None
-    kept = ModelFiles(folder.path).path(source.trial_id)
+    if source is None:
+        raise RunError(f"trial {record.trial_id} reuses trial {record.cached_from}, which the "
+                       "store does not hold", source=str(folder.db_path), key="TRIAL")
+    files = ModelFiles(folder.path)
+    retrained = retrain or refit or not files.path(source.trial_id).is_file()
+    kept = None if retrained else files.whole(source.trial_id)
     out.parent.mkdir(parents=True, exist_ok=True)
-    retrained = retrain or refit or not kept.is_file()
-    if retrained:
+    if kept is None:
         dataset = {**dataset, **_retrain(folder, source, out, refit=refit)}
     else:
         atomic_write(out, kept.read_bytes())
@@ -87,8 +91,8 @@ def export_model(run: str | Path, trial: str | None, out: str | Path, *,
         "metrics": source.metrics, "test_metrics": source.test_metrics,
         "reward": source.reward, "params": source.params, "retrained": retrained,
         "refit": refit,
-        "plugins": folder.info().get("plugins", []),
-        "seed": child_seed(int(folder.info().get("seed", 0)), source.trial_id),
+        "plugins": info.get("plugins", []),
+        "seed": child_seed(int(info.get("seed", 0)), source.trial_id),
     }
     sidecar = out.with_suffix(".json")
     atomic_write(sidecar, json.dumps(metadata, indent=2))

@@ -35,6 +35,7 @@ from typing import Any
 
 from automl.builder import describe
 from automl.engine.phases import PhaseClock
+from automl.errors import RunError
 from automl.errors import SearchAbortedError
 from automl.errors import UserInputError
 from automl.execution import ExecutionSettings
@@ -44,6 +45,7 @@ from automl.failpoints import failpoint
 from automl.interrupts import interrupts_deferred
 from automl.space import Architecture
 from automl.space import SearchSpace
+from automl.store import Checkpoint
 from automl.store import ModelFiles
 from automl.store import RunFolder
 from automl.store import TrialRecord
@@ -190,8 +192,8 @@ class SearchLoop:
     def restore_strategy(self) -> int:
         """Load the last checkpoint and replay the asks and tells after it; returns their count."""
         checkpointed = 0
-        if self.run.checkpoint_path.exists():
-            state = load_checkpoint(self.run.checkpoint_path)
+        state = self._readable_checkpoint()
+        if state is not None:
             journal = self.store.max_event_seq()
             if int(state.meta["seq"]) > journal:
                 # The store is the journal: a checkpoint that saw events the store does not hold
@@ -227,6 +229,25 @@ class SearchLoop:
         if events:
             self._checkpoint()
         return len(events)
+
+    def _readable_checkpoint(self) -> Checkpoint | None:
+        """The last strategy checkpoint; None where there is none, or where it cannot be read
+        (damaged, edited): the store is the journal, so such a checkpoint costs a replay of
+        the store, nothing else."""
+        if not self.run.checkpoint_path.exists():
+            return None
+        try:
+            state = load_checkpoint(self.run.checkpoint_path)
+            if not isinstance(state.meta.get("strategy"), dict):
+                raise ValueError("no strategy state")
+            int(state.meta["seq"])
+        except (RunError, KeyError, TypeError, ValueError) as exc:
+            problem = exc.message if isinstance(exc, RunError) else \
+                f"the strategy checkpoint is incomplete ({exc.__class__.__name__}: {exc})"
+            logger.warning("%s: %s; rebuilding the strategy by replaying the store",
+                           self.run.checkpoint_path, problem)
+            return None
+        return state
 
     # ------------------------------------------------------------------ the loop
     def run_loop(self) -> SearchOutcome:

@@ -44,8 +44,10 @@ def scaffold_plugin(name: str, kind: str, directory: str | Path = ".") -> list[P
 
     if kind not in KINDS:
         raise PluginError(f"unknown kind {kind!r}; allowed: {allowed(KINDS)}", key="--kind")
-    if not name.isidentifier() or keyword.iskeyword(name) or name != name.lower():
-        raise PluginError(f"{name!r} is not a lowercase Python identifier (letters, digits, "
+    # ASCII: the name is also a distribution name and a bare key in pyproject.toml
+    if (not name.isascii() or not name.isidentifier() or keyword.iskeyword(name)
+            or name != name.lower()):
+        raise PluginError(f"{name!r} is not a lowercase ASCII Python identifier (a-z, digits, "
                           "underscores)", key="NAME")
     if len(name) > MAX_NAME:
         raise PluginError(f"is {len(name)} characters long; at most {MAX_NAME}", key="NAME")

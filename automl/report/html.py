@@ -269,7 +269,7 @@ def _num(value: Any, name: str = "") -> str:
         return "-"
     if name in COUNT_METRICS and isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
+    return f"{value:.4f}" if isinstance(value, float) else html.escape(str(value))
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, ident: str,

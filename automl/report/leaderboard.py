@@ -126,10 +126,13 @@ def _check_condition(rows: Sequence[dict[str, Any]], condition: str) -> None:
         raise UserInputError(f"no row has {key!r}; keys: {', '.join(keys)}", key="--where")
     if op in ("<", "<=", ">", ">="):
         try:
-            float(text)
+            number = float(text)
         except ValueError:
             raise UserInputError(f"{condition!r}: {op} needs a number, not {text!r}",
                                  key="--where") from None
+        if number != number:  # every comparison with NaN is false: no row, and no reason
+            raise UserInputError(f"{condition!r}: {op} needs a number, not NaN",
+                                 key="--where")
 
 
 def _meets(row: dict[str, Any], condition: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from dataclasses import dataclass
 from dataclasses import field
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from automl.atomic_write import atomic_write
+from automl.errors import RunError
 from automl.failpoints import failpoint
 
 _META_KEY = "__meta__"
@@ -50,8 +52,19 @@ def save_checkpoint(path: str | Path, state: State) -> None:
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
-    """Read a checkpoint written by :func:`save_checkpoint` (no pickle)."""
-    with np.load(Path(path), allow_pickle=False) as data:
-        meta = json.loads(bytes(data[_META_KEY]).decode("utf-8"))
-        arrays = {key: np.array(data[key]) for key in data.files if key != _META_KEY}
+    """Read a checkpoint written by :func:`save_checkpoint` (no pickle).
+
+    Raises:
+        RunError: the file is not a whole checkpoint (damaged, truncated, edited): the
+            caller decides whether to rebuild from the store or refuse.
+    """
+    try:
+        with np.load(Path(path), allow_pickle=False) as data:
+            meta = json.loads(bytes(data[_META_KEY]).decode("utf-8"))
+            arrays = {key: np.array(data[key]) for key in data.files if key != _META_KEY}
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise RunError(f"the strategy checkpoint cannot be read ({exc.__class__.__name__})",
+                       source=str(path)) from None
+    if not isinstance(meta, dict):
+        raise RunError("the strategy checkpoint holds no meta object", source=str(path))
     return Checkpoint(meta=meta, arrays=arrays)

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import os
 import re
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
 from automl.atomic_write import atomic_write
 from automl.atomic_write import fsync_folder
+from automl.errors import RunError
 
 _KEPT = re.compile(r"^(\d+)\.keras$")
 _PENDING_PREFIX = ".pending-"
@@ -33,6 +35,22 @@ class ModelFiles:
     def path(self, trial_id: int) -> Path:
         """Where the kept model of ``trial_id`` lives (it may not exist)."""
         return self.folder / f"{int(trial_id)}.keras"
+
+    def whole(self, trial_id: int) -> Path:
+        """The kept model of ``trial_id``, checked to be a whole ``.keras`` archive (every
+        member's checksum): a kept file damaged since, or edited, is a RunError, not a copy
+        that will not load or a traceback from Keras."""
+        path = self.path(trial_id)
+        try:
+            with zipfile.ZipFile(path) as archive:
+                bad = archive.testzip()
+        except (OSError, zipfile.BadZipFile, EOFError) as exc:
+            raise RunError(f"the kept model is damaged ({exc.__class__.__name__}); export it "
+                           "with --retrain to train it again", source=str(path)) from None
+        if bad is not None:
+            raise RunError(f"the kept model is damaged (member {bad!r}); export it with "
+                           "--retrain to train it again", source=str(path))
+        return path
 
     def pending_path(self, trial_id: int) -> Path:
         """Where a worker on this machine writes the child it just trained."""

@@ -31,6 +31,7 @@ import yaml
 
 from automl.atomic_write import atomic_write
 from automl.errors import RunError
+from automl.errors import short
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -134,7 +135,16 @@ class RunFolder:
         return cls(candidate)
 
     def info(self) -> dict[str, Any]:
-        return json.loads(self.run_json.read_text(encoding="utf-8"))
+        """``run.json``; one that is not a JSON object (edited, or damaged) is a RunError."""
+        try:
+            info = json.loads(self.run_json.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise RunError(f"cannot be read as JSON ({exc.__class__.__name__}: "
+                           f"{str(exc)[:80]})", source=str(self.run_json)) from None
+        if not isinstance(info, dict):
+            raise RunError(f"holds {short(info)}; expected the JSON object a run writes",
+                           source=str(self.run_json))
+        return info
 
     def update_info(self, **changes: Any) -> None:
         atomic_write(self.run_json, json.dumps({**self.info(), **changes}, indent=2))

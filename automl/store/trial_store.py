@@ -14,17 +14,21 @@ not cached from, and its model is not kept).
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import sqlite3
 import time
+from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from typing import TypeVar
 
 from automl.errors import RunError
+from automl.errors import short
 from automl.space import Architecture
 
 SCHEMA_VERSION = 1
@@ -146,14 +150,71 @@ def _best_first(records: list[TrialRecord]) -> list[TrialRecord]:
     return sorted(records, key=lambda r: ranking_key(r.reward, r.metrics, r.trial_id))
 
 
+REQUIRED_TABLES = ("meta", "trials", "epochs", "strategy_updates")
+"""Tables every run's store has had (``keras_summaries`` and ``costs`` came later: an older
+run's store lacks them, and reads of them fall back)."""
+
+
+class _Damaged(ValueError):
+    """A stored value the store did not write: the file was edited or damaged."""
+
+
+def _json(text: Any, where: str, kind: type = dict) -> Any:
+    """``text`` decoded as JSON of ``kind``; anything else is a damaged store."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        raise _Damaged(f"{where} holds {short(text)}, not JSON") from None
+    if not isinstance(value, kind):
+        raise _Damaged(f"{where} holds {short(value)}; expected a JSON "
+                       f"{'object' if kind is dict else kind.__name__}")
+    return value
+
+
+def _number_or_none(value: Any, where: str) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise _Damaged(f"{where} holds {short(value)}; expected a number or nothing")
+
+
 def _decode(row: sqlite3.Row) -> TrialRecord:
     data = dict(row)
+    trial = f"trial {short(data.get('trial_id'))}"
     for key in ("architecture", "flat"):
-        data[key] = json.loads(data[key])
+        data[key] = _json(data[key], f"{trial}: {key}")
     for key in ("metrics", "test_metrics"):
-        data[key] = json.loads(data[key]) if data[key] else {}
-    data["status"] = TrialStatus(data["status"])
+        data[key] = _json(data[key], f"{trial}: {key}") if data[key] else {}
+        for name, value in data[key].items():
+            _number_or_none(value, f"{trial}: {key}.{name}")
+    for key in ("reward", "train_seconds", "params"):
+        _number_or_none(data[key], f"{trial}: {key}")
+    if not isinstance(data["trial_id"], int) or not isinstance(data["arch_id"], str):
+        raise _Damaged(f"{trial}: its id or architecture id is not what the store writes")
+    try:
+        data["status"] = TrialStatus(data["status"])
+    except ValueError:
+        raise _Damaged(f"{trial}: status {short(data['status'])} is not one of "
+                       f"{', '.join(s.value for s in TrialStatus)}") from None
     return TrialRecord(**data)
+
+
+_Read = TypeVar("_Read", bound=Callable[..., Any])
+
+
+def _read(method: _Read) -> _Read:
+    """A read of a store that SQLite cannot read, or whose rows this code did not write,
+    is one line naming the file (leaderboards, reports and exports of a damaged run)."""
+
+    @functools.wraps(method)
+    def read(self: TrialStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except _Damaged as exc:
+            raise RunError(f"the run's store is damaged: {exc}", source=str(self.path)) from None
+        except sqlite3.DatabaseError as exc:
+            raise RunError(f"the run's store cannot be read ({exc})",
+                           source=str(self.path)) from None
+
+    return read  # type: ignore[return-value]
 
 
 class TrialStore:
@@ -162,15 +223,34 @@ class TrialStore:
     def __init__(self, path: str | Path, *, readonly: bool = False):
         self.path = Path(path)
         self.readonly = readonly
-        if readonly:
+        if readonly and not self.path.is_file():
+            raise RunError("the run's store is missing: the folder is not a whole run",
+                           source=str(self.path))
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            raise RunError(f"the run's store cannot be {'read' if readonly else 'opened'} "
+                           f"({exc})", source=str(self.path)) from None
+        self._db.row_factory = sqlite3.Row
+
+    def _open(self) -> None:
+        if self.readonly:
             uri = f"file:{self.path}?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, timeout=30)
-            if self._db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
-                                "name = 'trials'").fetchone() is None:
+            tables = {row[0] for row in self._db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            missing = [name for name in REQUIRED_TABLES if name not in tables]
+            if "trials" in missing:
                 # the search creating it has not written its tables yet (a moment after start)
                 self._db.close()
-                raise RunError("the run's store has no tables yet (its search is starting); "
-                               "try again in a moment", source=str(self.path))
+                raise RunError("the run's store has no tables yet: its search is starting "
+                               "(try again in a moment), or was killed while starting "
+                               "(resume the run)", source=str(self.path))
+            if missing:
+                self._db.close()
+                raise RunError(f"the run's store lacks its table {missing[0]!r} (a search "
+                               "killed while starting); resuming the run repairs it",
+                               source=str(self.path))
         else:
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -178,7 +258,26 @@ class TrialStore:
             self._db.executescript(_SCHEMA)
             self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                              (str(SCHEMA_VERSION),))
-        self._db.row_factory = sqlite3.Row
+
+    @staticmethod
+    def check_readable(path: str | Path) -> None:
+        """Refuse, before a resume changes anything, a store that is missing or that SQLite
+        cannot read. Tables a search killed while starting did not write are no reason: the
+        resume's writer creates them."""
+        path = Path(path)
+        if not path.is_file():
+            raise RunError("the run's store is missing: the folder is not a whole run",
+                           source=str(path))
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+            try:
+                verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+            finally:
+                db.close()
+        except sqlite3.DatabaseError as exc:
+            raise RunError(f"the run's store cannot be read ({exc})", source=str(path)) from None
+        if verdict != "ok":
+            raise RunError(f"the run's store is damaged ({short(verdict)})", source=str(path))
 
     def close(self) -> None:
         """Close. A writer first leaves the file in rollback-journal mode: a read-only reader
@@ -269,10 +368,12 @@ class TrialStore:
             db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
 
     # ------------------------------------------------------------------ reads
+    @_read
     def meta(self, key: str, default: Any = None) -> Any:
         row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
-        return json.loads(row["value"]) if row else default
+        return _json(row["value"], f"meta {key!r}", object) if row else default
 
+    @_read
     def trials(self, *, status: TrialStatus | None = None) -> list[TrialRecord]:
         if status is None:
             rows = self._db.execute("SELECT * FROM trials ORDER BY trial_id").fetchall()
@@ -281,13 +382,15 @@ class TrialStore:
                                     (status.value,)).fetchall()
         return [_decode(row) for row in rows]
 
+    @_read
     def trial(self, trial_id: int) -> TrialRecord | None:
         row = self._db.execute("SELECT * FROM trials WHERE trial_id=?", (trial_id,)).fetchone()
         return _decode(row) if row else None
 
+    @_read
     def find_trial(self, key: str) -> TrialRecord | None:
         """A trial by number, or by architecture id (or a unique prefix of it)."""
-        if key.isdigit():
+        if key.isdigit() and int(key) < 2**63:  # SQLite's integers are 64-bit
             found = self.trial(int(key))
             if found:
                 return found
@@ -298,6 +401,7 @@ class TrialStore:
             "trial_id", (f"{key.lower()}%",)).fetchall()
         return _decode(rows[0]) if rows else None
 
+    @_read
     def best(self) -> TrialRecord | None:
         """The complete (or cached) trial first by :func:`ranking_key`; failed trials never
         top."""
@@ -307,6 +411,7 @@ class TrialStore:
         ranked = _best_first([_decode(row) for row in rows])
         return ranked[0] if ranked else None
 
+    @_read
     def top_trained(self, k: int) -> list[int]:
         """The ``k`` complete trials first by :func:`ranking_key`, the ones whose models a run
         keeps; cached trials trained nothing and are not among them."""
@@ -315,10 +420,11 @@ class TrialStore:
         rows = self._db.execute(
             "SELECT trial_id, reward, metrics FROM trials WHERE status='complete' "
             "AND reward IS NOT NULL").fetchall()
-        keys = sorted(ranking_key(r["reward"], json.loads(r["metrics"] or "{}"), r["trial_id"])
-                      for r in rows)
+        keys = sorted(ranking_key(r["reward"], _json(r["metrics"] or "{}", "metrics"),
+                                  r["trial_id"]) for r in rows)
         return [trial_id for _, _, trial_id in keys[:k]]
 
+    @_read
     def keras_summary(self, trial_id: int) -> str | None:
         """The Keras ``model.summary()`` text the worker captured; None for runs made before
         summaries were stored (their database has no such table) or trials never trained."""
@@ -329,6 +435,7 @@ class TrialStore:
             return None
         return row["text"] if row else None
 
+    @_read
     def costs(self) -> dict[int, dict[str, float]]:
         """Each trained trial's costs (``ChildTrainer.train``'s ``costs`` plus the loop's
         ``round_trip`` and ``driver_gap``), by trial id; empty for an older run's database."""
@@ -336,8 +443,10 @@ class TrialStore:
             rows = self._db.execute("SELECT trial_id, costs FROM costs").fetchall()
         except sqlite3.OperationalError:  # an older run's database, opened read-only
             return {}
-        return {int(r["trial_id"]): json.loads(r["costs"]) for r in rows}
+        return {int(r["trial_id"]): _json(r["costs"], f"costs of trial {r['trial_id']}")
+                for r in rows}
 
+    @_read
     def completed_result(self, arch_id: str) -> TrialRecord | None:
         """The first complete trial of this architecture, if any (for caching)."""
         row = self._db.execute(
@@ -345,31 +454,37 @@ class TrialStore:
             "LIMIT 1", (arch_id,)).fetchone()
         return _decode(row) if row else None
 
+    @_read
     def epochs(self, trial_id: int) -> list[dict[str, float]]:
         rows = self._db.execute("SELECT metrics FROM epochs WHERE trial_id=? ORDER BY epoch",
                                 (trial_id,)).fetchall()
-        return [json.loads(row["metrics"]) for row in rows]
+        return [_json(row["metrics"], f"trial {trial_id}: epoch metrics") for row in rows]
 
+    @_read
     def epoch_counts(self) -> dict[int, int]:
         """Epochs stored per trial (the last epoch each reported), in one query."""
         rows = self._db.execute("SELECT trial_id, MAX(epoch) AS n FROM epochs GROUP BY trial_id")
         return {int(r["trial_id"]): int(r["n"]) for r in rows}
 
+    @_read
     def strategy_updates(self) -> list[dict[str, Any]]:
         rows = self._db.execute(
             "SELECT step, told_seq, stats, created_at FROM strategy_updates ORDER BY step"
         ).fetchall()
         return [{"step": r["step"], "told_seq": r["told_seq"], "created_at": r["created_at"],
-                 **json.loads(r["stats"])} for r in rows]
+                 **_json(r["stats"], f"strategy update {r['step']}")} for r in rows]
 
+    @_read
     def counts(self) -> dict[str, int]:
         rows = self._db.execute("SELECT status, COUNT(*) AS n FROM trials GROUP BY status")
         return {row["status"]: row["n"] for row in rows}
 
+    @_read
     def max_trial_id(self) -> int:
         row = self._db.execute("SELECT MAX(trial_id) AS m FROM trials").fetchone()
         return -1 if row["m"] is None else int(row["m"])
 
+    @_read
     def max_event_seq(self) -> int:
         """Largest ask or tell sequence number (events are numbered in one sequence)."""
         row = self._db.execute(
@@ -377,5 +492,6 @@ class TrialStore:
         ).fetchone()
         return 0 if row["m"] is None else int(row["m"])
 
+    @_read
     def integrity_ok(self) -> bool:
         return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -79,6 +79,43 @@ def test_search_resume_refuses_settings_the_run_was_not_made_with(
     assert {p.name: p.read_bytes() for p in folder.path.iterdir() if p.is_file()} == before
 
 
+def test_search_resume_knows_the_space_file_by_its_folder_and_its_bytes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run records the file as typed (relative to where the search started), its folder
+    and its digest: the same file named from elsewhere is the run's, a same-named file in
+    another folder is not, and an edited file is refused, not silently replaced by the copy
+    stored in the run."""
+    import argparse
+    import hashlib
+
+    from automl.cli.search import _ONE_SHOT_FLAGS
+    from automl.cli.search import _check_resume_matches
+    from automl.errors import UserInputError
+    from automl.store import RunFolder
+
+    space = tmp_path / "fixed.yaml"
+    space.write_text(ONE_SHOT_SPACE)
+    folder = RunFolder.create(tmp_path / "runs", "r", {"name": "r"}, {
+        "name": "r", "space_source": "fixed.yaml", "base_dir": str(tmp_path),
+        "space_sha256": hashlib.sha256(space.read_bytes()).hexdigest(),
+        "strategy": "reinforce", "seed": 4, "trials": 4, "execution": {"scheduler": "none"}})
+
+    def check(path: str) -> None:
+        args = argparse.Namespace(space=path, name="r", mode=None, strategy=None, seed=None,
+                                  scheduler="none", **dict.fromkeys(_ONE_SHOT_FLAGS))
+        _check_resume_matches(args, folder.path)
+
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    check("../fixed.yaml")  # the run's own file, named from another folder
+    (tmp_path / "sub" / "fixed.yaml").write_text(ONE_SHOT_SPACE)
+    with pytest.raises(UserInputError, match="was made from another space file"):
+        check("fixed.yaml")
+    space.write_text(ONE_SHOT_SPACE.replace("trials", "description: edited\ntrials", 1))
+    with pytest.raises(UserInputError, match=r"\.\./fixed.yaml changed since run 'r' was made"):
+        check("../fixed.yaml")
+
+
 @pytest.mark.parametrize("fraction", [-0.1, 1.5, "half", True])
 def test_uniform_fraction_outside_zero_to_one_is_refused(fraction: object) -> None:
     from automl.engine.one_shot import OneShotSettings

@@ -32,7 +32,9 @@ def test_generated_files_declare_the_entry_point_and_compile(tmp_path: Path) -> 
 
 
 @pytest.mark.parametrize("args,problem", [
-    (["Bad-Name", "--kind", "layer"], "is not a lowercase Python identifier"),
+    (["Bad-Name", "--kind", "layer"], "is not a lowercase ASCII Python identifier"),
+    # a valid identifier, but no distribution name and no bare TOML key
+    (["\u00fcn\u00ef", "--kind", "layer"], "is not a lowercase ASCII Python identifier"),
     (["dense", "--kind", "layer"], "layer 'dense' exists already (from builtin)"),
     (["taken", "--kind", "reward"], "exists already; choose another name or --dir"),
 ])

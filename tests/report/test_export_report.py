@@ -233,12 +233,15 @@ def test_ensemble_averages_the_best_children_and_loads_with_keras_alone(
 @pytest.mark.parametrize("args, says", [
     (["export", "nowhere", "-o", "m.keras"], "no run found"),
     (["export", "RUN", "zzz", "-o", "m.keras"], "no trial 'zzz'"),
+    (["export", "RUN", "9" * 23, "-o", "m.keras"], f"no trial '{'9' * 23}'"),  # > 64 bits
+    (["show", "RUN", "9" * 23], f"no trial '{'9' * 23}'"),
     (["export", "RUN", "-o", "m.h5"], "must end in .keras"),
     (["export", "RUN", "0", "--best", "-o", "m.keras"], "not both"),
     (["export", "RUN", "--ensemble", "1", "-o", "m.keras"], "at least 2"),
     (["export", "RUN", "0", "--ensemble", "2", "-o", "m.keras"], "not two of them"),
     (["report", "RUN", "-o", "r.pdf"], "must end in .html"),
     (["report", "RUN", "RUN"], "named twice"),
+    (["leaderboard", "RUN", "--where", "reward<nan"], "< needs a number, not NaN"),
 ])
 def test_export_and_report_bad_input_is_one_line_exit_2(
         searched: dict, tmp_path: Path, capsys: pytest.CaptureFixture, args: list[str],
