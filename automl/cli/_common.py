@@ -59,12 +59,12 @@ def ray_address(text: str) -> str:
     """An argparse ``type=`` for ``--address``: what ``ray.init`` takes, checked before Ray
     starts (it answers an empty or portless address with a traceback)."""
     address = text.strip()
-    if address in ("auto", "local"):
+    if address == "auto":
         return address
     host, colon, port = address.removeprefix("ray://").rpartition(":")
     if not (colon and host and port.isdigit() and 0 < int(port) < 65536):
         raise argparse.ArgumentTypeError(f"{text!r} is not a Ray address; allowed: 'auto', "
-                                         "'local', host:port or ray://host:port")
+                                         "host:port or ray://host:port")
     return address
 
 

@@ -237,8 +237,12 @@ class TrialStore:
         if self.readonly:
             uri = f"file:{self.path}?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, timeout=30)
-            tables = {row[0] for row in self._db.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            try:
+                tables = {row[0] for row in self._db.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            except sqlite3.DatabaseError:  # not a database, or cut short
+                self._db.close()
+                raise
             missing = [name for name in REQUIRED_TABLES if name not in tables]
             if "trials" in missing:
                 # the search creating it has not written its tables yet (a moment after start)
