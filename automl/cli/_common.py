@@ -92,9 +92,10 @@ def check_output_file(path: str | os.PathLike[str] | None, flag: str) -> None:
                              key=flag) from None
 
 
-def check_folder(path: str | os.PathLike[str], flag: str) -> None:
+def check_folder(path: str | os.PathLike[str], flag: str, *, writable: bool = False) -> None:
     """Refuse, before any work, a folder argument that names an existing file (or sits under
-    one)."""
+    one); with ``writable``, also one this process may not write in (a read-only mount: a
+    search would fail only once Ray is up, with a traceback)."""
     from pathlib import Path
 
     from automl.errors import UserInputError
@@ -103,6 +104,14 @@ def check_folder(path: str | os.PathLike[str], flag: str) -> None:
     existing = next((p for p in (target, *target.parents) if p.exists()), None)
     if existing is not None and not existing.is_dir():
         raise UserInputError(f"{str(existing)!r} is a file, not a folder", key=flag)
+    if writable:
+        where = existing if existing is not None else Path.cwd()
+        try:  # a file made and removed at once: access() says yes to root on read-only mounts
+            with tempfile.TemporaryFile(dir=where):
+                pass
+        except OSError as exc:
+            raise UserInputError(f"cannot write in {str(where)!r} ({exc.strerror})",
+                                 key=flag) from None
 
 
 _terminal: list[Any] = []

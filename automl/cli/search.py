@@ -303,7 +303,7 @@ def run_search_command(args: argparse.Namespace) -> int:
 
     from automl.engine import run_search
 
-    check_folder(args.runs_dir, "--runs-dir")
+    check_folder(args.runs_dir, "--runs-dir", writable=True)
     if args.resume and args.name and (Path(args.runs_dir) / args.name / "run.json").is_file():
         args.run = str(Path(args.runs_dir) / args.name)
         _check_resume_matches(args, Path(args.run))
@@ -348,11 +348,12 @@ def _print_epoch(entry: dict[str, float]) -> None:
 def run_resume_command(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from automl.engine import resume_search
-    from automl.execution import ExecutionSettings
+    from automl.engine.api import recorded_execution
     from automl.store import RunFolder
 
     folder = RunFolder.open(args.run, args.runs_dir)
-    stored = ExecutionSettings(**folder.info().get("execution", {}))
+    check_folder(folder.path, "RUN", writable=True)
+    stored = recorded_execution(folder)
     from automl.engine.one_shot_api import is_one_shot
 
     if is_one_shot(folder):

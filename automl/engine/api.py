@@ -289,13 +289,10 @@ def resume_search(run: str | Path, *, trials: int | None = None,
     try:
         info, space = load_run_space(folder, "resume")
         TrialStore.check_readable(folder.db_path)  # a damaged store: refused, nothing changed
-        try:
-            stored = ExecutionSettings(**info.get("execution", {}))  # keep_best: as recorded
+        stored = recorded_execution(folder)  # keep_best: as recorded
+        with _recorded(folder):
             recorded_trials, seed = int(info["trials"]), int(info.get("seed", 0))
             strategy_name = str(info["strategy"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise RunError(f"does not hold what a run records ({exc.__class__.__name__}: "
-                           f"{str(exc)[:80]})", source=str(folder.run_json)) from None
         execution = check_execution(execution or stored)
         trials = check_trials(trials if trials is not None else recorded_trials)
         finished = _finished_trials(folder)
@@ -321,6 +318,23 @@ def resume_search(run: str | Path, *, trials: int | None = None,
     return _run(folder, space, instance, executor, trials, seed, reward, reward_params,
                 max_consecutive_failures, on_progress, on_start, resume=True,
                 keep_best=execution.keep_best, dataset=dataset_facts(data, task_name))
+
+
+@contextlib.contextmanager
+def _recorded(folder: RunFolder) -> Iterator[None]:
+    """Reading ``run.json``'s fields: one that is missing or of another type (an edited or
+    damaged file) is one line naming the file."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunError(f"does not hold what a run records ({exc.__class__.__name__}: "
+                       f"{str(exc)[:80]})", source=str(folder.run_json)) from None
+
+
+def recorded_execution(folder: RunFolder) -> ExecutionSettings:
+    """The execution settings the run recorded (a resume keeps them unless told otherwise)."""
+    with _recorded(folder):
+        return ExecutionSettings(**folder.info().get("execution", {}))
 
 
 def _finished_trials(folder: RunFolder) -> int:

@@ -86,6 +86,7 @@ def _write_bad_data(folder: Path) -> None:
     ["search", "ok.yaml", "--address", ""],
     ["search", "ok.yaml", "--strategy", ""],
     ["leaderboard", "--sort", ""],
+    ["search", "ok.yaml", "--runs-dir", "/proc/runs"],  # a folder no one may write in
     ["report", "no_such_run", "-o", ""],
     ["search", "ok.yaml", "--address", "localhost:notaport"],
     ["leaderboard", "no_such_run"],
