@@ -35,6 +35,8 @@ from automl.registry.discovery import load_named
 from automl.registry.discovery import path_plugins
 from automl.schedulers import scheduler_config
 from automl.space import FOLDS_AUTO
+from automl.space import METRIC_REWARDS
+from automl.space import VALIDATION_METRICS
 from automl.space import SearchSpace
 from automl.space import load_space
 from automl.space import parse_space
@@ -73,7 +75,19 @@ def _load_data(space: SearchSpace, seed: int) -> tuple[SearchSpace, Any, str | N
     """The task's data and name, and the space with what depends on the data settled
     (``train.folds: auto``), before any strategy or child sees it."""
     data, task_name = _task_data(space, seed)
+    _check_folds(space, data)
     return _settled_folds(space, data), data, task_name
+
+
+def _check_folds(space: SearchSpace, data: Any) -> None:
+    """A ``train.folds`` beyond the examples there are would fail every child it is given
+    to, once the search runs: refused here, before the run folder exists."""
+    size = len(data.y_train) + len(data.y_val)
+    for folds in space.train.get("folds", ()):
+        if isinstance(folds, int) and not isinstance(folds, bool) and folds > size:
+            raise SpaceError(f"{folds} folds need at least {folds} examples in training + "
+                             f"validation; the task has {size}; allowed: at most {size}",
+                             source=space.source, key="train.folds")
 
 
 def _settled_folds(space: SearchSpace, data: Any) -> SearchSpace:
@@ -124,6 +138,12 @@ def _reward_of(space: SearchSpace) -> tuple[Reward, dict[str, Any]]:
         raise SpaceError("this space declares no task, so it cannot train children "
                          "(use it with 'automl bench')", source=space.source, key="task")
     name = TASKS.get(space.task.name).default_reward
+    output = space.task.fixed.get("output")
+    if output in VALIDATION_METRICS and name in METRIC_REWARDS and \
+            name not in VALIDATION_METRICS[output]:
+        # e.g. arrays' accuracy for a regression: its children never report it, and every
+        # one would fail; the output kind's own metric instead
+        name = next(r for r in METRIC_REWARDS if r in VALIDATION_METRICS[output])
     REWARDS.entry(name, source=space.source, key="reward")
     return REWARDS.get(name), {}
 
@@ -183,6 +203,30 @@ def space_file_digest(source: str) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
+def data_file_digests(space: SearchSpace) -> dict[str, str]:
+    """SHA-256 of the data file a task reads (its ``path`` setting), by resolved path: a
+    resume must continue on the data the run's children were trained and ranked on."""
+    path = space.task.fixed.get("path") if space.task is not None else None
+    if not isinstance(path, str) or not path:
+        return {}
+    file = (Path(space.base_dir) / path).resolve()
+    digest = space_file_digest(str(file))
+    return {str(file): digest} if digest else {}
+
+
+def _check_data_unchanged(folder: RunFolder, info: dict[str, Any], space: SearchSpace) -> None:
+    recorded = info.get("data_sha256")
+    if not isinstance(recorded, dict):
+        return  # a run made before digests were recorded
+    now = data_file_digests(space)
+    for file, digest in recorded.items():
+        if now.get(file) != digest:
+            raise RunError(f"{file} changed since the run was made (or is gone); a resume "
+                           "continues on the data its children were ranked on: restore the "
+                           "file, or start a new run", source=str(folder.run_json),
+                           key="data_sha256")
+
+
 def new_run_info(name: str, space: SearchSpace, data: Any, *, strategy: str,
                  strategy_settings: dict[str, Any], seed: int, trials: int,
                  execution: ExecutionSettings, **extra: Any) -> dict[str, Any]:
@@ -191,6 +235,7 @@ def new_run_info(name: str, space: SearchSpace, data: Any, *, strategy: str,
         "name": name, "space_source": space.source, "base_dir": str(space.base_dir),
         # what the space file said: `search --resume` refuses a file edited since
         "space_sha256": space_file_digest(space.source),
+        "data_sha256": data_file_digests(space),
         **extra,
         "strategy": strategy, "strategy_settings": strategy_settings, "seed": seed,
         "trials": trials, "execution": vars(execution),
@@ -289,6 +334,7 @@ def resume_search(run: str | Path, *, trials: int | None = None,
     try:
         info, space = load_run_space(folder, "resume")
         TrialStore.check_readable(folder.db_path)  # a damaged store: refused, nothing changed
+        _check_data_unchanged(folder, info, space)
         stored = recorded_execution(folder)  # keep_best: as recorded
         with _recorded(folder):
             recorded_trials, seed = int(info["trials"]), int(info.get("seed", 0))

@@ -78,7 +78,8 @@ VALIDATION_METRICS = {"classification": ("accuracy", "uar", "loss"),
                       "regression": ("ccc", "mse", "loss")}
 """What a child of each output kind reports on validation (the trainer's metrics)."""
 METRIC_REWARDS = ("accuracy", "uar", "ccc")
-"""Built-in rewards that are one validation metric of the same name."""
+"""Built-in rewards that are one validation metric of the same name (the first one an output
+kind reports is its default reward where a task's default is not reported)."""
 
 
 def _check_metrics(source: str, output: str, reward: RewardSetting | None,

@@ -136,6 +136,9 @@ class Arrays(Task):
         return _dataset_from_arrays(arrays, output, seed, str(path))
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+"""Inputs become float32 for Keras: a larger finite float64 would be infinite there."""
+
 NPZ_ARRAYS = ("x", "y", "x_val", "y_val", "x_test", "y_test")
 """The arrays an ``.npz`` file may hold; others get a ``note:`` line (a misspelt split)."""
 
@@ -144,6 +147,11 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     import zipfile
 
     key = None
+    with path.open("rb") as handle:
+        magic = handle.read(6)
+    if magic and not magic.startswith((b"PK", b"\x93NUMPY")):  # NumPy would try pickle
+        raise DataError("is not an .npz (zip) archive; save one with np.savez(path, x=..., "
+                        "y=...)", source=str(path))
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):  # a lone .npy under a .npz name
@@ -211,7 +219,8 @@ def _read_csv(path: Path, label_column: str) -> dict[str, np.ndarray]:
     if repeated:
         raise DataError(f"column {repeated[0]!r} appears more than once in the header",
                         source=str(path), key="line 1")
-    header = [str(c) for c in frame.columns]
+    frame.columns = [str(c).strip() for c in frame.columns]  # "a, b, label" names 'label'
+    header = list(frame.columns)
     if label_column not in header:
         raise DataError(f"no column {label_column!r}; columns: {', '.join(header)}",
                         source=str(path), key="task.label_column")
@@ -227,6 +236,14 @@ def _read_csv(path: Path, label_column: str) -> dict[str, np.ndarray]:
         row, col = (int(i[0]) for i in np.nonzero(bad))
         raise DataError(f"non-numeric value {features.iat[row, col]!r} in column "
                         f"{features.columns[col]!r}", source=str(path), key=f"line {row + 2}")
+    values = numeric.to_numpy(dtype=np.float64)
+    with np.errstate(over="ignore"):
+        unusable = ~np.isfinite(values.astype(np.float32))  # inf, or beyond float32's range
+    if unusable.any():
+        row, col = (int(i[0]) for i in np.nonzero(unusable))
+        raise DataError(f"value {features.iat[row, col].strip()!r} in column "
+                        f"{features.columns[col]!r} is infinite or beyond float32's range "
+                        f"(about ±{FLOAT32_MAX:.1e})", source=str(path), key=f"line {row + 2}")
     labels = frame[label_column].str.strip()
     missing = labels.isin(MISSING_LABELS).to_numpy()
     if missing.any():  # pandas would read these as NaN; as text they would become a class
@@ -235,9 +252,15 @@ def _read_csv(path: Path, label_column: str) -> dict[str, np.ndarray]:
                         "the row, or give its class a name", source=str(path),
                         key=f"line {row + 2}")
     as_numbers = pd.to_numeric(labels, errors="coerce")
-    y = (as_numbers.to_numpy(dtype=np.float64) if not as_numbers.isna().any()
-         else labels.to_numpy(dtype=str))
-    return {"x": numeric.to_numpy(dtype=np.float64), "y": y}
+    if labels.str.fullmatch(r"[+-]?\d+").all():  # integers exactly (floats lose them > 2**53)
+        integers = [int(label) for label in labels]
+        y = (np.asarray(integers, dtype=np.int64) if all(abs(i) < 2**63 for i in integers)
+             else labels.to_numpy(dtype=str))  # beyond 64 bits: class names
+    elif not as_numbers.isna().any():
+        y = as_numbers.to_numpy(dtype=np.float64)
+    else:
+        y = labels.to_numpy(dtype=str)
+    return {"x": values, "y": y}
 
 
 def _integer_labels(y: np.ndarray, source: str, key: str) -> np.ndarray:
@@ -249,6 +272,13 @@ def _integer_labels(y: np.ndarray, source: str, key: str) -> np.ndarray:
     if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
         raise DataError("classification labels must be integers or class names (text), one "
                         "per row", source=source, key=key)
+    # beyond these, int64 wraps (uint64) or floats stop telling integers apart: two classes
+    # would silently become one
+    limit = 2**53 if y.dtype.kind == "f" else 2**63 - 1
+    if y.size and (y.max() > limit or (y.dtype.kind != "u" and y.min() < -limit)):
+        raise DataError(f"labels beyond ±{limit} ({'2**53' if limit == 2**53 else '2**63'}) "
+                        "cannot be told apart as numbers; save them as class names "
+                        "(y.astype(str))", source=source, key=key)
     return y.astype(np.int64)
 
 
@@ -266,7 +296,14 @@ def _dataset_from_arrays(arrays: dict[str, np.ndarray], output: str, seed: int,
         if 0 in x.shape[1:]:
             raise DataError(f"shape {x.shape}: no features (a CSV needs feature columns "
                             "besides the label)", source=source, key=key)
-        return x.astype(np.float32)
+        if x.shape[0] == 0:
+            raise DataError(f"shape {x.shape}: no rows", source=source, key=key)
+        with np.errstate(over="ignore"):
+            x32 = x.astype(np.float32)
+        if not np.all(np.isfinite(x32)):  # finite in float64, infinite as the model sees it
+            raise DataError(f"has values beyond float32's range (about ±{FLOAT32_MAX:.1e}); "
+                            "scale the inputs", source=source, key=key)
+        return x32
 
     label_keys = [k for k in ("y", "y_val", "y_test") if k in arrays]
     classification = output == "classification"
@@ -319,8 +356,10 @@ def _dataset_from_arrays(arrays: dict[str, np.ndarray], output: str, seed: int,
     parts.setdefault("val", (x[val], y[val]))
     parts.setdefault("test", (x[test], y[test]))
     x_train, y_train = x[train], y[train]
-    if len(parts["val"][0]) == 0:
-        raise DataError("too few examples to cut a validation split", source=source, key="x")
+    for split, name in (("val", "validation"), ("test", "test")):
+        if len(parts[split][0]) == 0:  # given splits have rows (check_x); a cut one may not
+            raise DataError(f"too few examples to cut a {name} split ({len(x)} rows)",
+                            source=source, key="x")
     if classification:
         n_outputs = len(class_names)
     else:

@@ -106,6 +106,49 @@ def test_arrays_bad_data(tmp_path: Path, case: str) -> None:
         assert ": y: " in line and "y.astype(str)" in line
 
 
+def _odd_npz(tmp_path: Path, case: str) -> Path:
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 5)), np.arange(40) % 2
+    if case == "text_file":
+        path = tmp_path / "text.npz"
+        path.write_text("hello")  # NumPy would try to unpickle it, and say so
+        return path
+    arrays = {
+        "empty_test": {"x": x, "y": y, "x_test": x[:0], "y_test": y[:0]},
+        "no_room_for_test": {"x": x[:6], "y": y[:6], "x_val": x[:4], "y_val": y[:4]},
+        "uint64_labels": {"x": x, "y": y.astype(np.uint64) * np.uint64(2**63 + 5)},
+        "huge_float_labels": {"x": x, "y": np.array([1e20, 2e20, 0.0, 1.0] * 10)},
+        "beyond_float32": {"x": np.full((40, 5), 1e300), "y": y},
+    }[case]
+    return _npz(tmp_path, **arrays)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("text_file", "is not an .npz (zip) archive"),
+    ("empty_test", "x_test: shape (0, 5): no rows"),
+    ("no_room_for_test", "x: too few examples to cut a test split (6 rows)"),
+    ("uint64_labels", "y: labels beyond"),  # int64 wrapped them to negative numbers
+    ("huge_float_labels", "y: labels beyond"),  # 1e20 and 2e20 were one class
+    ("beyond_float32", "x: has values beyond float32's range"),  # NaN losses in every child
+])
+def test_arrays_that_loaded_then_failed_every_child_are_refused(tmp_path: Path, case: str,
+                                                                 message: str) -> None:
+    path = _odd_npz(tmp_path, case)
+    with pytest.raises(DataError) as info:
+        TASKS.get("arrays").load({"path": str(path)}, base_dir=tmp_path, seed=0)
+    line = info.value.one_line()
+    assert str(path.resolve()) in line and message in line, line
+
+
+def test_csv_header_spaces_and_long_integer_labels(tmp_path: Path) -> None:
+    """``a, b, label`` names a column 'label'; integer labels beyond 2**53 stay distinct
+    (read as floats they were one class)."""
+    rows = "".join(f"{i}, {i % 5}, {12345678901234567 + i % 3}\n" for i in range(30))
+    (tmp_path / "ids.csv").write_text("a, b, label\n" + rows)
+    data = TASKS.get("arrays").load({"path": "ids.csv"}, base_dir=tmp_path, seed=0)
+    assert data.class_names == ("12345678901234567", "12345678901234568", "12345678901234569")
+
+
 def _named_rows(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Features whose first column identifies the row, and text labels by row."""
     x = np.stack([np.arange(n), np.arange(n) % 7], axis=1).astype(np.float64)
@@ -163,6 +206,9 @@ def test_integer_labels_are_class_values(tmp_path: Path, values: tuple) -> None:
 
 @pytest.mark.parametrize("text, message", [
     ("a,b,label\n1,2,x\n3,oops,y\n", "line 3: non-numeric value 'oops' in column 'b'"),
+    ("a,b,label\n1,2,x\n3,4,y\n1e39,1,x\n",
+     "line 4: value '1e39' in column 'a' is infinite or beyond float32's range"),
+    ("a,b,label\n1,2,x\n3,inf,y\n5,6,x\n", "line 3: value 'inf' in column 'b' is infinite"),
     ("a,b,label\n1,2,x\n3,4,5,6\n", "line 3: has 4 fields, the header has 3"),
     ("a,b,label\n1,2,x\n3,4\n", "line 3: empty value in column 'label'"),
     ("a,b,kind\n1,2,x\n", "no column 'label'; columns: a, b, kind"),

@@ -1,0 +1,74 @@
+"""What a search checks of its data before its run folder exists, and a resume before it
+changes one: the reward a regression task reports, folds the data can hold, and a data file
+unchanged since the run was made. Children train in process (no Ray)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from automl.errors import RunError
+from automl.errors import SpaceError
+from automl.execution import ExecutionSettings
+from automl.store import TrialStore
+
+IN_PROCESS = ExecutionSettings(executor="in_process", keep_best=0)
+
+
+def _space(tmp_path: Path, task: str, train: str = "") -> Path:
+    path = tmp_path / "space.yaml"
+    path.write_text(f"task: {{name: arrays, path: data.npz{task}}}\ntrials: 1\n"
+                    "layers: {min: 1, max: 1, types: {dense: {units: [8]}}}\n"
+                    f"train: {{epochs: 1, batch_size: 16{train}}}\n")
+    return path
+
+
+def _data(tmp_path: Path, n: int = 40, *, regression: bool = False, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    y = rng.normal(size=(n, 1)) if regression else np.arange(n) % 2
+    np.savez(tmp_path / "data.npz", x=rng.normal(size=(n, 5)), y=y)
+
+
+def test_a_regression_without_a_reward_is_scored_by_ccc(tmp_path: Path) -> None:
+    """The arrays task's default reward is accuracy, which a regression never reports: every
+    child failed. The output kind's own metric is the default instead."""
+    from automl.engine import run_search
+
+    _data(tmp_path, regression=True)
+    outcome = run_search(_space(tmp_path, ", output: regression"), runs_dir=tmp_path / "runs",
+                         name="r", execution=IN_PROCESS)
+    assert outcome.counts.get("complete") == 1
+    store = TrialStore(outcome.run_path / "trials.sqlite", readonly=True)
+    try:
+        child = store.trial(0)
+    finally:
+        store.close()
+    assert child is not None and child.reward == pytest.approx(child.metrics["ccc"])
+
+
+def test_more_folds_than_examples_are_refused_before_the_run_exists(tmp_path: Path) -> None:
+    from automl.engine import run_search
+
+    _data(tmp_path, n=20)
+    with pytest.raises(SpaceError, match=r"train.folds: 50 folds need at least 50 examples in "
+                                         r"training \+ validation; the task has 16"):
+        run_search(_space(tmp_path, "", ", folds: 50"), runs_dir=tmp_path / "runs", name="r",
+                   execution=IN_PROCESS)
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+
+
+def test_resume_refuses_a_data_file_changed_since_the_run_was_made(tmp_path: Path) -> None:
+    from automl.engine import resume_search
+    from automl.engine import run_search
+
+    _data(tmp_path)
+    outcome = run_search(_space(tmp_path, ""), runs_dir=tmp_path / "runs", name="r",
+                         execution=IN_PROCESS)
+    info = (outcome.run_path / "run.json").read_bytes()
+    _data(tmp_path, n=60, seed=1)  # other rows: the children ranked so far saw other data
+    with pytest.raises(RunError, match=r"run.json: data_sha256: .*data.npz changed since the "
+                                       r"run was made"):
+        resume_search(outcome.run_path, trials=2, execution=IN_PROCESS)
+    assert (outcome.run_path / "run.json").read_bytes() == info
