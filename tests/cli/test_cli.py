@@ -83,12 +83,6 @@ def _write_bad_data(folder: Path) -> None:
     ["search", "ok.yaml", "--bogus-flag"],
     ["search", "ok.yaml", "--plugins", "no_such_plugin.py"],
     ["search", "ok.yaml", "--workers", "64"],
-    ["search", "ok.yaml", "--address", ""],
-    ["search", "ok.yaml", "--strategy", ""],
-    ["leaderboard", "--sort", ""],
-    ["search", "ok.yaml", "--runs-dir", "/proc/runs"],  # a folder no one may write in
-    ["report", "no_such_run", "-o", ""],
-    ["search", "ok.yaml", "--address", "localhost:notaport"],
     ["leaderboard", "no_such_run"],
     ["show", "no_such_run", "3"],
     ["resume", "no_such_run"],
@@ -122,6 +116,36 @@ def test_bad_input_exit_2_one_line_nothing_written(tmp_path: Path, args: list[st
         assert "unsafe_name.yaml: name: '../outside' cannot name runs" in lines[0]
     if "bad_strategy_setting.yaml" in args:  # named by file and key, before Ray starts
         assert "bad_strategy_setting.yaml: strategy.populaton: unknown setting" in lines[0]
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["search", "ok.yaml", "--address", ""], "argument --address: '' is not a Ray address"),
+    (["search", "ok.yaml", "--address", "localhost:notaport"], "is not a Ray address"),
+    (["search", "ok.yaml", "--strategy", ""], "argument --strategy: an empty value"),
+    (["leaderboard", "--sort", ""], "argument --sort: an empty value"),
+    (["leaderboard", "--where", ""], "argument --where: an empty value"),
+    (["report", "no_such_run", "-o", ""], "argument -o/--output: an empty value"),
+    (["export", "no_such_run", "-o", ""], "argument -o/--output: an empty value"),
+    # a folder no one may write in: refused before Ray starts, not by an OSError inside it
+    (["search", "ok.yaml", "--runs-dir", "/proc/runs"], "--runs-dir: cannot write in '/proc'"),
+], ids=lambda a: "-".join(a)[:60] if isinstance(a, list) else None)
+def test_flags_that_were_ignored_or_failed_inside_are_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
+        args: list[str], says: str) -> None:
+    """In this process (argparse exits with code 2 itself): each used to be a traceback from
+    Ray or the store, or silently the default."""
+    from automl.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ok.yaml").write_text(TINY_DIGITS)
+    try:
+        code = main(args)
+    except SystemExit as exit_:
+        code = exit_.code
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and says in err[0], err
+    assert not (tmp_path / "runs").exists()
 
 
 def test_spaces_validate_ok() -> None:

@@ -19,13 +19,13 @@ from tests.conftest import TINY_DIGITS
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A finished 7-trial random search that kept its best 2 models."""
+    """A finished 4-trial random search that kept its best 2 models."""
     from automl.engine import run_search
 
     root = tmp_path_factory.mktemp("made")
     space = root / "tiny.yaml"
     space.write_text(TINY_DIGITS.replace("epochs: 2", "epochs: 1"))
-    outcome = run_search(space, strategy="random", trials=7, seed=1, name="r",
+    outcome = run_search(space, strategy="random", trials=4, seed=1, name="r",
                          runs_dir=root / "runs",
                          execution=ExecutionSettings(executor="in_process", keep_best=2))
     return outcome.run_path
@@ -147,23 +147,23 @@ def test_resume_refuses_a_damaged_store_unchanged_and_replays_a_damaged_checkpoi
     (run / ".lock").unlink(missing_ok=True)
     store, info = (run / "trials.sqlite").read_bytes(), (run / "run.json").read_bytes()
     in_process = ExecutionSettings(executor="in_process", keep_best=2)
-    with pytest.raises(UserInputError, match="--trials: 3 is fewer than the 7 trials"):
-        resume_search(run, trials=3, execution=in_process)  # would say 3 of a 7-trial run
+    with pytest.raises(UserInputError, match="--trials: 3 is fewer than the 4 trials"):
+        resume_search(run, trials=3, execution=in_process)  # would say 3 of a 4-trial run
     assert (run / "run.json").read_bytes() == info
     _truncate(run / "trials.sqlite", 5000)
     damaged = (run / "trials.sqlite").read_bytes()
     with pytest.raises(RunError, match="trials.sqlite: the run's store cannot be read"):
-        resume_search(run, trials=8, execution=in_process)
+        resume_search(run, trials=5, execution=in_process)
     assert (run / "run.json").read_bytes() == info  # a refused resume changes nothing
     assert (run / "trials.sqlite").read_bytes() == damaged
     # the store is the journal: a damaged checkpoint costs a replay of it, nothing else
     (run / "trials.sqlite").write_bytes(store)
     _truncate(run / "strategy.npz", 300)
-    resume_search(run, trials=8, execution=in_process)
+    resume_search(run, trials=5, execution=in_process)
     log = (run / "logs" / "search.log").read_text()
     assert "the strategy checkpoint cannot be read (BadZipFile); rebuilding the strategy" in log
     resumed = TrialStore(run / "trials.sqlite", readonly=True)
     try:
-        assert sum(resumed.counts().values()) == 8
+        assert sum(resumed.counts().values()) == 5
     finally:
         resumed.close()
