@@ -45,7 +45,7 @@ def _truncate(path: Path, size: int) -> None:
 
 
 def _html_metric(run: Path) -> None:
-    _sql(run, "UPDATE trials SET metrics=? WHERE trial_id=0",
+    _sql(run, "UPDATE trials SET metrics=?",  # every row: whichever a command reads
          json.dumps({"accuracy": "<img src=x onerror=alert(1)>"}))
 
 
@@ -58,7 +58,7 @@ DAMAGES = {  # what a run folder someone sent, or a crash, can hold -> what the 
                          "trials.sqlite: the run's store cannot be read"),
     "unknown-status": (lambda run: _sql(run, "UPDATE trials SET status='done' WHERE trial_id=0"),
                        "trial 0: status 'done' is not one of"),
-    "metric-is-html": (_html_metric, "trial 0: metrics.accuracy holds '<img"),
+    "metric-is-html": (_html_metric, ": metrics.accuracy holds '<img"),
     "metrics-not-an-object": (lambda run: _sql(run, "UPDATE trials SET metrics='[1, 2]'"),
                               "metrics holds [1, 2]; expected a JSON object"),
     "reward-is-text": (lambda run: _sql(run, "UPDATE trials SET reward='high'"),
