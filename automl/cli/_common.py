@@ -81,15 +81,7 @@ def check_output_file(path: str | os.PathLike[str] | None, flag: str) -> None:
     target = Path(path)
     if target.is_dir() or str(path).endswith(("/", os.sep)):
         raise UserInputError(f"{str(path)!r} is a folder; give a file name", key=flag)
-    check_folder(target.parent, flag)
-    existing = next(p for p in (target.parent.absolute(), *target.parent.absolute().parents)
-                    if p.exists())
-    try:  # a file made and removed at once: access() says yes to root, even under /proc
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as exc:
-        raise UserInputError(f"cannot write in {str(existing)!r} ({exc.strerror})",
-                             key=flag) from None
+    check_folder(target.parent, flag, writable=True)
 
 
 def check_folder(path: str | os.PathLike[str], flag: str, *, writable: bool = False) -> None:
@@ -104,9 +96,9 @@ def check_folder(path: str | os.PathLike[str], flag: str, *, writable: bool = Fa
     existing = next((p for p in (target, *target.parents) if p.exists()), None)
     if existing is not None and not existing.is_dir():
         raise UserInputError(f"{str(existing)!r} is a file, not a folder", key=flag)
-    if writable:
-        where = existing if existing is not None else Path.cwd()
-        try:  # a file made and removed at once: access() says yes to root on read-only mounts
+    if writable:  # the nearest folder that exists: missing ones are created later
+        where = next(p for p in (target.absolute(), *target.absolute().parents) if p.exists())
+        try:  # a file made and removed at once: access() says yes to root, even under /proc
             with tempfile.TemporaryFile(dir=where):
                 pass
         except OSError as exc:
