@@ -174,7 +174,8 @@ def test_hanging_child_times_out_and_failures_stop_the_search(tmp_path: Path,
     started = time.monotonic()
     result = cli(["search", str(space), "--trials", "1", "--workers", "1", "--name", "h",
                   "--trial-timeout", "4"], tmp_path, address)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 1, result.stderr[-3000:]  # stored, but nothing succeeded
+    assert "error: no child succeeded (1 failed;" in result.stderr
     assert time.monotonic() - started < 100
     (trial,) = TrialStore(tmp_path / "runs" / "h" / "trials.sqlite", readonly=True).trials()
     assert trial.status.value == "failed" and "timed out" in trial.error

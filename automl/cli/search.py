@@ -272,6 +272,12 @@ def _finish(outcome: Any, top: int) -> int:
         + (f", {counts['stopped']} stopped early" if counts.get("stopped") else "")
         + f"; run folder {outcome.run_path}", markup=False)
     print_leaderboard([RunFolder(outcome.run_path)], top=top)
+    failed = counts.get("failed", 0)
+    if outcome.best_reward is None and failed:  # nothing to export or build on: say so
+        err_console.print(
+            f"error: no child succeeded ({failed} failed; the leaderboard above gives their "
+            f"errors, automl show {outcome.run_path} TRIAL one in full)", markup=False)
+        return 1
     return 0
 
 

@@ -18,6 +18,9 @@ def register(subparsers: Any) -> None:
     validate.add_argument("files", nargs="*", help="YAML files")
     validate.add_argument("--datasets", action="store_true",
                           help="list the UCR/UEA data sets the ucr task loads offline")
+    validate.add_argument("--data", action="store_true",
+                          help="also load each space's task data and check it as a search "
+                               "would (a data file's values, labels, splits, folds)")
     validate.add_argument("--plugins", action="append", default=[], type=plugin_path,
                           metavar="PATH",
                           help="load this plugin file or folder first (repeatable); a space's "
@@ -43,11 +46,25 @@ def run_validate(args: argparse.Namespace) -> int:
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
             with quiet_stderr():
                 check_strategy_block(space)
+        data = _data_line(space) if args.data else ""  # a defect: one line, no "ok"
         decisions = len(space.slots())
         console.print(f"{path}: ok ({space.size():,} architectures, {decisions} decision slots, "
                       f"task {space.task.name if space.task else '-'}, reward "
-                      f"{space.reward.name if space.reward else 'task default'})", markup=False)
+                      f"{space.reward.name if space.reward else 'task default'})"
+                      + (f"; data: {data}" if data else ""), markup=False)
     return 0
+
+
+def _data_line(space: Any) -> str:
+    """The task data's sizes and shape, once every check a search makes of it passed."""
+    from automl.engine import check_space_data
+
+    facts = check_space_data(space)
+    sizes = facts["sizes"]
+    kind = (f"{facts['n_outputs']} classes" if facts["output"] == "classification"
+            else f"{facts['output']}, {facts['n_outputs']} outputs")
+    return (f"{sizes['train']:,} train, {sizes['val']:,} validation, {sizes['test']:,} test "
+            f"examples of shape {tuple(facts['input_shape'])}; {kind}")
 
 
 def _list_datasets() -> None:

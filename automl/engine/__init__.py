@@ -1,5 +1,6 @@
 """The search engine: the loop that wires space, strategy, store and executor."""
 
+from automl.engine.api import check_space_data
 from automl.engine.api import resume_search
 from automl.engine.api import run_search
 from automl.engine.ensemble import export_ensemble
@@ -9,5 +10,5 @@ from automl.engine.export import load_run_data
 from automl.engine.search import Progress
 from automl.engine.search import SearchOutcome
 
-__all__ = ["ExportResult", "Progress", "SearchOutcome", "export_ensemble", "export_model",
-           "load_run_data", "resume_search", "run_search"]
+__all__ = ["ExportResult", "Progress", "SearchOutcome", "check_space_data", "export_ensemble",
+           "export_model", "load_run_data", "resume_search", "run_search"]

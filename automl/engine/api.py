@@ -79,6 +79,15 @@ def _load_data(space: SearchSpace, seed: int) -> tuple[SearchSpace, Any, str | N
     return _settled_folds(space, data), data, task_name
 
 
+def check_space_data(space: SearchSpace, seed: int | None = None) -> dict[str, Any]:
+    """Load ``space``'s task data with the checks a search makes of it (reward, data file,
+    folds) before its run folder exists, and return :func:`dataset_facts`: what
+    ``automl spaces validate --data`` prints. Nothing is written."""
+    _reward_of(space)
+    _, data, task_name = _load_data(space, seed if seed is not None else (space.seed or 0))
+    return dataset_facts(data, task_name)
+
+
 def _check_folds(space: SearchSpace, data: Any) -> None:
     """A ``train.folds`` beyond the examples there are would fail every child it is given
     to, once the search runs: refused here, before the run folder exists."""

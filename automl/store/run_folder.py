@@ -126,8 +126,10 @@ class RunFolder:
     def open(cls, run: str | Path, runs_dir: str | Path = "runs") -> RunFolder:
         """Open an existing run given as a folder path or as a name inside ``runs_dir``."""
         candidate = Path(run)
-        if not (candidate / "run.json").is_file():
-            if isinstance(run, str) and _NAME.match(run) and ".." not in run:
+        if not (candidate / "run.json").is_file() and isinstance(run, str):
+            # a name reads only a folder directly inside runs_dir; one that check_run_name
+            # refuses (a folder renamed by hand, "my run") can be read, never made
+            if "/" not in run and os.sep not in run and run not in ("", ".", ".."):
                 candidate = Path(runs_dir) / run
         if not (candidate / "run.json").is_file():
             raise RunError(f"no run found at {run!s} (looked for run.json there and in "

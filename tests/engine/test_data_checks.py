@@ -72,3 +72,28 @@ def test_resume_refuses_a_data_file_changed_since_the_run_was_made(tmp_path: Pat
                                        r"run was made"):
         resume_search(outcome.run_path, trials=2, execution=IN_PROCESS)
     assert (outcome.run_path / "run.json").read_bytes() == info
+
+
+def test_spaces_validate_with_data_makes_the_checks_a_search_makes(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without ``--data`` only the YAML is read (a defect of the data file passes); with it,
+    the data file's defects are the one line a search would print, and a sound file is
+    described."""
+    from automl.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "data.npz", x=np.full((40, 5), 1e39), y=np.arange(40) % 2)
+    space = _space(tmp_path, "")
+    assert main(["spaces", "validate", str(space)]) == 0
+    capsys.readouterr()
+    assert main(["spaces", "validate", "--data", str(space)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip() == (f"error: {tmp_path / 'data.npz'}: x: has values beyond "
+                                    "float32's range (about ±3.4e+38); scale the inputs")
+    np.savez(tmp_path / "data.npz", x=rng.normal(size=(40, 5)), y=np.arange(40) % 2)
+    assert main(["spaces", "validate", "--data", str(space)]) == 0
+    assert ("data: 28 train, 6 validation, 6 test examples of shape (5,); 2 classes"
+            in capsys.readouterr().out)
+    assert not (tmp_path / "runs").exists()

@@ -136,6 +136,25 @@ def test_a_leaderboard_of_every_run_names_and_skips_a_damaged_one(
     assert "Leaderboard (good)" in captured.out
 
 
+def test_a_run_folder_renamed_by_hand_is_read_by_its_name_never_outside_the_runs_folder(
+        made: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Every run lists a folder whose name ``--name`` would refuse ("my run"): naming it
+    reads it too, while a name still cannot reach outside the runs folder."""
+    from automl.cli.main import main
+    from automl.errors import RunError
+    from automl.store import RunFolder
+
+    runs = tmp_path / "runs"
+    shutil.copytree(made, runs / "my run")
+    shutil.copytree(made, tmp_path / "outside")
+    assert main(["leaderboard", "--runs-dir", str(runs)]) == 0
+    assert main(["show", "my run", "--runs-dir", str(runs)]) == 0
+    assert "my run" in capsys.readouterr().out
+    for name in ("../outside", "..", ".", ""):
+        with pytest.raises(RunError, match="no run found"):
+            RunFolder.open(name, runs)
+
+
 def test_resume_refuses_a_damaged_store_unchanged_and_replays_a_damaged_checkpoint(
         made: Path, tmp_path: Path) -> None:
     from automl.engine import resume_search
