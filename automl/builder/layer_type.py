@@ -80,8 +80,13 @@ class LayerType:
         frozen: Nothing in it trains and it freezes every layer below it (when it is the
             last layer and returns a vector, the child's head is fitted in closed form and the
             training settings of gradient descent do not apply).
+        weightless: It has no weights at all (dropout, pooling over time): a child whose
+            layers are all weightless or frozen has nothing to train below its head either.
+        inference_identity: Outside training it passes its input through unchanged
+            (dropout): below a closed-form head, fitted on the body's inference outputs, it
+            changes nothing.
 
-    The last two let :mod:`automl.training.equivalence` tell architectures apart only by what
+    The last four let :mod:`automl.training.equivalence` tell architectures apart only by what
     changes the child; they default to False, which never merges anything.
     """
 
@@ -93,6 +98,8 @@ class LayerType:
     doc: str = ""
     returns_vector: bool = False
     frozen: bool = False
+    weightless: bool = False
+    inference_identity: bool = False
 
     def describe(self, params: Mapping[str, Any]) -> str:
         if self.label is not None:
@@ -116,6 +123,9 @@ def check_layer(name: str, obj: Any) -> Any:
     if obj.accepts not in TENSOR_KINDS:
         raise ContractViolation(f"accepts {obj.accepts!r}; allowed: "
                                 f"{', '.join(map(repr, TENSOR_KINDS))}")
+    for flag in ("returns_vector", "frozen", "weightless", "inference_identity"):
+        if not isinstance(getattr(obj, flag), bool):  # a truthy string would merge children
+            raise ContractViolation(f"{flag} is {getattr(obj, flag)!r}; allowed: True, False")
     if obj.label is not None:
         if not callable(obj.label):
             raise ContractViolation("label is not callable")

@@ -148,6 +148,8 @@ BUILTIN_LAYERS = (
         accepts="any",
         label=lambda p: f"Dropout({p['rate']})",
         doc="dropout (active in training only)",
+        weightless=True,
+        inference_identity=True,
     ),
     LayerType(
         "batch_norm",

@@ -158,6 +158,7 @@ SERIES_LAYERS = (
         accepts="sequence",
         label=lambda p: f"MaxPool1D({p['pool_size']})",
         doc="max pooling over time (stride = pool size)",
+        weightless=True,
     ),
     LayerType(
         "avg_pool1d",
@@ -166,5 +167,6 @@ SERIES_LAYERS = (
         accepts="sequence",
         label=lambda p: f"AvgPool1D({p['pool_size']})",
         doc="average pooling over time (stride = pool size)",
+        weightless=True,
     ),
 )

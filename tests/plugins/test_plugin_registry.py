@@ -57,6 +57,8 @@ VIOLATIONS: dict[str, tuple[Any, str, Any, str]] = {
                               "accepts 'graph'"),
     "layer_name_mismatch": (LAYERS, "x7", LayerType("other", identity),
                             "different name than its LayerType.name 'other'"),
+    "layer_flag_not_a_bool": (LAYERS, "x8", LayerType("x8", identity, weightless="yes"),
+                              "weightless is 'yes'; allowed: True, False"),
     "task_without_load": (TASKS, "t1", NoLoad(), "does not implement load"),
     "task_not_a_task": (TASKS, "t2", object(), "must be an automl.tasks.Task"),
     "reward_wrong_signature": (REWARDS, "r1", wrong_reward,

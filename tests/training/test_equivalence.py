@@ -49,17 +49,65 @@ def test_decisions_count_unless_the_last_layer_is_frozen_and_returns_a_vector(
         assert equivalence_key(first) == first.id
 
 
-def test_a_frozen_layer_that_returns_a_sequence_keeps_the_training_settings() -> None:
-    """Its sequence is pooled after it (attention pooling has weights to train), so neither
-    the pooling nor the learning rate can be dropped."""
+def test_a_frozen_layer_that_returns_a_sequence_keeps_its_pooling() -> None:
+    """Its sequence is pooled after it, so the pooling counts; under average or max pooling
+    nothing trains below the head and the learning rate does not count, under attention
+    pooling (which has weights to train) it does."""
     from automl.builder import LayerType
 
     frozen_seq = LayerType("frozen_seq", lambda x, p, c: x, accepts="sequence", frozen=True)
     lookup = {"frozen_seq": frozen_seq}.get
     layers = [{"type": "frozen_seq"}]
-    first = _arch(layers)
-    assert equivalence_key(first, lookup) == first.id
-    assert equivalence_key(_arch(layers, "max", 3e-3), lookup) != first.id
+    avg = equivalence_key(_arch(layers), lookup)
+    assert equivalence_key(_arch(layers, "avg", 3e-3), lookup) == avg
+    assert equivalence_key(_arch(layers, "max"), lookup) != avg
+    attention = _arch(layers, "attention")
+    assert equivalence_key(attention, lookup) == attention.id
+    assert equivalence_key(_arch(layers, "attention", 3e-3), lookup) != attention.id
+
+
+DROP = {"type": "dropout", "rate": 0.1}
+DROP3 = {"type": "dropout", "rate": 0.3}
+DENSE = {"type": "dense", "units": 16, "activation": "relu"}
+POOL2 = {"type": "max_pool1d", "pool_size": 2}
+POOL4 = {"type": "max_pool1d", "pool_size": 4}
+
+
+@pytest.mark.parametrize("first, second, merged", [
+    # nothing trains below the head: dropout is the identity there, gradient settings unused
+    (([DROP], None, 1e-3), ([DROP3, DROP3], None, 3e-3), True),
+    (([POOL2, DROP], "avg", 1e-3), ([POOL2], "avg", 3e-3), True),
+    (([POOL2], "avg", 1e-3), ([POOL4], "avg", 1e-3), False),  # pooling changes the features
+    (([POOL2], "attention", 1e-3), ([POOL2, DROP], "attention", 1e-3), False),  # it trains
+    (([DENSE, DROP], None, 1e-3), ([DENSE, DROP3], None, 1e-3), False),  # dropout trains it
+    (([DENSE], None, 1e-3), ([DENSE], None, 3e-3), False),
+])
+def test_a_body_with_nothing_to_train_merges_its_dropout_and_gradient_settings(
+        first: tuple, second: tuple, merged: bool) -> None:
+    a, b = (_arch(layers, pooling, lr) for layers, pooling, lr in (first, second))
+    assert (equivalence_key(a) == equivalence_key(b)) is merged
+
+
+@pytest.mark.parametrize("layers, pooling, shape", [
+    ([DROP], None, (8,)), ([DROP, DROP3], None, (8,)), ([], None, (8,)),
+    ([DENSE, DROP], None, (8,)), ([{"type": "batch_norm"}], None, (8,)),
+    ([POOL2, DROP], "avg", (16, 1)), ([POOL2], "last", (16, 1)), ([POOL2], "attention", (16, 1)),
+    ([{"type": "avg_pool1d", "pool_size": 2}, FCN], "max", (16, 1)),
+])
+def test_the_rule_agrees_with_the_trainer(layers: list[dict], pooling: str | None,
+                                          shape: tuple[int, ...]) -> None:
+    """The declarations of the built-in layer types say what the built child does: the
+    gradient settings are dropped exactly when the trainer fits the head in closed form."""
+    from automl.builder.build import ModelSpec
+    from automl.builder.build import build_model
+    from automl.training.closed_form import has_fixed_body
+
+    architecture = _arch(layers, pooling or "avg")
+    if pooling is None:
+        architecture = Architecture(architecture.layers, architecture.train)
+    model = build_model(architecture, ModelSpec(shape, n_outputs=3))
+    dropped = "learning_rate" not in effective_form(architecture)["train"]
+    assert dropped is has_fixed_body(model)
 
 
 def test_unknown_layer_types_merge_nothing() -> None:
