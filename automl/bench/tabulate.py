@@ -16,10 +16,13 @@ from automl.engine.api import run_search
 from automl.engine.search import Progress
 from automl.errors import UserInputError
 from automl.execution import ExecutionSettings
+from automl.space import SearchSpace
 from automl.space import load_space
 from automl.store import RunFolder
+from automl.store import TrialRecord
 from automl.store import TrialStatus
 from automl.store import TrialStore
+from automl.training.equivalence import equivalence_key
 
 DEFAULT_MAX_SIZE = 5000
 
@@ -30,7 +33,6 @@ def tabulate(space_path: str | Path, out: str | Path, *, execution: ExecutionSet
              on_progress: Callable[[Progress], None] | None = None) -> dict[str, Any]:
     """Train every architecture of the space (resuming an interrupted tabulation) and write
     ``out``. Returns a summary (rows, failed, seconds, run folder)."""
-    from automl.bench.table import row_for
     from automl.bench.table import write_table
 
     if execution.scheduler != "none":  # a table row is a fully trained child
@@ -55,14 +57,37 @@ def tabulate(space_path: str | Path, out: str | Path, *, execution: ExecutionSet
         trials = [t for t in store.trials() if t.status.is_finished()]
     finally:
         store.close()
-    rows = []
-    for trial in trials:
-        result: dict[str, Any] = {
-            "reward": trial.reward if trial.status != TrialStatus.FAILED else None,
-            "seconds": trial.train_seconds, "params": trial.params, "id": trial.arch_id}
-        result.update({f"val_{k}": v for k, v in trial.metrics.items()})
-        result.update({f"test_{k}": v for k, v in trial.test_metrics.items()})
-        rows.append(row_for(trial.arch, result))
+    rows, shared = table_rows(space, trials)
     write_table(out, rows, space=space)
     return {"rows": len(rows), "failed": sum(1 for r in rows if r["reward"] is None),
-            "seconds": outcome.seconds, "run": str(outcome.run_path), "out": str(out)}
+            "shared": shared, "seconds": outcome.seconds, "run": str(outcome.run_path),
+            "out": str(out)}
+
+
+def table_rows(space: SearchSpace, trials: list[TrialRecord]) -> tuple[list[dict[str, Any]], int]:
+    """A row for every architecture of ``space`` whose child has finished, and how many of them
+    share an equivalent architecture's result.
+
+    The search loop trains architectures that differ only in decisions their child never uses
+    once (:mod:`automl.training.equivalence`): the others never become trials of their own, yet
+    a table must list every architecture of its space. Each gets the result, and the training
+    seconds, of the child it is: a search on the table that proposes it first would have
+    trained that child for that long."""
+    from automl.bench.table import row_for
+
+    trained: dict[str, TrialRecord] = {}
+    for trial in sorted(trials, key=lambda t: (t.status == TrialStatus.CACHED, t.trial_id)):
+        trained.setdefault(equivalence_key(trial.arch), trial)
+    rows, shared = [], 0
+    for architecture in space.enumerate():
+        trial = trained.get(equivalence_key(architecture))
+        if trial is None:
+            continue
+        shared += trial.arch_id != architecture.id
+        result: dict[str, Any] = {
+            "reward": trial.reward if trial.status != TrialStatus.FAILED else None,
+            "seconds": trial.train_seconds, "params": trial.params, "id": architecture.id}
+        result.update({f"val_{k}": v for k, v in trial.metrics.items()})
+        result.update({f"test_{k}": v for k, v in trial.test_metrics.items()})
+        rows.append(row_for(architecture, result))
+    return rows, shared

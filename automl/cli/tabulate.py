@@ -55,7 +55,9 @@ def run_tabulate(args: argparse.Namespace) -> int:
         return 130
     finally:
         view.stop()
-    console.print(f"Wrote {summary['out']}: {summary['rows']} rows ({summary['failed']} failed) "
-                  f"in {format_seconds(summary['seconds'])}; run folder {summary['run']}",
-                  markup=False)
+    shared = (f"; {summary['shared']} the result of an equivalent architecture"
+              if summary["shared"] else "")
+    console.print(f"Wrote {summary['out']}: {summary['rows']} rows ({summary['failed']} failed"
+                  f"{shared}) in {format_seconds(summary['seconds'])}; run folder "
+                  f"{summary['run']}", markup=False)
     return 0

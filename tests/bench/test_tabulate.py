@@ -64,3 +64,31 @@ def test_tabulate_refuses_a_scheduler(tmp_path: Path) -> None:
         tabulate(SPACES / "tabular_dense.yaml", tmp_path / "t.csv", runs_dir=tmp_path / "runs",
                  execution=ExecutionSettings(scheduler="asha", executor="in_process"))
     assert not (tmp_path / "runs").exists() and not (tmp_path / "t.csv").exists()
+
+
+@pytest.mark.slow
+def test_equivalent_architectures_train_once_and_each_gets_its_row(tmp_path: Path) -> None:
+    """Dropout alone is one child whatever its rate and learning rate (a closed-form head on
+    the inputs): the search trains it once, and the table still lists all four of those
+    architectures, each under its own id with that child's result and training seconds."""
+    space = tmp_path / "drop.yaml"
+    space.write_text("name: drop\ntask: digits\n"
+                     "layers: {min: 1, max: 1, types: {dense: {units: [4]}, "
+                     "dropout: {rate: [0.1, 0.3]}}}\n"
+                     "train: {learning_rate: [0.01, 0.003], batch_size: 256, epochs: 1}\n")
+    out = tmp_path / "table.csv"
+    summary = tabulate(space, out, execution=ExecutionSettings(executor="in_process",
+                                                                keep_best=0),
+                       runs_dir=tmp_path / "runs")
+    assert (summary["rows"], summary["failed"], summary["shared"]) == (6, 0, 3)
+    store = TrialStore(tmp_path / "runs" / "tabulate-drop" / "trials.sqlite", readonly=True)
+    trained = [t for t in store.trials() if t.status.value == "complete"]
+    store.close()
+    assert len(trained) == 3  # two dense children, one dropout child
+    table = load_table(out, load_space(space))
+    assert {a.id for a in load_space(space).enumerate()} == set(table.rows)
+    (dropout,) = [t for t in trained if t.arch.layers[0]["type"] == "dropout"]
+    rows = [r for r in table.rows.values() if r.architecture.layers[0]["type"] == "dropout"]
+    assert len(rows) == 4
+    assert all(r.reward == pytest.approx(dropout.reward)
+               and r.seconds == pytest.approx(dropout.train_seconds) for r in rows)
