@@ -11,8 +11,11 @@ from typing import Any
 from rich.console import Console
 
 # Off a terminal (CI logs, pipes) keep tables readable instead of folding them at 80 columns.
-console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+# markup off: table cells and lines carry user text (a child's error "[loss became NaN ...]", a
+# run folder named by hand) that Rich would otherwise read as style tags and delete
+console = Console(markup=False, highlight=False, soft_wrap=True,
+                  width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
 
 
 def _number_type(kind: type, *, minimum: float, inclusive: bool, name: str) -> Any:

@@ -10,9 +10,10 @@ from automl.space._space import Decision
 from automl.space._space import RewardSetting
 from automl.space._space import SearchSpace
 from automl.space._space import TaskSetting
+from automl.space.architecture import ARCH_ID_LENGTH
 from automl.space.architecture import Architecture
 from automl.space.params import Param
 
-__all__ = ["FOLDS_AUTO", "METRIC_REWARDS", "Architecture", "Decision", "Param", "RewardSetting",
-           "SearchSpace", "TaskSetting", "TRAIN_PARAMS", "VALIDATION_METRICS", "load_space",
-           "parse_space"]
+__all__ = ["ARCH_ID_LENGTH", "FOLDS_AUTO", "METRIC_REWARDS", "Architecture", "Decision", "Param",
+           "RewardSetting", "SearchSpace", "TaskSetting", "TRAIN_PARAMS", "VALIDATION_METRICS",
+           "load_space", "parse_space"]

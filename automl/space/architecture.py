@@ -26,6 +26,9 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
+ARCH_ID_LENGTH = 12
+"""Hex digits of an architecture id (a prefix of the SHA-256 of its canonical JSON)."""
+
 
 def canonical_json(obj: Any) -> str:
     """JSON with sorted keys and no whitespace: the form that is hashed."""
@@ -74,7 +77,7 @@ class Architecture:
 
     @property
     def id(self) -> str:
-        return hashlib.sha256(self.to_json().encode()).hexdigest()[:12]
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:ARCH_ID_LENGTH]
 
     @property
     def flat(self) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from typing import TypeVar
 
 from automl.errors import RunError
 from automl.errors import short
+from automl.space import ARCH_ID_LENGTH
 from automl.space import Architecture
 
 SCHEMA_VERSION = 1
@@ -393,16 +394,24 @@ class TrialStore:
 
     @_read
     def find_trial(self, key: str) -> TrialRecord | None:
-        """A trial by number, or by architecture id (or a unique prefix of it)."""
-        if key.isdigit() and int(key) < 2**63:  # SQLite's integers are 64-bit
-            found = self.trial(int(key))
-            if found:
+        """A trial by number, or by architecture id or a prefix of it that names one
+        architecture. A number that is no trial's is not read as the start of an id (``15``
+        in a run of 3 trials would pick whichever child's id starts with 15), unless it is a
+        whole id; a prefix of several ids is a RunError that lists them."""
+        if key.isdigit():
+            found = self.trial(int(key)) if int(key) < 2**63 else None  # SQLite: 64-bit
+            if found or len(key) != ARCH_ID_LENGTH:
                 return found
         if not key or any(c not in "0123456789abcdef" for c in key.lower()):
             return None  # ids are hex: an empty key or LIKE's wildcards would match any trial
         rows = self._db.execute(
             "SELECT * FROM trials WHERE arch_id LIKE ? ORDER BY (status='complete') DESC, "
             "trial_id", (f"{key.lower()}%",)).fetchall()
+        ids = sorted({row["arch_id"] for row in rows})
+        if len(ids) > 1:
+            raise RunError(f"{key!r} starts {len(ids)} architecture ids ("
+                           + ", ".join(ids[:4]) + (", ..." if len(ids) > 4 else "")
+                           + "); give more of the id, or a trial number", key="TRIAL")
         return _decode(rows[0]) if rows else None
 
     @_read

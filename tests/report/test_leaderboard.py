@@ -102,6 +102,8 @@ def test_every_format_and_a_run_in_progress(run, capsys, monkeypatch) -> None:
     assert code == 0 and lines[0].startswith("| rank |") and len(lines) == 4
     code, out, _ = cli(capsys, "leaderboard", "board", "--status", "running")
     assert code == 0 and "running" in out
+    code, out, _ = cli(capsys, "leaderboard", "board", "--status", "failed")
+    assert code == 0 and "  [boom]" in out  # a child's error, not a style tag to delete
     store.finish_trial(5, status=TrialStatus.COMPLETE, reward=0.99, params=5)  # it finishes
     code, out, _ = cli(capsys, "leaderboard", "board", "--format", "json", "--top", "1")
     assert json.loads(out)[0]["trial"] == 5

@@ -44,6 +44,26 @@ def test_trial_lifecycle_and_readonly_reader(tmp_path: Path) -> None:
     assert store.integrity_ok()
 
 
+def test_a_trial_number_is_never_read_as_the_start_of_an_id(tmp_path: Path) -> None:
+    """``show RUN 7`` in a run without trial 7 is no trial, not the child whose id starts
+    with 7; a prefix of several ids names them; a whole id of digits still finds its trial."""
+    archs = [Architecture(({"type": "dense", "units": units},), {}) for units in range(1, 3000)]
+    digits = next(a for a in archs if a.id[0] in "456789")  # not a trial number of the 4
+    letter = next(a for a in archs if a.id[0] == "e")
+    other = next(a for a in archs if a.id[0] == "e" and a is not letter)
+    all_digits = next(a for a in archs if a.id.isdigit())
+    store = TrialStore(tmp_path / "t.sqlite")
+    for trial_id, arch in enumerate((digits, letter, other, all_digits)):
+        store.add_trial(trial_id, arch)
+    assert store.find_trial(digits.id[0]) is None  # once, the first trial starting so
+    assert store.find_trial(digits.id).trial_id == 0
+    with pytest.raises(RunError, match=r"TRIAL: 'e' starts 2 architecture ids \(.*\); give more"):
+        store.find_trial("e")
+    assert store.find_trial(letter.id[:6]).trial_id == 1
+    assert store.find_trial(all_digits.id).trial_id == 3
+    store.close()
+
+
 def test_readers_of_a_closed_store_leave_no_files_beside_it(tmp_path: Path) -> None:
     """A finished search's store is read by leaderboard, show, report and export; a read-only
     reader of a WAL file would create -wal and -shm files beside it that it cannot remove."""
