@@ -32,7 +32,9 @@ _STATUS_ORDER = {TrialStatus.COMPLETE: 0, TrialStatus.CACHED: 0, TrialStatus.STO
 _OPERATORS = {"<=": operator.le, ">=": operator.ge, "!=": operator.ne, "==": operator.eq,
               "<": operator.lt, ">": operator.gt, "=": operator.eq}
 _CONDITION = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=|!=|==|<|>|=)\s*([^<>=!\s].*?)\s*$")
-_LOWER_IS_BETTER = ("params", "train_seconds", "trial")
+_LOWER_IS_BETTER = ("params", "train_seconds", "trial", "mse", "mae", "rmse")
+"""Keys sorted smallest first by default (also any metric named ``...loss``, and each of
+these as a test metric, ``test.mse``)."""
 
 
 def leaderboard_rows(runs: Sequence[RunFolder], *, top: int | None = None,
@@ -160,7 +162,8 @@ def _sorted(rows: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
     if direction not in ("", "asc", "desc"):
         raise UserInputError(f"{sort!r}: the direction must be asc or desc", key="--sort")
     ascending = direction == "asc" or (
-        not direction and (key in _LOWER_IS_BETTER or key.endswith("loss")))
+        not direction and (key.removeprefix("test.") in _LOWER_IS_BETTER
+                           or key.endswith("loss")))
     present = [r for r in rows if isinstance(row_value(r, key), (int, float))]
     if rows and not present:
         raise UserInputError(f"no row has a number called {key!r}; try "

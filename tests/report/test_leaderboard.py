@@ -44,8 +44,10 @@ def run(tmp_path: Path) -> tuple[RunFolder, TrialStore, list]:
         store.add_trial(trial_id, arch)
         store.finish_trial(trial_id, status=status, reward=reward, params=params,
                            metrics={} if reward is None else {"accuracy": reward,
-                                                               "loss": 1 - reward},
-                           test_metrics={} if reward is None else {"accuracy": reward - 0.01},
+                                                               "loss": 1 - reward,
+                                                               "mse": 1 - reward},
+                           test_metrics={} if reward is None else {"accuracy": reward - 0.01,
+                                                                    "mse": 1.01 - reward},
                            error="boom" if reward is None else None,
                            cached_from=0 if status == TrialStatus.CACHED else None)
     store.add_trial(5, archs[3])  # running
@@ -78,6 +80,9 @@ def test_filters_and_sorting(run) -> None:
     assert [r["trial"] for r in leaderboard_rows([folder], sort="loss")][:3] == [1, 0, 2]
     assert [r["trial"] for r in leaderboard_rows([folder], sort="params:desc")][:3] == [1, 0, 2]
     assert [r["trial"] for r in leaderboard_rows([folder], sort="test.accuracy")][:3] == [1, 0, 2]
+    # a regression's error: smallest first, as the loss
+    assert [r["trial"] for r in leaderboard_rows([folder], sort="mse")][:3] == [1, 0, 2]
+    assert [r["trial"] for r in leaderboard_rows([folder], sort="test.mse")][:3] == [1, 0, 2]
     assert [r["trial"] for r in leaderboard_rows([folder], statuses=["failed"])] == [4]
     assert [r["rank"] for r in leaderboard_rows([folder], statuses=["complete"])] == [1, 2, 3]
     # a key no row has, or an order with a non-number, is refused instead of keeping no row
