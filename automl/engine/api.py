@@ -223,16 +223,20 @@ def data_file_digests(space: SearchSpace) -> dict[str, str]:
     return {str(file): digest} if digest else {}
 
 
-def _check_data_unchanged(folder: RunFolder, info: dict[str, Any], space: SearchSpace) -> None:
+def check_data_unchanged(folder: RunFolder, info: dict[str, Any], space: SearchSpace, *,
+                         doing: str = "a resume") -> None:
+    """A RunError when the data file the run recorded (``data_sha256``) changed since: a
+    resume, a retrained export or the rebuilt splits would silently use other data than the
+    children were trained and ranked on."""
     recorded = info.get("data_sha256")
     if not isinstance(recorded, dict):
         return  # a run made before digests were recorded
     now = data_file_digests(space)
     for file, digest in recorded.items():
         if now.get(file) != digest:
-            raise RunError(f"{file} changed since the run was made (or is gone); a resume "
-                           "continues on the data its children were ranked on: restore the "
-                           "file, or start a new run", source=str(folder.run_json),
+            raise RunError(f"{file} changed since the run was made (or is gone); {doing} "
+                           "needs the data its children were trained and ranked on: restore "
+                           "the file, or start a new run", source=str(folder.run_json),
                            key="data_sha256")
 
 
@@ -343,7 +347,7 @@ def resume_search(run: str | Path, *, trials: int | None = None,
     try:
         info, space = load_run_space(folder, "resume")
         TrialStore.check_readable(folder.db_path)  # a damaged store: refused, nothing changed
-        _check_data_unchanged(folder, info, space)
+        check_data_unchanged(folder, info, space)
         stored = recorded_execution(folder)  # keep_best: as recorded
         with _recorded(folder):
             recorded_trials, seed = int(info["trials"]), int(info.get("seed", 0))

@@ -27,6 +27,7 @@ from typing import Any
 from typing import NamedTuple
 
 from automl.atomic_write import atomic_write
+from automl.engine.api import check_data_unchanged
 from automl.engine.api import dataset_facts
 from automl.engine.api import load_run_space
 from automl.engine.search import child_seed
@@ -149,6 +150,7 @@ def run_data(folder: RunFolder, record: TrialRecord, purpose: str) -> RunData:
     from automl.registry import TASKS
 
     info, space = load_run_space(folder, purpose)
+    check_data_unchanged(folder, info, space, doing=purpose)
     if space.task is None:
         raise RunError("the run's space declares no task, so its children cannot be "
                        "retrained or scored", source=str(folder.config_path), key="task")

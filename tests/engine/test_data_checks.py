@@ -59,7 +59,8 @@ def test_more_folds_than_examples_are_refused_before_the_run_exists(tmp_path: Pa
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
 
 
-def test_resume_refuses_a_data_file_changed_since_the_run_was_made(tmp_path: Path) -> None:
+def test_resume_and_export_refuse_a_data_file_changed_since_the_run_was_made(
+        tmp_path: Path) -> None:
     from automl.engine import resume_search
     from automl.engine import run_search
 
@@ -69,9 +70,18 @@ def test_resume_refuses_a_data_file_changed_since_the_run_was_made(tmp_path: Pat
     info = (outcome.run_path / "run.json").read_bytes()
     _data(tmp_path, n=60, seed=1)  # other rows: the children ranked so far saw other data
     with pytest.raises(RunError, match=r"run.json: data_sha256: .*data.npz changed since the "
-                                       r"run was made"):
+                                       r"run was made .*; a resume needs the data"):
         resume_search(outcome.run_path, trials=2, execution=IN_PROCESS)
     assert (outcome.run_path / "run.json").read_bytes() == info
+    # a retrained export, and the splits a run's data is rebuilt into, refuse it too
+    from automl.engine import export_model
+    from automl.engine import load_run_data
+
+    with pytest.raises(RunError, match=r"data.npz changed .*; export --retrain needs the data"):
+        export_model(outcome.run_path, None, tmp_path / "m.keras", retrain=True)
+    with pytest.raises(RunError, match=r"data.npz changed .*; loading its data needs the data"):
+        load_run_data(outcome.run_path)
+    assert not (tmp_path / "m.keras").exists()
 
 
 def test_spaces_validate_with_data_makes_the_checks_a_search_makes(
