@@ -61,8 +61,9 @@ def _data_line(space: Any) -> str:
 
     facts = check_space_data(space)
     sizes = facts["sizes"]
-    kind = (f"{facts['n_outputs']} classes" if facts["output"] == "classification"
-            else f"{facts['output']}, {facts['n_outputs']} outputs")
+    n = facts["n_outputs"]
+    kind = (f"{n} classes" if facts["output"] == "classification"
+            else f"{facts['output']}, {n} output{'s' if n != 1 else ''}")
     return (f"{sizes['train']:,} train, {sizes['val']:,} validation, {sizes['test']:,} test "
             f"examples of shape {tuple(facts['input_shape'])}; {kind}")
 

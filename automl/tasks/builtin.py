@@ -129,7 +129,7 @@ class Arrays(Task):
         if path.suffix == ".npz":
             arrays = _read_npz(path)
         elif path.suffix == ".csv":
-            arrays = _read_csv(path, params.get("label_column", "label"))
+            arrays = _read_csv(path, params.get("label_column", "label"), output)
         else:
             raise DataError(f"unsupported file type {path.suffix!r}; allowed: '.npz', '.csv'",
                             source=str(path), key="task.path")
@@ -189,8 +189,13 @@ MISSING_LABELS = ("nan", "NaN", "NAN", "NA", "N/A", "n/a", "#N/A", "null", "NULL
 """Label cells read as missing rather than as a class (pandas' spellings of a missing value)."""
 
 
-def _read_csv(path: Path, label_column: str) -> dict[str, np.ndarray]:
-    """Numeric feature columns and a label column (numbers, or class names as text)."""
+def _read_csv(path: Path, label_column: str, output: str = "classification"
+              ) -> dict[str, np.ndarray]:
+    """Numeric feature columns and a label column (numbers, or class names as text).
+
+    Class labels are read as integers only when each is written as its integer is ("7", not
+    "007", "+7" or "7.0"), else they are the class names they are written as: read as
+    numbers, "007" and "7" would be one class and "070" would be named "70"."""
     import csv
     import re
 
@@ -252,9 +257,13 @@ def _read_csv(path: Path, label_column: str) -> dict[str, np.ndarray]:
                         "the row, or give its class a name", source=str(path),
                         key=f"line {row + 2}")
     as_numbers = pd.to_numeric(labels, errors="coerce")
-    if labels.str.fullmatch(r"[+-]?\d+").all():  # integers exactly (floats lose them > 2**53)
-        integers = [int(label) for label in labels]
-        y = (np.asarray(integers, dtype=np.int64) if all(abs(i) < 2**63 for i in integers)
+    integers = labels.str.fullmatch(r"[+-]?\d+").all()  # exactly (floats lose them > 2**53)
+    if output == "classification" and not (
+            integers and all(str(int(label)) == label for label in labels)):
+        y = labels.to_numpy(dtype=str)  # class names as written: "007", "7.0", "+7"
+    elif integers:
+        whole = [int(label) for label in labels]
+        y = (np.asarray(whole, dtype=np.int64) if all(abs(i) < 2**63 for i in whole)
              else labels.to_numpy(dtype=str))  # beyond 64 bits: class names
     elif not as_numbers.isna().any():
         y = as_numbers.to_numpy(dtype=np.float64)

@@ -149,6 +149,19 @@ def test_csv_header_spaces_and_long_integer_labels(tmp_path: Path) -> None:
     assert data.class_names == ("12345678901234567", "12345678901234568", "12345678901234569")
 
 
+def test_csv_class_labels_not_written_as_their_integers_stay_names(tmp_path: Path) -> None:
+    """Read as numbers, "007" and "7" were one class and "070" was named "70"; a regression
+    target still reads "007" as 7."""
+    labels = ["007", "7", "070", "7.0"]
+    (tmp_path / "codes.csv").write_text("a,label\n" + "".join(
+        f"{i},{labels[i % 4]}\n" for i in range(40)))
+    data = TASKS.get("arrays").load({"path": "codes.csv"}, base_dir=tmp_path, seed=0)
+    assert data.class_names == ("007", "7", "7.0", "070")  # by value, then as written
+    regression = TASKS.get("arrays").load({"path": "codes.csv", "output": "regression"},
+                                          base_dir=tmp_path, seed=0)
+    assert sorted(set(regression.y_train.ravel().tolist())) == [7.0, 70.0]
+
+
 def _named_rows(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Features whose first column identifies the row, and text labels by row."""
     x = np.stack([np.arange(n), np.arange(n) % 7], axis=1).astype(np.float64)
