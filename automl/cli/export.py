@@ -63,7 +63,7 @@ def run_export(args: argparse.Namespace) -> int:
                          f"{', '.join(plugins)}\n")
     how = "retrained from its recorded seed" if result.retrained else "kept weights"
     if result.metadata["refit"]:
-        test = ", ".join(f"{k} {v:.4f}" for k, v in result.metadata["refit_test_metrics"].items())
+        test = ", ".join(f"{k} {v:.4f}" for k, v in result.metadata["test_metrics"].items())
         how = (f"refit on {result.metadata['refit_examples']} training + validation examples "
                f"for {result.metadata['refit_epochs']} epochs; test {test}")
     console.print(f"trial {result.trial_id} ({result.metadata['arch_id']}, {how}) -> "
@@ -81,6 +81,10 @@ def _export_ensemble(args: argparse.Namespace) -> int:
     if meta["trained_again"] and meta["plugins"]:
         sys.stderr.write(f"note: ran plugin code named by the run's run.json (to retrain): "
                          f"{', '.join(meta['plugins'])}\n")
+    if len(meta["ensemble"]) < args.ensemble:
+        sys.stderr.write(f"note: --ensemble {args.ensemble}: the run has "
+                         f"{len(meta['ensemble'])} complete children; the ensemble averages "
+                         "those\n")
     trials = ", ".join(str(m["trial"]) for m in meta["ensemble"])
     scores = [f"{split} " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
               for split, metrics in (("validation", meta["metrics"]),

@@ -95,6 +95,9 @@ def export_model(run: str | Path, trial: str | None, out: str | Path, *,
         "plugins": info.get("plugins", []),
         "seed": child_seed(int(info.get("seed", 0)), source.trial_id),
     }
+    if refit:  # as an ensemble's sidecar: the metrics are the exported model's own
+        metadata.update(metrics=None, test_metrics=metadata.pop("refit_test_metrics"),
+                        search_metrics=source.metrics, search_test_metrics=source.test_metrics)
     sidecar = out.with_suffix(".json")
     atomic_write(sidecar, json.dumps(metadata, indent=2))
     return ExportResult(out, sidecar, record.trial_id, retrained, metadata)

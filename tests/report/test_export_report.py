@@ -443,7 +443,8 @@ def test_export_refit_trains_on_training_and_validation_for_the_chosen_epochs(
     from automl.training.metrics import classification_metrics
 
     assert classification_metrics(data.y_test, refit) == pytest.approx(
-        meta["refit_test_metrics"], abs=1e-6)
+        meta["test_metrics"], abs=1e-6)  # the exported model's, as in an ensemble's sidecar
+    assert meta["metrics"] is None and meta["search_test_metrics"] == best.test_metrics
     assert classification_metrics(data.y_test, mean) == pytest.approx(best.test_metrics,
                                                                       abs=1e-6)
     # the fold networks trained on the validation examples: an average of such children

@@ -186,3 +186,21 @@ def test_resume_refuses_a_damaged_store_unchanged_and_replays_a_damaged_checkpoi
         assert sum(resumed.counts().values()) == 5
     finally:
         resumed.close()
+
+
+def test_an_ensemble_of_more_children_than_completed_says_how_many_it_averages(
+        made: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Two of the four children complete (both kept): ``--ensemble 5`` averages those two and
+    says so, instead of exporting a smaller ensemble without a word."""
+    from automl.cli.main import main
+
+    run = tmp_path / "runs" / "r"
+    shutil.copytree(made, run)
+    kept = ModelFiles(run).kept()
+    _sql(run, "UPDATE trials SET status='failed', reward=NULL, error='boom' WHERE trial_id "
+              f"NOT IN ({kept[0]}, {kept[1]})")
+    assert main(["export", str(run), "--ensemble", "5", "-o", str(tmp_path / "e.keras")]) == 0
+    captured = capsys.readouterr()
+    assert ("note: --ensemble 5: the run has 2 complete children; the ensemble averages those"
+            in captured.err)
+    assert json.loads((tmp_path / "e.json").read_text())["trained_again"] == []
