@@ -95,6 +95,16 @@ def _check_metrics(source: str, output: str, reward: RewardSetting | None,
         if monitor not in reported:
             raise SpaceError(f"{monitor!r} is not a validation metric of this {output} task; "
                              f"allowed: {allowed(reported)}", source=source, key="train.monitor")
+    if output != "classification" and "balanced" in train.get("class_weight", ()):
+        _note(source, f"{source}: train.class_weight balanced weighs classes, and this "
+                      f"{output} task has none: its children train unweighted")
+
+
+def _note(source: str, message: str) -> None:
+    """Log ``message`` as advice once per file and message."""
+    if (source, message) not in _noted:
+        _noted.add((source, message))
+        notes.warning(message)
 
 
 class UniqueKeyLoader(yaml.SafeLoader):
@@ -157,12 +167,9 @@ def _note_patience(source: str, train: Mapping[str, tuple[Any, ...]]) -> None:
     patience = [p for p in train.get("patience", ()) if p]
     if not patience or "epochs" not in train or min(patience) < max(train["epochs"]):
         return
-    message = (f"{source}: train.patience {min(patience)} >= train.epochs "
-               f"{max(train['epochs'])}: no child stops early (the best epoch's weights are "
-               f"still restored)")
-    if (source, message) not in _noted:
-        _noted.add((source, message))
-        notes.warning(message)
+    _note(source, f"{source}: train.patience {min(patience)} >= train.epochs "
+                  f"{max(train['epochs'])}: no child stops early (the best epoch's weights "
+                  f"are still restored)")
 
 
 def load_space(source: str | Path | Mapping[str, Any], *, load_plugins: bool = False

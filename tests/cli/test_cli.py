@@ -159,12 +159,18 @@ def test_spaces_validate_notes_a_patience_that_never_stops(tmp_path: Path) -> No
     assert "patience: 30" in shipped and "epochs: 150" in shipped
     (tmp_path / "short.yaml").write_text(shipped.replace("epochs: 150", "epochs: 15"))
     (tmp_path / "long.yaml").write_text(shipped)
-    result = automl("spaces", "validate", "short.yaml", "long.yaml", cwd=tmp_path)
+    (tmp_path / "reg.yaml").write_text(  # class weights for a task without classes
+        "task: {name: arrays, path: d.npz, output: regression}\n"
+        "layers: {min: 1, max: 1, types: {dense: {units: [8]}}}\n"
+        "train: {class_weight: [none, balanced]}\n")
+    result = automl("spaces", "validate", "short.yaml", "long.yaml", "reg.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count(": ok (") == 2
+    assert result.stdout.count(": ok (") == 3
     notes = [line for line in result.stderr.splitlines() if line.startswith("note:")]
     assert notes == ["note: short.yaml: train.patience 30 >= train.epochs 15: no child stops "
-                     "early (the best epoch's weights are still restored)"], result.stderr
+                     "early (the best epoch's weights are still restored)",
+                     "note: reg.yaml: train.class_weight balanced weighs classes, and this "
+                     "regression task has none: its children train unweighted"], result.stderr
 
 
 @pytest.mark.slow
