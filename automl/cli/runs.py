@@ -123,6 +123,7 @@ def run_leaderboard(args: argparse.Namespace) -> int:
     from automl.report import to_markdown
 
     runs = _open_runs(args.runs, args.runs_dir)
+    _note_mixed_rewards(runs)
     statuses = [s.strip() for item in args.status for s in item.split(",") if s.strip()]
     rows = leaderboard_rows(runs, top=args.top, unique=not args.all, statuses=statuses,
                             sort=args.sort, where=args.where)
@@ -135,6 +136,26 @@ def run_leaderboard(args: argparse.Namespace) -> int:
     else:
         print(to_csv(rows, test=args.test), end="")
     return 0
+
+
+def _note_mixed_rewards(runs: Sequence[Any]) -> None:
+    """Runs scored by different rewards (accuracy, ccc, neg_val_loss) are still ranked on one
+    scale: say so (runs made before ``run.json`` named the reward are left out)."""
+    from automl.errors import RunError
+
+    rewards: dict[str, list[str]] = {}
+    for run in runs:
+        try:
+            reward = run.info().get("reward")
+        except RunError:
+            continue
+        if isinstance(reward, str):
+            rewards.setdefault(reward, []).append(run.name)
+    if len(rewards) > 1:
+        err_console.print("note: these runs are scored by different rewards ("
+                          + "; ".join(f"{name}: {', '.join(names)}"
+                                      for name, names in sorted(rewards.items()))
+                          + "); their rewards are ranked on one scale")
 
 
 def run_show(args: argparse.Namespace) -> int:

@@ -250,6 +250,8 @@ def new_run_info(name: str, space: SearchSpace, data: Any, *, strategy: str,
         "space_sha256": space_file_digest(space.source),
         "data_sha256": data_file_digests(space),
         **extra,
+        # what its rewards measure: a leaderboard of several runs says when they differ
+        "reward": _reward_of(space)[0].name,
         "strategy": strategy, "strategy_settings": strategy_settings, "seed": seed,
         "trials": trials, "execution": vars(execution),
         # every path plugin this process loaded, so workers (and a resume from another

@@ -127,3 +127,19 @@ def test_bad_options_are_one_line_errors(run, capsys, monkeypatch, args, words) 
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     for word in words:
         assert word in err, err
+
+
+def test_runs_scored_by_different_rewards_get_a_note(run, capsys, monkeypatch) -> None:
+    folder, _, archs = run
+    monkeypatch.chdir(folder.path.parent.parent)
+    folder.update_info(reward="accuracy")
+    other = RunFolder.create(folder.path.parent, "reg", {"name": "r"}, {"reward": "ccc"})
+    with TrialStore(other.db_path) as store:
+        store.add_trial(0, archs[0])
+        store.finish_trial(0, status=TrialStatus.COMPLETE, reward=0.5, params=1)
+    code, _, err = cli(capsys, "leaderboard", "board", "reg")
+    assert code == 0 and err.strip() == ("note: these runs are scored by different rewards "
+                                         "(accuracy: board; ccc: reg); their rewards are "
+                                         "ranked on one scale")
+    code, _, err = cli(capsys, "leaderboard", "board")
+    assert code == 0 and err == ""
