@@ -166,9 +166,10 @@ def _sorted(rows: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
                            or key.endswith("loss")))
     present = [r for r in rows if isinstance(row_value(r, key), (int, float))]
     if rows and not present:
+        metrics = sorted({m for r in rows for m in r["metrics"]}) or ["accuracy", "loss"]
         raise UserInputError(f"no row has a number called {key!r}; try "
-                             f"{', '.join(ROW_KEYS)} (one-shot runs), a metric (accuracy, "
-                             "loss, ...) or test.METRIC", key="--sort")
+                             f"{', '.join(ROW_KEYS)} (one-shot runs), a metric of these runs "
+                             f"({', '.join(metrics)}) or test.METRIC", key="--sort")
     present.sort(key=lambda r: row_value(r, key), reverse=not ascending)
     return present + [r for r in rows if r not in present]
 
