@@ -123,6 +123,11 @@ def run(args: argparse.Namespace) -> int:
             suite = run_suite(tables, strategies, list(args.seeds), args.budget,
                               processes=args.workers, workers=args.simulated_workers,
                               on_run=on_run, quiet_workers=True)
+    except KeyboardInterrupt:
+        err_console.print(f"{chr(13) if progress else ''}Interrupted after {done[0]} of "
+                          f"{total} runs; nothing written (a bench has no resume: run it "
+                          "again)")
+        return 130
     finally:
         loop_logger.setLevel(level)
     if progress:

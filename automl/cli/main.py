@@ -60,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:  # commands with work to keep catch it first and say more
+        sys.stderr.write("Interrupted\n")
+        return 130
 
 
 NOTICE_LOGGERS = ("automl.plugins", "automl.cluster", "automl.space", "automl.data")

@@ -124,6 +124,53 @@ def test_runs_in_this_process_keep_tensorflow_notices_off_the_terminal(
     assert "reinforce" in result.stdout and result.stderr == ""
 
 
+@pytest.mark.slow
+def test_ctrl_c_stops_a_bench_at_once_and_ends_its_workers(
+        two_tables: list[tuple[Path, Path]], tmp_path: Path) -> None:
+    """Ctrl-C reaches the bench and its two worker processes (one process group, as in a
+    terminal): one line, exit code 130, no worker left, without waiting for the runs in
+    progress (each ask of this plugin strategy takes 1 s: 30 evaluations a run)."""
+    import os
+    import signal
+    import time
+
+    import psutil
+
+    marker = tmp_path / "asked"
+    plugin = tmp_path / "slow.py"
+    plugin.write_text(
+        "import time\nfrom pathlib import Path\n"
+        "from automl.registry import STRATEGIES\n"
+        "from automl.strategies.random import RandomSearch\n\n\n"
+        "@STRATEGIES.register('slow')\nclass Slow(RandomSearch):\n"
+        "    def ask(self, trial_id):\n"
+        f"        Path({str(marker)!r}).touch()\n"
+        "        time.sleep(1.0)\n        return super().ask(trial_id)\n")
+    (alpha_yaml, alpha_csv), _ = two_tables
+    bench = subprocess.Popen(
+        [sys.executable, "-m", "automl", "bench", str(alpha_yaml), "--table", str(alpha_csv),
+         "--strategies", "slow", "--seeds", "4", "--budget", "30", "--workers", "2",
+         "--plugins", str(plugin), "--json", str(tmp_path / "out.json")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 120
+    while not marker.exists() and time.monotonic() < deadline and bench.poll() is None:
+        time.sleep(0.1)
+    assert marker.exists(), bench.communicate()[1]
+    workers = psutil.Process(bench.pid).children(recursive=True)
+    assert workers
+    os.killpg(bench.pid, signal.SIGINT)
+    started = time.monotonic()
+    out, err = bench.communicate(timeout=60)
+    assert bench.returncode == 130, err
+    assert time.monotonic() - started < 15  # a run in progress would take 30 s more
+    lines = [line for line in err.splitlines() if not line.startswith("note: running plugin")]
+    assert lines == ["Interrupted after 0 of 4 runs; nothing written (a bench has no resume: "
+                     "run it again)"], err
+    assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
+    assert not (tmp_path / "out.json").exists()
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["{beta}", "--table", "{a}", "--table", "{a}"], "--table: 2 tables for 1 space(s)"),
     (["{lone}"], "lone.yaml: no --table given for it and no table next to it"),
