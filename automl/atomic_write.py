@@ -22,9 +22,15 @@ def atomic_write(path: str | Path, data: bytes | str, *,
     """Write ``data`` (text is UTF-8) to ``path`` atomically and durably.
 
     ``before_replace`` runs once the temporary file is on disk (fault-injection tests kill the
-    process there).
+    process there). A symbolic link is written through (the file it names is replaced); a
+    path that is a folder or a device is refused (OSError): the rename would put a
+    file in its place.
     """
     path = Path(path)
+    if path.is_symlink():  # write the file it names: the rename would replace the link
+        path = path.resolve()
+    if path.exists() and not path.is_file():  # os.replace would put a file in its place
+        raise OSError(f"{path} exists and is not a regular file")
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

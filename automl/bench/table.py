@@ -220,6 +220,10 @@ def load_table(path: str | Path, space: SearchSpace, *, metric: str = REWARD) ->
         raise DataError(f"the {metric!r} values span more than a float holds "
                         f"({table.worst:g} to {table.optimum:g}); rescale the column",
                         source=source)
+    seconds = [row.seconds for row in table.rows.values() if row.seconds is not None]
+    if not math.isfinite(sum(seconds)):  # simulated clocks add them up
+        raise DataError(f"the {SECONDS!r} column adds up to more than a float holds "
+                        f"(largest {max(seconds):g}); give seconds", source=source)
     return table
 
 
@@ -263,6 +267,11 @@ def _parse_row(cells: dict[str, str], space: SearchSpace, decision_columns: list
         else:
             message = exc.message
         raise DataError(message, source=source, key=f"line {line}, column {column!r}") from None
+    has = architecture.flat
+    stray = next((name for name in flat if name not in has), None)
+    if stray is not None:  # a shifted column, or a wrong count of layers, would pass unseen
+        raise DataError(f"{flat[stray]!r}, but this row's architecture has no such decision "
+                        "(leave it empty)", source=source, key=f"line {line}, column {stray!r}")
     reward = _number(cells[metric], source, line, metric, allow_empty=True)
     seconds = None
     if SECONDS in cells:

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
@@ -84,7 +85,26 @@ def check_output_file(path: str | os.PathLike[str] | None, flag: str) -> None:
     target = Path(path)
     if target.is_dir() or str(path).endswith(("/", os.sep)):
         raise UserInputError(f"{str(path)!r} is a folder; give a file name", key=flag)
-    check_folder(target.parent, flag, writable=True)
+    if target.exists() and not target.is_file():  # the write would replace the device itself
+        raise UserInputError(f"{str(path)!r} is not a regular file (a device or a pipe); give "
+                             "a file name", key=flag)
+    check_folder(target.resolve().parent, flag, writable=True)
+
+
+def check_not_an_input(path: str | os.PathLike[str] | None,
+                       inputs: Sequence[str | os.PathLike[str]], flag: str) -> None:
+    """Refuse an output file that is one of the command's input files (a ``--json`` naming
+    the table it reads would replace the table with the report)."""
+    from pathlib import Path
+
+    from automl.errors import UserInputError
+
+    if path is None or not Path(path).exists():
+        return
+    for given in inputs:
+        if Path(given).exists() and os.path.samefile(path, given):
+            raise UserInputError(f"{str(path)!r} is an input of this command ({given}); give "
+                                 "another file name", key=flag)
 
 
 def check_folder(path: str | os.PathLike[str], flag: str, *, writable: bool = False) -> None:

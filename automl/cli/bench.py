@@ -11,9 +11,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from automl.cli._common import check_not_an_input
 from automl.cli._common import check_output_file
 from automl.cli._common import console
 from automl.cli._common import err_console
+from automl.cli._common import non_empty
 from automl.cli._common import plugin_path
 from automl.cli._common import positive_int
 from automl.cli._common import quiet_stderr
@@ -50,9 +52,9 @@ def register(subparsers: Any) -> None:
                        "come back in simulated completion order (default 1)")
     bench.add_argument("--metric", default="reward", metavar="COLUMN",
                        help="table column to maximise (default: reward)")
-    bench.add_argument("--json", metavar="OUT.json", default=None,
+    bench.add_argument("--json", metavar="OUT.json", default=None, type=non_empty,
                        help="write the full report (curves, per-seed results, ranks) as JSON")
-    bench.add_argument("--plot", metavar="OUT.png", default=None,
+    bench.add_argument("--plot", metavar="OUT.png", default=None, type=non_empty,
                        help="write best-so-far curves (median and IQR per strategy, one panel "
                        "per table)")
     bench.add_argument("--workers", type=positive_int, default=2, metavar="P",
@@ -84,6 +86,9 @@ def run(args: argparse.Namespace) -> int:
         args.plot += ".png"  # what matplotlib would write, named as such in the output
     check_output_file(args.json, "--json")
     check_output_file(args.plot, "--plot")
+    inputs = [path for pair in pairs for path in pair] + list(args.plugins)
+    check_not_an_input(args.json, inputs, "--json")
+    check_not_an_input(args.plot, inputs, "--plot")
     _check_plot_format(args.plot)
     tables = []
     for space, (_, table_path) in zip(spaces, pairs, strict=True):

@@ -116,8 +116,12 @@ def test_thresholds_by_hand(line_space: SearchSpace, tmp_path: Path) -> None:
      "line 3, column 'seconds': expected a number, found '-nan'"),
     (lambda lines: lines.__setitem__(0, lines[0].replace("edge0", "e0")),
      "line 1: no column 'edge0' (a decision of the space); the header has: 'e0', 'edge1'"),
+    # finite each, infinite once simulated clocks add them up
+    (lambda lines: [lines.__setitem__(i, ",".join(lines[i].rsplit(",", 2)[:1] + ["1e308", "1"]))
+                    for i in (1, 2)],
+     "the 'seconds' column adds up to more than a float holds (largest 1e+308)"),
 ], ids=["bad-choice", "empty-decision", "bad-number", "duplicate", "no-metric",
-        "missing-column", "extra-cell", "nan-seconds", "first-decision-absent"])
+        "missing-column", "extra-cell", "nan-seconds", "first-decision-absent", "huge-seconds"])
 def test_table_errors_name_file_line_and_column(toy: tuple[SearchSpace, Path], edit: Any,
                                                 message: str) -> None:
     space, path = toy
@@ -335,3 +339,21 @@ def test_cli_errors_are_one_line(toy: tuple[SearchSpace, Path], tmp_path: Path,
                  str(tmp_path / "curves")])
     assert code == 0 and f"plot: {tmp_path / 'curves.png'}" in capsys.readouterr().out
     assert (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_cell_for_a_decision_the_row_does_not_have_is_refused(tmp_path: Path) -> None:
+    """A one-layer row with a second layer's units filled in (a shifted column, a wrong
+    ``num_layers``) would load with a reward that belongs to another architecture."""
+    from automl.errors import DataError
+    from tests.conftest import ROOT
+    from tests.conftest import SPACES
+
+    lines = (ROOT / "benchmarks" / "tables" / "tabular_dense.csv").read_text().splitlines()
+    cells = lines[1].split(",")
+    assert cells[0] == "1" and cells[3] == ""  # num_layers 1, layers.1.units empty
+    cells[3] = "40"
+    lines[1] = ",".join(cells)
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"t.csv: line 2, column 'layers.1.units': '40', but "
+                                        r"this row's architecture has no such decision"):
+        load_table(tmp_path / "t.csv", load_space(SPACES / "tabular_dense.yaml"))

@@ -177,8 +177,12 @@ def test_ctrl_c_stops_a_bench_at_once_and_ends_its_workers(
     (["{alpha}", "{beta}", "--table", "{missing}"], "missing.csv: file not found"),
     (["{alpha}", "--strategies", "random,evolutin"], "unknown strategy 'evolutin'"),
     (["{alpha}", "--strategies", "random,"], "an empty name in 'random,' (a stray comma?)"),
+    # an output that is an input: the report would replace the table it was made from
+    (["{alpha}", "--json", "{a}"], "--json: '{a}' is an input of this command"),
+    (["{alpha}", "--plot", "{alpha}"], "--plot: '{alpha}' is an input of this command"),
+    (["{alpha}", "--json", "/dev/null"], "--json: '/dev/null' is not a regular file"),
 ], ids=["too-many-tables", "no-table-beside", "missing-table", "unknown-strategy",
-        "stray-comma"])
+        "stray-comma", "json-is-the-table", "plot-is-the-space", "json-is-a-device"])
 def test_cli_suite_errors_are_one_line(two_tables: list[tuple[Path, Path]], tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str], argv: list[str],
                                        message: str) -> None:
@@ -187,10 +191,12 @@ def test_cli_suite_errors_are_one_line(two_tables: list[tuple[Path, Path]], tmp_
     lone.write_text("name: lone\ndecisions:\n  x: [1, 2]\n")
     names = {"alpha": alpha_yaml, "beta": beta_yaml, "a": alpha_csv, "lone": lone,
              "missing": tmp_path / "missing.csv"}
+    before = alpha_csv.read_bytes(), alpha_yaml.read_bytes()
     code = main(["bench", *(arg.format(**names) for arg in argv), "--budget", "5"])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+    assert err.count("\n") == 1 and message.format(**names) in err and "Traceback" not in err
+    assert (alpha_csv.read_bytes(), alpha_yaml.read_bytes()) == before
 
 
 def test_cli_seed_range_runs_those_seeds(two_tables: list[tuple[Path, Path]], tmp_path: Path,
@@ -216,7 +222,8 @@ def test_cli_seed_range_runs_those_seeds(two_tables: list[tuple[Path, Path]], tm
 
 
 @pytest.mark.parametrize("flag", [["--simulated-workers", "0"], ["--seeds", "many"],
-                                  ["--seeds", "9-3"], ["--seeds", "-4"], ["--bogus"]])
+                                  ["--seeds", "9-3"], ["--seeds", "-4"], ["--bogus"],
+                                  ["--plot", ""], ["--json", ""]])
 def test_cli_bad_flags_exit_2(two_tables: list[tuple[Path, Path]], flag: list[str],
                               capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:

@@ -30,3 +30,22 @@ def test_new_files_get_open_s_mode_and_rewrites_keep_theirs(tmp_path: Path) -> N
     atomic_write(private, "b")
     assert _mode(private) == 0o600
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_a_link_is_written_through_and_a_device_is_refused(tmp_path: Path) -> None:
+    """The rename would replace the link itself, or (as root) the device node with a file."""
+    import os
+
+    import pytest
+
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "report.json"
+    target.write_text("old")
+    link = tmp_path / "report.json"
+    link.symlink_to(target)
+    atomic_write(link, "new")
+    assert link.is_symlink() and target.read_text() == "new"
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(OSError, match="is not a regular file"):
+        atomic_write(tmp_path / "pipe", "x")
+    assert stat.S_ISFIFO((tmp_path / "pipe").lstat().st_mode)
