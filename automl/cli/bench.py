@@ -289,7 +289,8 @@ def render_overall(suite: dict[str, Any]) -> Any:
 
 
 def _evals(hit: dict[str, float]) -> str:
-    reached = f" ({hit['reached']:.0%})" if hit["reached"] < 1 else ""
+    percent = min(round(hit["reached"] * 100, 1), 99.9)  # never a "100%" short of every seed
+    reached = f" ({percent:g}%)" if hit["reached"] < 1 else ""
     return f"{hit['median']:g} [{hit['q25']:g}\u2013{hit['q75']:g}]{reached}"
 
 

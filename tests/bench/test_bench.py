@@ -199,6 +199,11 @@ def test_metrics_by_hand(line_space: SearchSpace, tmp_path: Path) -> None:
                                   "reached": pytest.approx(2 / 3)}
     assert a["evals_to_top1"] == {"median": 5.0, "q25": 5.0, "q75": 5.0,
                                   "reached": pytest.approx(1 / 3)}
+    from automl.cli.bench import _evals  # the share as printed: never a rounded-up 100 %
+
+    assert _evals(a["evals_to_top5"]) == "4 [2.5\u20134.5] (66.7%)"
+    assert _evals({**a["evals_to_top5"], "reached": 199 / 200}) == "4 [2.5\u20134.5] (99.5%)"
+    assert _evals({**a["evals_to_top5"], "reached": 1999 / 2000}).endswith("(99.9%)")
     # Repeats count as evaluations but add nothing: 5, 4 and 2 distinct architectures.
     assert a["unique"]["median"] == 4
     assert a["failed"]["median"] == 0
