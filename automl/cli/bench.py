@@ -71,11 +71,15 @@ def run(args: argparse.Namespace) -> int:
     from automl.registry import ensure_builtins
     from automl.registry.discovery import load_named
     from automl.space import load_space
+    from automl.strategies import check_strategy_block
 
     ensure_builtins()
     load_named(args.plugins)
     pairs = table_paths(args.spaces, args.table)
     spaces = [load_space(space, load_plugins=True) for space, _ in pairs]
+    for space in spaces:  # named by file here, not by a worker once the runs have started
+        if space.strategy:
+            check_strategy_block(space)
     strategies = _strategies(args.strategies, STRATEGIES.names())
     for _, table_path in pairs:  # every file is checked before the slow loading starts
         if Path(table_path).is_dir():

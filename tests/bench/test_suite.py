@@ -231,3 +231,29 @@ def test_cli_bad_flags_exit_2(two_tables: list[tuple[Path, Path]], flag: list[st
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ")
+
+
+def test_a_failing_plugin_strategy_and_a_bad_strategy_block_are_one_line(
+        two_tables: list[tuple[Path, Path]], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A plugin strategy that raises is one line naming the plugin, the table and the seed
+    (not a traceback, exit 2); a bad ``strategy:`` block is named by its YAML before any
+    run."""
+    (alpha_yaml, alpha_csv), _ = two_tables
+    plugin = tmp_path / "broken.py"
+    plugin.write_text("from automl.registry import STRATEGIES\n"
+                      "from automl.strategies.random import RandomSearch\n\n\n"
+                      "@STRATEGIES.register('broken')\nclass Broken(RandomSearch):\n"
+                      "    def tell(self, trial_id, architecture, reward):\n"
+                      "        raise ValueError('no tells today')\n")
+    code = main(["bench", str(alpha_yaml), "--table", str(alpha_csv), "--strategies", "broken",
+                 "--seeds", "1", "--budget", "5", "--workers", "1", "--plugins", str(plugin)])
+    err = [line for line in capsys.readouterr().err.splitlines()
+           if not line.startswith("note: running plugin")]
+    assert code == 2 and err == [f"error: {plugin}: strategy 'broken': failed on {alpha_csv}, "
+                                 "seed 0: ValueError: no tells today"], err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(alpha_yaml.read_text() + "strategy: {name: evolution, population: 0}\n")
+    code = main(["bench", str(bad), "--table", str(alpha_csv), "--seeds", "1", "--budget", "5"])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 2 and err[-1].startswith(f"error: {bad}: strategy.population"), err
