@@ -39,9 +39,7 @@ def run_report(args: argparse.Namespace) -> int:
         runs[0].path / "report.html" if len(runs) == 1 else Path("report.html"))
     if out.suffix.lower() not in (".html", ".htm"):
         raise UserInputError(f"{str(out)!r} must end in .html", key="-o")
-    check_output_file(out, "-o")
-    if not out.parent.is_dir():
-        raise UserInputError(f"folder {str(out.parent)!r} does not exist", key="-o")
+    check_output_file(out, "-o")  # missing folders are made, as export's and bench's are
     path = write_report(runs, out)
     console.print(f"report of {', '.join(r.name for r in runs)} -> {path} "
                   f"({path.stat().st_size / 1024:.0f} KiB)", markup=False)

@@ -150,6 +150,10 @@ def test_a_run_folder_renamed_by_hand_is_read_by_its_name_never_outside_the_runs
     assert main(["leaderboard", "--runs-dir", str(runs)]) == 0
     assert main(["show", "my run", "--runs-dir", str(runs)]) == 0
     assert "my run" in capsys.readouterr().out
+    # its report into a folder that does not exist yet: made, as export's and bench's are
+    assert main(["report", "my run", "--runs-dir", str(runs), "-o",
+                 str(tmp_path / "new" / "r.html")]) == 0
+    assert (tmp_path / "new" / "r.html").read_text().startswith("<!DOCTYPE html>")
     for name in ("../outside", "..", ".", ""):
         with pytest.raises(RunError, match="no run found"):
             RunFolder.open(name, runs)
