@@ -223,7 +223,7 @@ def load_table(path: str | Path, space: SearchSpace, *, metric: str = REWARD) ->
     seconds = [row.seconds for row in table.rows.values() if row.seconds is not None]
     if not math.isfinite(sum(seconds)):  # simulated clocks add them up
         raise DataError(f"the {SECONDS!r} column adds up to more than a float holds "
-                        f"(largest {max(seconds):g}); give seconds", source=source)
+                        f"(largest {max(seconds):g}); rescale the column", source=source)
     return table
 
 

@@ -133,9 +133,9 @@ def run(args: argparse.Namespace) -> int:
                               processes=args.workers, workers=args.simulated_workers,
                               on_run=on_run, quiet_workers=True)
     except KeyboardInterrupt:
-        err_console.print(f"{chr(13) if progress else ''}Interrupted after {done[0]} of "
-                          f"{total} runs; nothing written (a bench has no resume: run it "
-                          "again)")
+        line_start = "\r" if progress else ""  # over the progress count
+        err_console.print(f"{line_start}Interrupted after {done[0]} of {total} runs; nothing "
+                          "written (a bench has no resume: run it again)")
         return 130
     finally:
         loop_logger.setLevel(level)
