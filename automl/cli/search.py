@@ -32,28 +32,30 @@ def scheduler_name(text: str) -> str:
         raise argparse.ArgumentTypeError(exc.message) from None
 
 
-def _add_execution_flags(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
-    d = (lambda value: value) if defaults else (lambda value: None)
+def _add_execution_flags(parser: argparse.ArgumentParser) -> None:
+    """The execution flags, all defaulting to None: ``_execution`` fills in the run's stored
+    settings (resume) or ExecutionSettings' defaults (a new run), so a flag not given never
+    overrides what a resumed run was made with."""
     parser.add_argument("--workers", type=positive_int, default=None,
                         help="children trained at once (default: CPUs / --cpus-per-trial, "
                              "and GPUs / --gpus-per-trial when set, of this machine or, with "
                              "--address, of the Ray cluster now)")
-    parser.add_argument("--cpus-per-trial", type=positive_float, default=d(1.0),
+    parser.add_argument("--cpus-per-trial", type=positive_float, default=None,
                         help="CPUs per child, fractions allowed (default 1)")
-    parser.add_argument("--gpus-per-trial", type=non_negative_float, default=d(0.0),
+    parser.add_argument("--gpus-per-trial", type=non_negative_float, default=None,
                         help="GPUs per child; 0.5 puts two children on one GPU (default 0)")
     parser.add_argument("--address", type=ray_address, default=None,
                         help="Ray cluster to join ('auto' or host:port); default: local Ray")
-    parser.add_argument("--max-retries", type=non_negative_int, default=d(2),
+    parser.add_argument("--max-retries", type=non_negative_int, default=None,
                         help="reruns of a child whose worker process died (default 2)")
     parser.add_argument("--trial-timeout", type=positive_float, default=None,
                         help="seconds of training after which a child is ended as failed; "
                              "waiting for a worker does not count (default: none)")
     parser.add_argument("--max-consecutive-failures", type=positive_int, default=10,
                         help="stop the search after this many failures in a row (default 10)")
-    parser.add_argument("--recycle-after", type=positive_int, default=d(100),
+    parser.add_argument("--recycle-after", type=positive_int, default=None,
                         help="children per worker process before it is replaced (default 100)")
-    parser.add_argument("--keep-best", type=non_negative_int, default=d(3), metavar="K",
+    parser.add_argument("--keep-best", type=non_negative_int, default=None, metavar="K",
                         help="keep the trained models of the best K children in the run "
                              "folder, models/TRIAL.keras (default 3; 0: none)")
 
@@ -79,7 +81,7 @@ def register(subparsers: Any) -> None:
                         help="plugin file or folder to load (repeatable)")
     search.add_argument("--top", type=positive_int, default=10,
                         help="leaderboard rows printed at the end (default 10)")
-    search.add_argument("--scheduler", type=scheduler_name, default="none",
+    search.add_argument("--scheduler", type=scheduler_name, default=None,
                         help="stop unpromising children at epoch rungs: none (default), asha "
                              "or hyperband (Optuna's pruners, on val_loss); kept for resume")
     search.add_argument("--mode", choices=("standard", "one-shot"), default=None,
@@ -109,7 +111,9 @@ def register(subparsers: Any) -> None:
     one_shot.add_argument("--finetune-top", type=positive_int, default=None, metavar="T",
                           help="candidates, the best by shared-weight score, that are "
                                "fine-tuned and ranked again (default 20)")
-    _add_execution_flags(search, defaults=True)
+    # no defaults here: `search --resume` keeps what the run stored unless a flag is given
+    # (a new search gets ExecutionSettings' defaults in _execution)
+    _add_execution_flags(search)
     search.set_defaults(handler=run_search_command)
 
     resume = subparsers.add_parser("resume", help="resume a stopped or killed search",
@@ -119,7 +123,7 @@ def register(subparsers: Any) -> None:
                         help="total number of trials wanted (default: as first requested)")
     resume.add_argument("--runs-dir", default="runs", help="folder of runs (default: runs)")
     resume.add_argument("--top", type=positive_int, default=10)
-    _add_execution_flags(resume, defaults=False)
+    _add_execution_flags(resume)
     resume.set_defaults(handler=run_resume_command)
 
 
@@ -127,15 +131,15 @@ def _execution(args: argparse.Namespace, base: Any = None) -> Any:
     from automl.execution import ExecutionSettings
     from automl.execution import default_workers
 
-    values = vars(base).copy() if base is not None else {}
-    if base is None and args.workers is None:
-        values["workers"] = default_workers(args.cpus_per_trial, args.gpus_per_trial,
-                                            address=args.address)
+    values = vars(base if base is not None else ExecutionSettings()).copy()
     for field in ("workers", "cpus_per_trial", "gpus_per_trial", "address", "max_retries",
                   "trial_timeout", "recycle_after", "keep_best", "scheduler"):
         value = getattr(args, field, None)
-        if value is not None:
+        if value is not None:  # given: it wins; else the run's stored value, or the default
             values[field] = value
+    if base is None and args.workers is None:
+        values["workers"] = default_workers(values["cpus_per_trial"], values["gpus_per_trial"],
+                                            address=values["address"])
     return ExecutionSettings(**values)
 
 
@@ -211,7 +215,7 @@ def _check_resume_matches(args: argparse.Namespace, folder: Path) -> None:
     stored = {"--mode": mode, "--strategy": info.get("strategy"), "--seed": info.get("seed"),
               "--scheduler": (info.get("execution") or {}).get("scheduler", "none")}
     given = {"--mode": args.mode, "--strategy": args.strategy, "--seed": args.seed,
-             "--scheduler": None if args.scheduler == "none" else args.scheduler}
+             "--scheduler": args.scheduler}  # None: not given
     if mode == "one-shot":
         for field, flag in _ONE_SHOT_FLAGS.items():
             key = "epochs" if field == "one_shot_epochs" else field
@@ -241,7 +245,7 @@ def one_shot_settings(args: argparse.Namespace) -> Any:
     if args.trials is not None:
         raise UserInputError("one-shot mode trains no search children; the retrained ones "
                              "are set with --retrain-top", key="--trials")
-    if args.scheduler != "none":
+    if args.scheduler not in (None, "none"):
         raise UserInputError(f"one-shot mode retrains its chosen architectures to the end, "
                              f"which {args.scheduler} would stop early; allowed: none",
                              key="--scheduler")

@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seed", type=non_negative_int, default=0)
     from automl.cli.search import _add_execution_flags
 
-    _add_execution_flags(parser, defaults=True)
+    _add_execution_flags(parser)
     parser.set_defaults(handler=run_tabulate)
 
 

@@ -277,8 +277,8 @@ class SearchLoop:
                    if t.status in (TrialStatus.RUNNING, TrialStatus.PENDING)]
         next_id = self.store.max_trial_id() + 1
         self.store.set_meta("trials_requested", self.trials)
-        if self.keep_best:  # after a kill: no pending files, no model outside the top K
-            self.models.sync(self.store.top_trained(self.keep_best))
+        # after a kill: no pending files, no model outside the top K (none for K = 0)
+        self.models.sync(self.store.top_trained(self.keep_best))
         self._finished = self._finished_count()  # then counted here, not queried per event
         try:
             while True:

@@ -208,3 +208,34 @@ def test_an_ensemble_of_more_children_than_completed_says_how_many_it_averages(
     assert ("note: --ensemble 5: the run has 2 complete children; the ensemble averages those"
             in captured.err)
     assert json.loads((tmp_path / "e.json").read_text())["trained_again"] == []
+
+
+def test_search_resume_keeps_the_stored_settings_and_keep_best_0_keeps_no_model(
+        made: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """``search --resume`` without execution flags continues with what the run stored (it
+    used to apply the search defaults: --keep-best 3, --scheduler none over a stored asha);
+    an explicit flag that contradicts the run is refused; ``--keep-best 0`` on a resume
+    removes the models kept before."""
+    from automl.cli.main import main
+
+    runs = tmp_path / "runs"
+    shutil.copytree(made, runs / "r")
+    run = runs / "r"
+    (run / ".lock").unlink(missing_ok=True)
+    info = json.loads((run / "run.json").read_text())
+    space = str(Path(info["base_dir"]) / Path(info["space_source"]).name)
+    assert main(["search", space, "--name", "r", "--resume", "--runs-dir", str(runs),
+                 "--trials", "4"]) == 0
+    assert json.loads((run / "run.json").read_text())["execution"]["keep_best"] == 2
+    assert len(ModelFiles(run).kept()) == 2
+    info["execution"]["scheduler"] = "asha"
+    (run / "run.json").write_text(json.dumps(info))
+    capsys.readouterr()
+    assert main(["search", space, "--name", "r", "--resume", "--runs-dir", str(runs),
+                 "--scheduler", "none"]) == 2
+    assert "--scheduler: run 'r' was made with --scheduler asha, not none" in \
+        capsys.readouterr().err
+    info["execution"]["scheduler"] = "none"
+    (run / "run.json").write_text(json.dumps(info))
+    assert main(["resume", str(run), "--keep-best", "0"]) == 0
+    assert ModelFiles(run).kept() == []
