@@ -8,6 +8,7 @@ written plainly, as ``Architecture.summary()`` does.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,9 +28,10 @@ def describe_layer(layer: Mapping[str, Any]) -> str:
     return f"{layer['type']}({values})" if values else str(layer["type"])
 
 
-def describe(architecture: Architecture) -> str:
-    """One line such as ``GRU(120,tanh) > Dense(80,relu) | window=20``."""
-    return architecture.summary(describe_layer)
+def describe(architecture: Architecture, train_keys: Iterable[str] = ()) -> str:
+    """One line such as ``GRU(120,tanh) > Dense(80,relu) | window=20 learning_rate=0.01``
+    (``train_keys``: the training settings the space searches)."""
+    return architecture.summary(describe_layer, train_keys)
 
 
 __all__ = ["describe", "describe_layer"]

@@ -162,6 +162,8 @@ class SearchLoop:
                  keep_best: int = 0):
         self.run = run
         self.space = space
+        # the training settings children differ in: part of each child's one-line summary
+        self._searched_train = tuple(k for k, values in space.train.items() if len(values) > 1)
         self.strategy = guarded(strategy, key=equivalence_key)
         self.executor = executor
         self.trials = trials
@@ -324,7 +326,7 @@ class SearchLoop:
         with self.phases.timed("store_ask"):
             if ask_seq is not None:
                 self.store.add_trial(trial_id, architecture, status=TrialStatus.RUNNING,
-                                     ask_seq=ask_seq, summary=describe(architecture))
+                                     ask_seq=ask_seq, summary=self._label(architecture))
             else:
                 self.store.mark_running(trial_id, attempts)
         self._architectures[trial_id] = architecture
@@ -340,7 +342,7 @@ class SearchLoop:
                                  child_seed(self.seed, trial_id), attempts=attempts,
                                  model_out=model_out)
         failpoint("after_submit")
-        self._emit(lambda: f"trial {trial_id} started: {describe(architecture)}")
+        self._emit(lambda: f"trial {trial_id} started: {self._label(architecture)}")
 
     def _reuse_cached(self, trial_id: int, architecture: Architecture, ask_seq: int) -> bool:
         """An architecture already trained in this run (or one whose child is the same,
@@ -354,7 +356,7 @@ class SearchLoop:
         if earlier is None:
             return False
         self.store.add_trial(trial_id, architecture, status=TrialStatus.PENDING, ask_seq=ask_seq,
-                             summary=describe(architecture))
+                             summary=self._label(architecture))
         self._seq += 1
         self.store.finish_trial(trial_id, status=TrialStatus.CACHED, reward=earlier.reward,
                                 metrics=earlier.metrics, test_metrics=earlier.test_metrics,
@@ -419,7 +421,7 @@ class SearchLoop:
             stopped = (f" (stopped at epoch {result['stopped_at']})"
                        if status == TrialStatus.STOPPED else "")
             self._emit(lambda: f"trial {outcome.trial_id} reward {reward:.4f}{stopped}: "
-                       f"{describe(architecture)}")
+                       f"{self._label(architecture)}")
 
     def _driver_costs(self, outcome: Outcome, arrived: float | None) -> dict[str, float]:
         """The worker's costs plus the driver's: ``round_trip`` (submitted to back) and
@@ -492,6 +494,10 @@ class SearchLoop:
             logger.info(text)
         if self.on_progress is not None:
             self.on_progress(self.progress(text))
+
+    def _label(self, architecture: Architecture) -> str:
+        """The child's one-line summary, with the training settings the space searches."""
+        return describe(architecture, self._searched_train)
 
     def progress(self, event: str = "") -> Progress:
         counts = self.store.counts()

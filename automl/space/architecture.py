@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -113,20 +114,23 @@ class Architecture:
     def from_json(cls, text: str) -> Architecture:
         return cls.from_dict(json.loads(text))
 
-    def summary(self, label: Callable[[Mapping[str, Any]], str] | None = None) -> str:
-        """One line such as ``gru(120,tanh) > dense(80,relu)``.
+    def summary(self, label: Callable[[Mapping[str, Any]], str] | None = None,
+                train_keys: Iterable[str] = ()) -> str:
+        """One line such as ``gru(120,tanh) > dense(80,relu) | learning_rate=0.01``.
 
         An architecture is a plain value and knows no layer types: ``label(layer)`` writes one
         layer (its dict, ``type`` included). The default writes the type and its values; the
         builder's :func:`automl.builder.describe` passes each layer type's own label
-        (``GRU(120,tanh)``).
+        (``GRU(120,tanh)``). ``train_keys``: the training settings to show (those the space
+        searches; the fixed ones are the same for every child).
         """
         parts = [label(layer) if label is not None else _plain_label(layer)
                  for layer in self.layers]
         if self.pooling is not None:
             parts.append(f"pool:{self.pooling}")
         text = " > ".join(parts)
-        extras = [f"{k}={v}" for k, v in {**self.task, **self.decisions}.items()]
+        searched = {k: self.train[k] for k in train_keys if k in self.train}
+        extras = [f"{k}={v}" for k, v in {**self.task, **self.decisions, **searched}.items()]
         if extras:
             text = (text + " | " if text else "") + " ".join(extras)
         return text or "(empty)"

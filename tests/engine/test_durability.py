@@ -78,7 +78,9 @@ def test_killed_between_store_and_checkpoint_resumes_exactly(
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert not list(run.path.glob(".*.tmp"))
     store = TrialStore(run.db_path, readonly=True)  # summaries in the layer types' own words
-    assert all(t.summary == describe(t.arch) and t.summary.startswith("Dense(")
+    assert all(t.summary == describe(t.arch, ["learning_rate"])  # the one searched setting
+               and t.summary.startswith("Dense(")
+               and t.summary.endswith(f" | learning_rate={t.arch.train['learning_rate']}")
                for t in store.trials())
     store.close()
 

@@ -31,6 +31,9 @@ def test_the_builder_describes_layers_in_their_types_words() -> None:
                      decisions={"window": 20})
     assert describe(a) == "GRU(8,tanh) > unknown_plugin_layer(3) | window=20"
     assert a.summary() == "gru(8,tanh,False) > unknown_plugin_layer(3) | window=20"
+    # the training settings a space searches tell two children apart in every listing
+    assert describe(a, ["epochs", "batch_size"]) == (
+        "GRU(8,tanh) > unknown_plugin_layer(3) | window=20 epochs=1")
 
 
 def test_id_value_is_pinned() -> None:
