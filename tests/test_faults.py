@@ -214,6 +214,9 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path: Path, address: str) -> None:
     assert "automl resume" in stderr and "Traceback" not in stderr
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        # the ended children wait as pending for the resume: no listing shows them training
+        statuses = {row[0] for row in conn.execute("SELECT status FROM trials")}
+        assert "running" not in statuses, statuses
     resumed = cli(["resume", "runs/c"], tmp_path, address)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert len(finished_state(db)) == 6

@@ -22,6 +22,7 @@ checkpoint after every result would cost more than the look-up.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import math
 import socket
@@ -311,6 +312,10 @@ class SearchLoop:
                 for outcome in outcomes:
                     self._finish(outcome, arrived)
                 self._emit("")
+        except KeyboardInterrupt:  # the children are ended below: none runs any more
+            with contextlib.suppress(Exception):  # never hide the interrupt itself
+                self.store.requeue_running()
+            raise
         finally:
             self.executor.shutdown()
         self._checkpoint()

@@ -332,6 +332,13 @@ class TrialStore:
             db.execute("UPDATE trials SET status=?, attempts=?, started_at=? WHERE trial_id=?",
                        (TrialStatus.RUNNING.value, attempts, time.time(), trial_id))
 
+    def requeue_running(self) -> int:
+        """Running trials become pending (their children were ended: a resume reruns them,
+        and no listing shows them as training); returns how many."""
+        with self._transaction() as db:
+            return db.execute("UPDATE trials SET status=? WHERE status=?",
+                              (TrialStatus.PENDING.value, TrialStatus.RUNNING.value)).rowcount
+
     def finish_trial(self, trial_id: int, *, status: TrialStatus, reward: float | None = None,
                      metrics: Mapping[str, float] | None = None,
                      test_metrics: Mapping[str, float] | None = None,
