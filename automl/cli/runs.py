@@ -158,6 +158,37 @@ def _note_mixed_rewards(runs: Sequence[Any]) -> None:
                           + "); their rewards are ranked on one scale")
 
 
+def _print_one_shot_history(history: list[dict[str, Any]]) -> None:
+    """The shared-weight phase per epoch (at most about 20 rows, the last one always)."""
+    from rich.table import Table
+
+    if not history:
+        return
+    table = Table(title="One-shot phase per epoch", title_justify="left")
+    for column in ("epoch", "loss", "controller mean reward", "best", "seconds"):
+        table.add_column(column, justify="right")
+    step = max(1, len(history) // 20)
+    for e in history[::step] if history[::step][-1] is history[-1] else [
+            *history[::step], history[-1]]:
+        table.add_row(str(e["epoch"]), _fmt(e["loss"]), _fmt(e["mean_reward"]),
+                      _fmt(e["best_reward"]), f"{e['seconds']:.1f}")
+    console.print(table)
+
+
+def _one_shot_phase(run: Any) -> dict[str, Any]:
+    """How far an unfinished one-shot phase got: its last checkpoint's epoch and history
+    (none yet: 0 epochs)."""
+    from automl.errors import RunError
+    from automl.store import load_checkpoint_meta
+
+    path = run.path / "one_shot.npz"
+    try:
+        meta = load_checkpoint_meta(path) if path.is_file() else {}
+    except RunError:
+        meta = {}
+    return {"epochs": int(meta.get("epoch", 0)), "history": list(meta.get("history", []))}
+
+
 def run_show(args: argparse.Namespace) -> int:
     from automl.store import RunFolder
     from automl.store import TrialStore
@@ -178,18 +209,24 @@ def _show_run(run: Any, store: Any, fmt: str) -> int:
     info = run.info()
     updates = store.strategy_updates()
     counts = store.counts()
+    one_shot = store.meta("one_shot")
+    phase = (_one_shot_phase(run) if one_shot is None and info.get("mode") == "one-shot"
+             else None)  # killed or still in its shared-weight phase
     if fmt == "json":
         print(json.dumps({"run": run.name, "info": info, "counts": counts,
-                          "strategy_updates": updates, "one_shot": store.meta("one_shot")},
-                         indent=2))
+                          "strategy_updates": updates, "one_shot": one_shot,
+                          "one_shot_phase": phase}, indent=2))
         return 0
     console.print(f"Run {run.name}: strategy {info.get('strategy')}, seed {info.get('seed')}, "
-                  f"{info.get('trials')} trials requested; "
-                  + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), markup=False)
-    one_shot = store.meta("one_shot")
-    if one_shot is None and info.get("mode") == "one-shot":  # killed or still in its phase
-        console.print("Mode one-shot: the shared-weight phase has not finished (automl resume "
-                      "continues it from its last epoch)", markup=False)
+                  f"{info.get('trials')} trials requested"
+                  + "".join(f"; {k} {v}" if i == 0 else f", {k} {v}"
+                            for i, (k, v) in enumerate(sorted(counts.items()))), markup=False)
+    if phase is not None:
+        total = (info.get("one_shot") or {}).get("epochs", "?")
+        console.print(f"Mode one-shot: the shared-weight phase has not finished ("
+                      f"{phase['epochs']} of {total} epochs; automl resume continues it from "
+                      "its last epoch)", markup=False)
+        _print_one_shot_history(phase["history"])
     if one_shot is not None:
         tau = one_shot.get("kendall_tau")
         console.print(f"Mode one-shot: {one_shot['epochs']} epochs of shared training, "
@@ -197,17 +234,7 @@ def _show_run(run: Any, store: Any, fmt: str) -> int:
                       f"{len(one_shot['scores'])} candidates ranked, top "
                       f"{len(one_shot['chosen'])} retrained; Kendall tau (one-shot ranking vs "
                       f"reward): {_tau_text(tau, one_shot)}", markup=False)
-        history = one_shot.get("history", [])
-        if history:
-            table = Table(title="One-shot phase per epoch", title_justify="left")
-            for column in ("epoch", "loss", "controller mean reward", "best", "seconds"):
-                table.add_column(column, justify="right")
-            step = max(1, len(history) // 20)
-            for e in history[::step] if history[::step][-1] is history[-1] else [
-                    *history[::step], history[-1]]:
-                table.add_row(str(e["epoch"]), _fmt(e["loss"]), _fmt(e["mean_reward"]),
-                              _fmt(e["best_reward"]), f"{e['seconds']:.1f}")
-            console.print(table)
+        _print_one_shot_history(one_shot.get("history", []))
     names = info.get("class_names") or []
     if names:
         console.print(f"Classes ({len(names)}, index order): "

@@ -2,6 +2,7 @@
 
 from automl.store.checkpoint import Checkpoint
 from automl.store.checkpoint import load_checkpoint
+from automl.store.checkpoint import load_checkpoint_meta
 from automl.store.checkpoint import save_checkpoint
 from automl.store.model_files import ModelFiles
 from automl.store.run_folder import RunFolder
@@ -12,4 +13,5 @@ from automl.store.trial_store import TrialStore
 from automl.store.trial_store import ranking_key
 
 __all__ = ["Checkpoint", "ModelFiles", "RunFolder", "TrialRecord", "TrialStatus", "TrialStore",
-           "check_run_name", "load_checkpoint", "ranking_key", "save_checkpoint"]
+           "check_run_name", "load_checkpoint", "load_checkpoint_meta", "ranking_key",
+           "save_checkpoint"]

@@ -58,13 +58,24 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         RunError: the file is not a whole checkpoint (damaged, truncated, edited): the
             caller decides whether to rebuild from the store or refuse.
     """
+    return _read(path, arrays=True)
+
+
+def load_checkpoint_meta(path: str | Path) -> dict[str, Any]:
+    """Only the meta object of a checkpoint (``show`` of a one-shot phase in progress: its
+    epoch and history, without reading the super-network's weights)."""
+    return _read(path, arrays=False).meta
+
+
+def _read(path: str | Path, *, arrays: bool) -> Checkpoint:
     try:
         with np.load(Path(path), allow_pickle=False) as data:
             meta = json.loads(bytes(data[_META_KEY]).decode("utf-8"))
-            arrays = {key: np.array(data[key]) for key in data.files if key != _META_KEY}
+            values = ({key: np.array(data[key]) for key in data.files if key != _META_KEY}
+                      if arrays else {})
     except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise RunError(f"the strategy checkpoint cannot be read ({exc.__class__.__name__})",
                        source=str(path)) from None
     if not isinstance(meta, dict):
         raise RunError("the strategy checkpoint holds no meta object", source=str(path))
-    return Checkpoint(meta=meta, arrays=arrays)
+    return Checkpoint(meta=meta, arrays=values)

@@ -232,7 +232,9 @@ def test_one_shot_search_killed_resumed_and_retrained_on_ray(
     run = tmp_path / "runs" / "os"
     assert json.loads((run / "run.json").read_text())["mode"] == "one-shot"
     assert (run / "one_shot.npz").is_file()
-    assert "the shared-weight phase has not finished" in _cli(capsys, "show", str(run))
+    shown = _cli(capsys, "show", str(run))  # how far it got, from its last checkpoint
+    assert "the shared-weight phase has not finished (1 of 3 epochs;" in shown, shown
+    assert "One-shot phase per epoch" in shown and "requested; " not in shown  # no counts yet
 
     resumed = automl("resume", "os", "--address", address, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
