@@ -217,10 +217,10 @@ def _show_run(run: Any, store: Any, fmt: str) -> int:
                           "strategy_updates": updates, "one_shot": one_shot,
                           "one_shot_phase": phase}, indent=2))
         return 0
+    statuses = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
     console.print(f"Run {run.name}: strategy {info.get('strategy')}, seed {info.get('seed')}, "
                   f"{info.get('trials')} trials requested"
-                  + "".join(f"; {k} {v}" if i == 0 else f", {k} {v}"
-                            for i, (k, v) in enumerate(sorted(counts.items()))), markup=False)
+                  + (f"; {statuses}" if statuses else ""), markup=False)
     if phase is not None:
         total = (info.get("one_shot") or {}).get("epochs", "?")
         console.print(f"Mode one-shot: the shared-weight phase has not finished ("
