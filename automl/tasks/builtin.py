@@ -371,10 +371,28 @@ def _dataset_from_arrays(arrays: dict[str, np.ndarray], output: str, seed: int,
                             source=source, key="x")
     if classification:
         n_outputs = len(class_names)
+        _note_untrained_classes(source, class_names, y_train, parts)
     else:
         n_outputs = int(y_train.shape[1])
     return Dataset(x_train, y_train, *parts["val"], *parts["test"], output=output,  # type: ignore[arg-type]
                    n_outputs=n_outputs, class_names=class_names)
+
+
+def _note_untrained_classes(source: str, class_names: tuple[Any, ...], y_train: np.ndarray,
+                            parts: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """A ``note:`` for classes that no training example has (only in the given validation or
+    test split): no child can learn them, so every child gets them wrong there."""
+    absent = sorted(set(range(len(class_names))) - set(np.unique(y_train).tolist()))
+    if not absent:
+        return
+    where = [name for name, split in (("validation", "val"), ("test", "test"))
+             if np.isin(parts[split][1], absent).any()]
+    shown = ", ".join(str(class_names[i]) for i in absent[:10])
+    more = f" and {len(absent) - 10} more" if len(absent) > 10 else ""
+    one = len(absent) == 1
+    notes.warning(f"{source}: {len(absent)} {'class has' if one else 'classes have'} no "
+                  f"training example: {shown}{more} (only in the {' and '.join(where)} "
+                  f"split); no child can learn {'it' if one else 'them'}")
 
 
 TASKS.register("digits", Digits())

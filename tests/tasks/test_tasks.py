@@ -60,6 +60,26 @@ def test_npz_arrays_not_read_get_a_note(tmp_path: Path, caplog: pytest.LogCaptur
         f"{path}: arrays not read: X_val, Y_val (read: x, y, x_val, y_val, x_test, y_test)"]
 
 
+def test_a_class_only_in_the_given_test_split_gets_a_note(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A class no training example has cannot be learnt: every child gets it wrong on test,
+    which the user should hear of before blaming the search."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(30, 4)), rng.integers(2, size=30)
+    path = _npz(tmp_path, x=x, y=y, x_test=x[:6], y_test=np.array([0, 1, 2, 2, 0, 1]))
+    with caplog.at_level("WARNING", logger="automl.data"):
+        data = TASKS.get("arrays").load({"path": str(path)}, base_dir=tmp_path, seed=0)
+    assert data.n_outputs == 3
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: 1 class has no training example: 2 (only in the test split); no child can "
+        "learn it"]
+    caplog.clear()
+    path = _npz(tmp_path, x=x, y=y, x_test=x[:6], y_test=y[:6])
+    with caplog.at_level("WARNING", logger="automl.data"):
+        TASKS.get("arrays").load({"path": str(path)}, base_dir=tmp_path, seed=0)
+    assert not caplog.records
+
+
 @pytest.mark.parametrize("case", ["missing", "nan", "fractional_label", "shape", "no_y", "dtype",
                                   "object_labels", "one_class", "no_features", "empty_file",
                                   "truncated", "npy_renamed", "folder"])
