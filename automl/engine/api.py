@@ -164,6 +164,8 @@ def dataset_facts(data: Any, task_name: str | None) -> dict[str, Any]:
              "input_shape": list(data.input_shape), "class_names": list(data.class_names),
              "sizes": {"train": len(data.x_train), "val": len(data.x_val),
                        "test": len(data.x_test)}}
+    if data.extras.get("dataset"):  # which of a task's data sets (e.g. ucr's GunPoint)
+        facts["dataset"] = data.extras["dataset"]
     if data.extras.get("preprocessing"):  # how raw inputs become model inputs (e.g. ucr)
         facts["preprocessing"] = data.extras["preprocessing"]
     return facts

@@ -74,7 +74,9 @@ def test_the_data_facts_say_how_to_prepare_a_raw_series() -> None:
     from automl.tasks.ucr import _read_split
 
     data = _load("JapaneseVowels")
-    prep = dataset_facts(data, "ucr")["preprocessing"]
+    facts = dataset_facts(data, "ucr")
+    assert facts["task"] == "ucr" and facts["dataset"] == "JapaneseVowels"  # which one of 128
+    prep = facts["preprocessing"]
     assert prep["length"] == 29 and len(prep["mean"]) == len(prep["std"]) == 12
     mean, std = np.asarray(prep["mean"]), np.asarray(prep["std"])
     raw, _ = _read_split("JapaneseVowels", "TEST")
@@ -82,8 +84,8 @@ def test_the_data_facts_say_how_to_prepare_a_raw_series() -> None:
         ready = np.zeros((prep["length"], 12))
         ready[prep["length"] - len(raw[k]):] = np.nan_to_num((raw[k] - mean) / std)
         np.testing.assert_allclose(ready, data.x_test[k], rtol=1e-5, atol=1e-5)
-    assert "preprocessing" not in dataset_facts(TASKS.get("digits").load(
-        {}, base_dir=Path("."), seed=0), "digits")
+    digits = dataset_facts(TASKS.get("digits").load({}, base_dir=Path("."), seed=0), "digits")
+    assert "preprocessing" not in digits and "dataset" not in digits
 
 
 def test_bad_name_one_line_with_close_matches(tmp_path: Path) -> None:
