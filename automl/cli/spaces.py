@@ -47,12 +47,29 @@ def run_validate(args: argparse.Namespace) -> int:
             with quiet_stderr():
                 check_strategy_block(space)
         data = _data_line(space) if args.data else ""  # a defect: one line, no "ok"
-        decisions = len(space.slots())
-        console.print(f"{path}: ok ({space.size():,} architectures, {decisions} decision slots, "
-                      f"task {space.task.name if space.task else '-'}, reward "
-                      f"{space.reward.name if space.reward else 'task default'})"
+        size, decisions = space.size(), len(space.slots())
+        reward = space.reward.name if space.reward else _default_reward(space)
+        if reward is None:  # no task (a benchmark table's space), or a plugin's task
+            reward = "the task default" if space.task else "-"
+        elif space.reward is None:
+            reward += " (the task default)"
+        console.print(f"{path}: ok ({size:,} architecture{'s' if size != 1 else ''}, "
+                      f"{decisions} decision slot{'s' if decisions != 1 else ''}, "
+                      f"task {space.task.name if space.task else '-'}, reward {reward})"
                       + (f"; data: {data}" if data else ""), markup=False)
     return 0
+
+
+def _default_reward(space: Any) -> str | None:
+    """The task's default reward, or None where the task is not known here (one of the
+    space's own plugins, which validate does not run)."""
+    from automl.engine import reward_name
+    from automl.errors import UserInputError
+
+    try:
+        return reward_name(space)
+    except UserInputError:
+        return None
 
 
 def _data_line(space: Any) -> str:

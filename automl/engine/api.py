@@ -88,6 +88,14 @@ def check_space_data(space: SearchSpace, seed: int | None = None) -> dict[str, A
     return dataset_facts(data, task_name)
 
 
+def reward_name(space: SearchSpace) -> str | None:
+    """The reward a search of ``space`` is scored by: its ``reward:`` or its task's default
+    for the task's output kind (what ``run.json`` records); None for a space with neither."""
+    if space.reward is None and space.task is None:
+        return None
+    return _reward_of(space)[0].name
+
+
 def _check_folds(space: SearchSpace, data: Any) -> None:
     """A ``train.folds`` beyond the examples there are would fail every child it is given
     to, once the search runs: refused here, before the run folder exists."""

@@ -166,6 +166,9 @@ def test_spaces_validate_notes_a_patience_that_never_stops(tmp_path: Path) -> No
     result = automl("spaces", "validate", "short.yaml", "long.yaml", "reg.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count(": ok (") == 3
+    # the reward a search would be scored by, named even where the YAML leaves it to the task
+    assert "reg.yaml: ok (2 architectures, 1 decision slot, task arrays, reward ccc (the task " \
+        "default))" in " ".join(result.stdout.split()), result.stdout
     notes = [line for line in result.stderr.splitlines() if line.startswith("note:")]
     assert notes == ["note: short.yaml: train.patience 30 >= train.epochs 15: no child stops "
                      "early (the best epoch's weights are still restored)",
