@@ -30,17 +30,17 @@ def run_report(args: argparse.Namespace) -> int:
 
     from automl.errors import UserInputError
     from automl.report import write_report
+    from automl.report.leaderboard import run_labels
     from automl.store import RunFolder
 
     runs = [RunFolder.open(name, args.runs_dir) for name in args.runs]
-    if len({run.path.resolve() for run in runs}) != len(runs):
-        raise UserInputError("a run is named twice", key="RUN")
+    labels = run_labels(runs)  # one run named twice: refused
     out = Path(args.output) if args.output else (
         runs[0].path / "report.html" if len(runs) == 1 else Path("report.html"))
     if out.suffix.lower() not in (".html", ".htm"):
         raise UserInputError(f"{str(out)!r} must end in .html", key="-o")
     check_output_file(out, "-o")  # missing folders are made, as export's and bench's are
     path = write_report(runs, out)
-    console.print(f"report of {', '.join(r.name for r in runs)} -> {path} "
+    console.print(f"report of {', '.join(labels)} -> {path} "
                   f"({path.stat().st_size / 1024:.0f} KiB)", markup=False)
     return 0

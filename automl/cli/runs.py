@@ -22,11 +22,12 @@ def register(subparsers: Any) -> None:
     board.add_argument("--all", action="store_true",
                        help="every trial (default: one row per architecture, its best trial)")
     board.add_argument("--status", action="append", default=[], metavar="STATUS",
-                       help="only trials with this status: complete, cached, failed, running "
-                            "(repeatable, or comma-separated)")
+                       help="only trials with this status: complete, cached, stopped, "
+                            "failed, running, pending (repeatable, or comma-separated)")
     board.add_argument("--sort", type=non_empty, default=None, metavar="KEY",
                        help="sort by reward, params, train_seconds, a metric (accuracy, loss), "
-                            "test.METRIC or a decision; KEY:asc / KEY:desc to choose the order")
+                            "test.METRIC or a decision (num_layers, layers.0.activation: "
+                            "text in alphabetical order); KEY:asc / KEY:desc to choose the order")
     board.add_argument("--where", action="append", type=non_empty, default=[],
                        metavar="COND",
                        help='keep rows meeting KEY OP VALUE, e.g. "params<50000" (repeatable)')
@@ -77,35 +78,37 @@ def print_leaderboard(runs: Sequence[Any], *, top: int | None = None,
     from rich.table import Table
 
     from automl.report import leaderboard_rows
+    from automl.report.leaderboard import format_number
+    from automl.report.leaderboard import metric_columns
+    from automl.report.leaderboard import run_labels
 
     rows = leaderboard_rows(runs, top=top) if rows is None else rows
-    metric_names = [m for m in ("accuracy", "uar", "ccc", "loss")
-                    if any(m in r["metrics"] for r in rows)]
-    test_names = sorted({k for r in rows for k in r["test_metrics"]}) if test else []
+    metric_names = metric_columns(rows)
+    test_names = metric_columns(rows, "test_metrics") if test else []
     shot = any(r.get("one_shot") is not None for r in rows)
-    table = Table(title=f"Leaderboard ({', '.join(r.name for r in runs)})", title_justify="left")
+    counted = any(r.get("trials", 1) > 1 for r in rows)  # a column only where one repeats
+    table = Table(title=f"Leaderboard ({', '.join(run_labels(runs))})", title_justify="left")
     for column in ("rank", *(["run"] if len(runs) > 1 else []), "trial", "id", "status",
-                   "reward", *(["one-shot"] if shot else []), *metric_names,
-                   *(f"test.{m}" for m in test_names), "params", "seconds", "architecture"):
-        table.add_column(column, justify="right" if column not in
-                         ("id", "status", "architecture", "run") else "left",
-                         overflow="fold")
+                   *(["trials"] if counted else []), "reward", *(["one-shot"] if shot else []),
+                   *metric_names, *(f"test.{m}" for m in test_names), "params", "seconds",
+                   "architecture"):
+        left = column in ("id", "status", "architecture", "run")
+        table.add_column(column, justify="left" if left else "right",
+                         # an id folded over two lines cannot be copied
+                         no_wrap=column == "id", overflow="ellipsis" if column == "id" else "fold")
     for r in rows:
         table.add_row(
             str(r["rank"]), *([r["run"]] if len(runs) > 1 else []), str(r["trial"]), r["id"],
-            r["status"], "-" if r["reward"] is None else f"{r['reward']:.4f}",
-            *([_fmt_score(r.get("one_shot"))] if shot else []),
-            *("-" if m not in r["metrics"] else f"{r['metrics'][m]:.4f}" for m in metric_names),
-            *("-" if m not in r["test_metrics"] else f"{r['test_metrics'][m]:.4f}"
-              for m in test_names),
+            r["status"], *([str(r.get("trials", 1))] if counted else []),
+            format_number(r["reward"]), *([format_number(r.get("one_shot"))] if shot else []),
+            *(format_number(r["metrics"].get(m), m) for m in metric_names),
+            *(format_number(r["test_metrics"].get(m), m) for m in test_names),
             "-" if r["params"] is None else f"{r['params']:,}",
             "-" if r["train_seconds"] is None else f"{r['train_seconds']:.1f}",
             _architecture_cell(r))
     console.print(table)
-
-
-def _fmt_score(value: Any) -> str:
-    return "-" if value is None else f"{value:.4f}"
+    if not rows:
+        console.print("no trials to show", markup=False)
 
 
 def _architecture_cell(row: dict[str, Any]) -> str:
@@ -142,15 +145,16 @@ def _note_mixed_rewards(runs: Sequence[Any]) -> None:
     """Runs scored by different rewards (accuracy, ccc, neg_val_loss) are still ranked on one
     scale: say so (runs made before ``run.json`` named the reward are left out)."""
     from automl.errors import RunError
+    from automl.report.leaderboard import run_labels
 
     rewards: dict[str, list[str]] = {}
-    for run in runs:
+    for run, label in zip(runs, run_labels(runs), strict=True):
         try:
             reward = run.info().get("reward")
         except RunError:
             continue
         if isinstance(reward, str):
-            rewards.setdefault(reward, []).append(run.name)
+            rewards.setdefault(reward, []).append(label)
     if len(rewards) > 1:
         err_console.print("note: these runs are scored by different rewards ("
                           + "; ".join(f"{name}: {', '.join(names)}"

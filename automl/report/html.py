@@ -29,7 +29,10 @@ from automl.atomic_write import atomic_write
 from automl.report import plots
 from automl.report.drawing import architecture_svg
 from automl.report.drawing import layer_labels
+from automl.report.leaderboard import format_number
 from automl.report.leaderboard import leaderboard_rows
+from automl.report.leaderboard import metric_columns
+from automl.report.leaderboard import run_labels
 from automl.store import ModelFiles
 from automl.store import RunFolder
 from automl.store import TrialRecord
@@ -54,10 +57,9 @@ class RunData:
     dataset: dict[str, Any]
     one_shot: dict[str, Any] | None = None
     """The one-shot phase's summary (scores, ranking, Kendall tau); None for other runs."""
-
-    @property
-    def name(self) -> str:
-        return self.folder.name
+    name: str = ""
+    """How the page names the run (:func:`run_labels`): its folder's name, unless another
+    run of the page has that name too."""
 
     def told(self) -> list[TrialRecord]:
         """Finished trials in the order their results were told."""
@@ -65,7 +67,7 @@ class RunData:
         return sorted(done, key=lambda t: t.told_seq or 0)
 
 
-def load_run(folder: RunFolder) -> RunData:
+def load_run(folder: RunFolder, name: str | None = None) -> RunData:
     store = TrialStore(folder.db_path, readonly=True)
     try:
         trials, updates = store.trials(), store.strategy_updates()
@@ -77,14 +79,16 @@ def load_run(folder: RunFolder) -> RunData:
         config = yaml.safe_load(folder.config_path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError, yaml.YAMLError):
         config = None
-    return RunData(folder, folder.info(), config, trials, updates, dataset, one_shot)
+    return RunData(folder, folder.info(), config, trials, updates, dataset, one_shot,
+                   name or folder.name)
 
 
 def render_report(runs: Sequence[RunFolder | str | Path]) -> str:
     """The HTML page (a string) for ``runs`` (folders, or paths of run folders): one run, or a
     comparison of several."""
     folders = [run if isinstance(run, RunFolder) else RunFolder.open(run) for run in runs]
-    data = [load_run(folder) for folder in folders]
+    data = [load_run(folder, label)
+            for folder, label in zip(folders, run_labels(folders), strict=True)]
     names = [d.name for d in data]
     title = (f"automl report: {names[0]}" if len(data) == 1
              else f"automl comparison: {', '.join(names)}")
@@ -207,8 +211,8 @@ def _controller(data: Sequence[RunData]) -> str:
 def _top_table(runs: Sequence[RunFolder], data: Sequence[RunData]) -> str:
     rows = leaderboard_rows(runs, top=TOP, statuses=("complete", "cached"))
     by_trial = {(d.name, t.trial_id): t for d in data for t in d.trials}
-    metric_names = sorted({k for r in rows for k in r["metrics"]})
-    test_names = sorted({k for r in rows for k in r["test_metrics"]})
+    metric_names = metric_columns(rows)
+    test_names = metric_columns(rows, "test_metrics")
     shot = any(r.get("one_shot") is not None for r in rows)
     header = ["rank", *(["run"] if len(runs) > 1 else []), "trial", "architecture", "reward",
               *(["one-shot score"] if shot else []), *metric_names,
@@ -236,6 +240,10 @@ def _top_table(runs: Sequence[RunFolder], data: Sequence[RunData]) -> str:
             "(<code>automl export RUN TRIAL -o model.keras</code>)."
             + (" The one-shot score is the reward under the shared weights, a ranking, not an "
                "accuracy; the reward is the retrained child's." if shot else "") + "</p>")
+    if not rows:  # an empty table would say nothing
+        note = ('<p class="muted">No trial has finished with a result yet (failed trials are '
+                "listed by <code>automl leaderboard RUN --status failed</code>).</p>")
+        return f"<section><h2>Top {TOP} architectures</h2>{note}</section>"
     return (f"<section><h2>Top {TOP} architectures</h2>{note}"
             + _table(header, body, ident="top", escape=False) + "</section>")
 
@@ -260,16 +268,8 @@ def _dump(value: Any) -> str:
     return yaml.safe_dump(json.loads(json.dumps(value, default=str)), sort_keys=False).strip()
 
 
-COUNT_METRICS = ("best_epoch",)
-"""Metrics that count something (stored as floats with the others), shown as integers."""
-
-
 def _num(value: Any, name: str = "") -> str:
-    if value is None:
-        return "-"
-    if name in COUNT_METRICS and isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return f"{value:.4f}" if isinstance(value, float) else html.escape(str(value))
+    return html.escape(format_number(value, name))
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, ident: str,
@@ -278,7 +278,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, ident: str,
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{cell(c)}</td>" for c in row) + "</tr>"
                    for row in rows)
-    return f'<table id="{ident}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return (f'<div class="scroll"><table id="{ident}"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{body}</tbody></table></div>')
 
 
 _CSS = """
@@ -296,7 +297,8 @@ th{background:#f6f6f6}td:nth-child(1),th:nth-child(1){width:2.5rem}
 .summary{font-size:.78rem;color:#444;max-width:260px}
 pre{background:#f7f7f9;border:1px solid #eee;padding:.5rem;font-size:.78rem;overflow:auto;
 max-height:22rem}
-.cols,.grid{display:grid;grid-template-columns:1fr 1fr;gap:1rem}
+.cols,.grid{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:1rem}
+.scroll{overflow-x:auto}
 .grid section h2{margin-top:1rem}
 """
 

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import operator
+import os
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -37,6 +38,25 @@ _LOWER_IS_BETTER = ("params", "train_seconds", "trial", "mse", "mae", "rmse")
 these as a test metric, ``test.mse``)."""
 
 
+def run_labels(runs: Sequence[RunFolder]) -> list[str]:
+    """How rows and plots name each run: its folder's name, or, where two runs share one
+    (copies in two runs folders), the paths that tell them apart; keyed by name alone their
+    trials would merge. One run given twice is refused."""
+    resolved = [run.path.resolve() for run in runs]
+    if len(set(resolved)) != len(resolved):
+        twice = next(run for run, path in zip(runs, resolved, strict=True)
+                     if resolved.count(path) > 1)
+        raise UserInputError(f"run {twice.name!r} is named twice", key="RUN")
+    names = [run.name for run in runs]
+    return [name if names.count(name) == 1 else _shown_path(path)
+            for name, path in zip(names, resolved, strict=True)]
+
+
+def _shown_path(path: os.PathLike[str]) -> str:
+    relative = os.path.relpath(path)
+    return str(path) if relative.startswith("..") else relative
+
+
 def leaderboard_rows(runs: Sequence[RunFolder], *, top: int | None = None,
                      unique: bool = True, statuses: Sequence[str] = (),
                      sort: str | None = None, where: Sequence[str] = ()) -> list[dict[str, Any]]:
@@ -53,7 +73,7 @@ def leaderboard_rows(runs: Sequence[RunFolder], *, top: int | None = None,
             of which a row must meet.
     """
     rows: list[dict[str, Any]] = []
-    for run in runs:
+    for run, label in zip(runs, run_labels(runs), strict=True):
         store = TrialStore(run.db_path, readonly=True)
         try:
             epochs = store.epoch_counts()
@@ -61,7 +81,7 @@ def leaderboard_rows(runs: Sequence[RunFolder], *, top: int | None = None,
             one_shot = (store.meta("one_shot") or {}).get("scores", {})
             for trial in store.trials():
                 rows.append({
-                    "run": run.name, "trial": trial.trial_id, "id": trial.arch_id,
+                    "run": label, "trial": trial.trial_id, "id": trial.arch_id,
                     "status": trial.status.value, "reward": trial.reward,
                     "metrics": trial.metrics, "test_metrics": trial.test_metrics,
                     "params": trial.params, "train_seconds": trial.train_seconds,
@@ -165,11 +185,14 @@ def _sorted(rows: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
         not direction and (key.removeprefix("test.") in _LOWER_IS_BETTER
                            or key.endswith("loss")))
     present = [r for r in rows if isinstance(row_value(r, key), (int, float))]
+    if not present:  # a categorical decision (layers.0.activation): alphabetical
+        present = [r for r in rows if isinstance(row_value(r, key), str)]
+        ascending = direction != "desc"
     if rows and not present:
         metrics = sorted({m for r in rows for m in r["metrics"]}) or ["accuracy", "loss"]
-        raise UserInputError(f"no row has a number called {key!r}; try "
-                             f"{', '.join(ROW_KEYS)} (one-shot runs), a metric of these runs "
-                             f"({', '.join(metrics)}) or test.METRIC", key="--sort")
+        raise UserInputError(f"no row has {key!r}; try {', '.join(ROW_KEYS)} (one-shot runs), "
+                             f"a metric of these runs ({', '.join(metrics)}), test.METRIC or "
+                             "a decision (num_layers, layers.0.units)", key="--sort")
     present.sort(key=lambda r: row_value(r, key), reverse=not ascending)
     return present + [r for r in rows if r not in present]
 
@@ -178,39 +201,68 @@ def to_json(rows: Sequence[dict[str, Any]]) -> str:
     return json.dumps(list(rows), indent=2)
 
 
+METRIC_ORDER = ("accuracy", "uar", "ccc", "mse", "mae", "rmse", "loss")
+"""The built-in metrics in the order every leaderboard format shows them; others (a plugin's,
+``best_epoch``) follow by name."""
+
+COUNT_METRICS = ("best_epoch",)
+"""Metrics that count (epochs): shown as integers, not to four decimals."""
+
+
+def metric_columns(rows: Sequence[dict[str, Any]], key: str = "metrics") -> list[str]:
+    """The metrics the rows have (``key``: ``metrics`` or ``test_metrics``), in one order for
+    the table, CSV, Markdown and the HTML report."""
+    names = {k for r in rows for k in r[key]}
+    return ([m for m in METRIC_ORDER if m in names]
+            + sorted(names.difference(METRIC_ORDER)))
+
+
+def format_number(value: Any, name: str = "") -> str:
+    """A cell's text: counts as integers, other floats to four decimals, None as ``-``."""
+    if value is None:
+        return "-"
+    if name in COUNT_METRICS and isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
 def to_markdown(rows: Sequence[dict[str, Any]], *, test: bool = False) -> str:
     """A GitHub-flavoured Markdown table (for reports, issues and notebooks)."""
-    metric_names = sorted({k for r in rows for k in r["metrics"]})
-    test_names = sorted({k for r in rows for k in r["test_metrics"]}) if test else []
+    metric_names = metric_columns(rows)
+    test_names = metric_columns(rows, "test_metrics") if test else []
     shot = any(r.get("one_shot") is not None for r in rows)
-    header = ["rank", "run", "trial", "id", "status", "reward", *(["one_shot"] if shot else []),
-              *metric_names, *(f"test.{m}" for m in test_names), "params", "architecture"]
+    counted = any("trials" in r for r in rows)
+    header = ["rank", "run", "trial", "id", "status", *(["trials"] if counted else []),
+              "reward", *(["one_shot"] if shot else []), *metric_names,
+              *(f"test.{m}" for m in test_names), "params", "architecture"]
 
-    def cell(value: Any) -> str:
-        if value is None:
-            return "-"
-        text = f"{value:.4f}" if isinstance(value, float) else str(value)
-        return text.replace("|", "\\|")
+    def cell(value: Any, name: str = "") -> str:
+        return format_number(value, name).replace("|", "\\|")
 
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
-        values = [r["rank"], r["run"], r["trial"], r["id"], r["status"], r["reward"],
-                  *([r.get("one_shot")] if shot else []),
-                  *(r["metrics"].get(m) for m in metric_names),
-                  *(r["test_metrics"].get(m) for m in test_names), r["params"], r["summary"]]
-        lines.append("| " + " | ".join(cell(v) for v in values) + " |")
+        values = [cell(r["rank"]), cell(r["run"]), cell(r["trial"]), cell(r["id"]),
+                  cell(r["status"]), *([cell(r.get("trials"))] if counted else []),
+                  cell(r["reward"]), *([cell(r.get("one_shot"))] if shot else []),
+                  *(cell(r["metrics"].get(m), m) for m in metric_names),
+                  *(cell(r["test_metrics"].get(m), m) for m in test_names), cell(r["params"]),
+                  cell(r["summary"])]
+        lines.append("| " + " | ".join(values) + " |")
     return "\n".join(lines) + "\n"
 
 
 def to_csv(rows: Sequence[dict[str, Any]], *, test: bool = False) -> str:
-    metric_names = sorted({k for r in rows for k in r["metrics"]})
-    test_names = sorted({k for r in rows for k in r["test_metrics"]}) if test else []
+    metric_names = metric_columns(rows)
+    test_names = metric_columns(rows, "test_metrics") if test else []
+    counted = any("trials" in r for r in rows)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["rank", "run", "trial", "id", "status", "reward", "one_shot", *metric_names,
+    writer.writerow(["rank", "run", "trial", "id", "status", *(["trials"] if counted else []),
+                     "reward", "one_shot", *metric_names,
                      *(f"test.{m}" for m in test_names), "params", "train_seconds", "summary"])
     for r in rows:
-        writer.writerow([r["rank"], r["run"], r["trial"], r["id"], r["status"], r["reward"],
+        writer.writerow([r["rank"], r["run"], r["trial"], r["id"], r["status"],
+                         *([r.get("trials")] if counted else []), r["reward"],
                          r.get("one_shot"), *(r["metrics"].get(m) for m in metric_names),
                          *(r["test_metrics"].get(m) for m in test_names), r["params"],
                          r["train_seconds"], r["summary"]])

@@ -48,6 +48,11 @@ def _integer_ticks(ax: Any) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
+def _no_data(ax: Any, text: str) -> None:
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center",
+            color="#666666")
+
+
 def run_colour(index: int) -> str:
     return RUN_COLOURS[index % len(RUN_COLOURS)]
 
@@ -68,12 +73,14 @@ def best_so_far(series: Mapping[str, Sequence[tuple[float, float | None]]], *,
                 best.append(current)
         if xs:
             ax.step(xs, best, where="post", color=run_colour(i), label=run, linewidth=1.8)
+    if not ax.lines:  # blank axes would look like a plotting fault
+        _no_data(ax, "no trial has a result yet")
     if xlabel.startswith("trials"):
         _integer_ticks(ax)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("best reward so far")
     ax.set_title(title)
-    if len(series) > 1:
+    if len(series) > 1 and ax.lines:
         ax.legend(fontsize=8)
     return _svg(fig)
 
@@ -89,7 +96,8 @@ def rewards_by_status(series: Mapping[str, Sequence[tuple[int, float | None, str
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.2))
     rewards = [r for points in series.values() for _, r, _ in points if r is not None]
-    floor = min(rewards) if rewards else 0.0
+    # below every reward, so that a failure never sits on a real result's height
+    floor = min(rewards) - 0.08 * ((max(rewards) - min(rewards)) or 1.0) if rewards else 0.0
     labelled = False
     for i, (run, points) in enumerate(series.items()):
         for status, colour in STATUS_COLOURS.items():
@@ -165,9 +173,8 @@ def reward_vs_params(series: Mapping[str, Sequence[tuple[float, float]]]) -> str
     if any(points for points in series.values()):
         ax.set_xscale("log")
         ax.legend(fontsize=7)
-    else:  # e.g. a run on a benchmark table, whose rows have no parameter counts
-        ax.text(0.5, 0.5, "no parameter counts stored", transform=ax.transAxes,
-                ha="center", va="center", color="#666666")
+    else:  # no complete trial yet, or a run on a benchmark table (no parameter counts)
+        _no_data(ax, "no complete trial with a parameter count")
     ax.set_xlabel("parameters")
     ax.set_ylabel("reward")
     ax.set_title("Reward against size (Pareto front: nothing smaller is better)")

@@ -83,6 +83,11 @@ def test_filters_and_sorting(run) -> None:
     # a regression's error: smallest first, as the loss
     assert [r["trial"] for r in leaderboard_rows([folder], sort="mse")][:3] == [1, 0, 2]
     assert [r["trial"] for r in leaderboard_rows([folder], sort="test.mse")][:3] == [1, 0, 2]
+    # a categorical decision: alphabetical, or the reverse
+    types = [r["flat"]["layers.0.type"] for r in leaderboard_rows([folder], sort="layers.0.type")]
+    assert types == sorted(types) and len(set(types)) > 1
+    assert [r["flat"]["layers.0.type"] for r in leaderboard_rows(
+        [folder], sort="layers.0.type:desc")] == sorted(types, reverse=True)
     assert [r["trial"] for r in leaderboard_rows([folder], statuses=["failed"])] == [4]
     assert [r["rank"] for r in leaderboard_rows([folder], statuses=["complete"])] == [1, 2, 3]
     # a key no row has, or an order with a non-number, is refused instead of keeping no row
@@ -116,7 +121,7 @@ def test_every_format_and_a_run_in_progress(run, capsys, monkeypatch) -> None:
 
 @pytest.mark.parametrize("args, words", [
     (("--where", "params<<5"), ["--where", "KEY OP VALUE"]),
-    (("--sort", "nothing_here"), ["--sort", "no row has a number"]),
+    (("--sort", "nothing_here"), ["--sort", "no row has 'nothing_here'", "a decision"]),
     (("--sort", "reward:sideways"), ["--sort", "asc or desc"]),
     (("--status", "done"), ["--status", "unknown status 'done'"]),
 ])
@@ -143,3 +148,74 @@ def test_runs_scored_by_different_rewards_get_a_note(run, capsys, monkeypatch) -
                                          "ranked on one scale")
     code, _, err = cli(capsys, "leaderboard", "board")
     assert code == 0 and err == ""
+
+
+def test_two_runs_of_one_name_stay_apart(run, capsys, monkeypatch) -> None:
+    """Copies of a run in two runs folders share a folder name: keyed by name, their trials
+    merged (rows lost) and the report drew one's architectures for the other's trials."""
+    import shutil
+
+    from automl.report import render_report
+
+    folder, _, _ = run
+    root = folder.path.parent.parent
+    monkeypatch.chdir(root)
+    shutil.copytree(folder.path, root / "other" / "board")
+    copy = RunFolder(root / "other" / "board")
+    rows = leaderboard_rows([folder, copy])
+    assert len(rows) == 8  # 4 architectures each
+    assert {r["run"] for r in rows} == {"runs/board", "other/board"}
+    page = render_report([folder, copy])
+    assert "automl comparison: runs/board, other/board" in page
+    code, out, _ = cli(capsys, "leaderboard", "runs/board", "other/board", "--format", "csv")
+    assert code == 0 and len(list(csv.DictReader(io.StringIO(out)))) == 8
+    # one run named twice (by name and by path) is refused, as by the report
+    code, _, err = cli(capsys, "leaderboard", "board", "runs/board")
+    assert code == 2 and err.strip() == "error: RUN: run 'board' is named twice"
+
+
+def test_every_format_counts_trials_and_shows_every_metric(run, capsys, monkeypatch) -> None:
+    """The table shows the number of trials of an architecture (the README says so) and
+    every metric of the rows, in the order CSV and Markdown use; counts are integers."""
+    folder, store, archs = run
+    store.add_trial(6, archs[2])
+    store.finish_trial(6, status=TrialStatus.COMPLETE, reward=0.85, params=7,  # its best
+                       metrics={"accuracy": 0.85, "loss": 0.15, "best_epoch": 4.0})
+    monkeypatch.chdir(folder.path.parent.parent)
+    code, out, _ = cli(capsys, "leaderboard", "board")
+    header = out.splitlines()[2]
+    assert code == 0 and [w for w in header.replace("┃", " ").split()] == [
+        "rank", "trial", "id", "status", "trials", "reward", "accuracy", "mse", "loss",
+        "best_epoch", "params", "seconds", "architecture"]
+    code, out, _ = cli(capsys, "leaderboard", "board", "--format", "csv")
+    table = list(csv.DictReader(io.StringIO(out)))
+    assert list(table[0])[:10] == ["rank", "run", "trial", "id", "status", "trials", "reward",
+                                   "one_shot", "accuracy", "mse"]
+    assert [r["trials"] for r in table] == ["1", "2", "2", "2"]
+    code, out, _ = cli(capsys, "leaderboard", "board", "--format", "markdown")
+    lines = out.splitlines()
+    assert lines[0].split(" | ")[5:10] == ["trials", "reward", "accuracy", "mse", "loss"]
+    epochs = lines[0].strip("| ").split(" | ").index("best_epoch")
+    assert [line.strip("| ").split(" | ")[epochs] for line in lines[2:]] == ["-", "-", "4", "-"]
+
+
+def test_no_row_to_show_says_so(run, capsys, monkeypatch) -> None:
+    folder, _, _ = run
+    monkeypatch.chdir(folder.path.parent.parent)
+    code, out, _ = cli(capsys, "leaderboard", "board", "--where", "params>1e9")
+    assert code == 0 and out.strip().endswith("no trials to show")
+
+
+def test_a_report_of_a_run_with_no_result_says_so(run, tmp_path: Path) -> None:
+    """Every child failed: the page says there is nothing to rank and no plot is left blank."""
+    from automl.report import render_report
+
+    _, _, archs = run
+    folder = RunFolder.create(tmp_path / "runs", "failing", {"name": "q"}, {"strategy": "random"})
+    with TrialStore(folder.db_path) as store:
+        store.add_trial(0, archs[0])
+        store.finish_trial(0, status=TrialStatus.FAILED, error="boom")
+    page = render_report([folder])
+    assert "No trial has finished with a result yet" in page
+    assert page.count("no trial has a result yet") == 2  # against trials and against time
+    assert "no complete trial with a parameter count" in page
