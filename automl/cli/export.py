@@ -64,8 +64,9 @@ def run_export(args: argparse.Namespace) -> int:
     how = "retrained from its recorded seed" if result.retrained else "kept weights"
     if result.metadata["refit"]:
         test = ", ".join(f"{k} {v:.4f}" for k, v in result.metadata["test_metrics"].items())
+        epochs = result.metadata["refit_epochs"]
         how = (f"refit on {result.metadata['refit_examples']} training + validation examples "
-               f"for {result.metadata['refit_epochs']} epochs; test {test}")
+               f"for {epochs} epoch{'s' if epochs != 1 else ''}; test {test}")
     console.print(f"trial {result.trial_id} ({result.metadata['arch_id']}, {how}) -> "
                   f"{result.path} (metadata {result.metadata_path})", markup=False)
     return 0

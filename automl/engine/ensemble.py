@@ -27,6 +27,7 @@ from automl.atomic_write import atomic_write
 from automl.builder.average import average_models
 from automl.engine.api import dataset_facts
 from automl.engine.export import ExportResult
+from automl.engine.export import check_outside_models
 from automl.engine.export import run_data
 from automl.engine.export import save_model
 from automl.engine.export import train_again
@@ -56,6 +57,7 @@ def export_ensemble(run: str | Path, size: int, out: str | Path, *, retrain: boo
     if out.suffix != ".keras":
         raise UserInputError(f"{str(out)!r} must end in .keras (Keras' own format)", key="-o")
     folder = RunFolder.open(run, runs_dir)
+    check_outside_models(out, folder)
     members = _members(folder, size)
     prepared = run_data(folder, members[0], "export --ensemble")
     files = ModelFiles(folder.path)

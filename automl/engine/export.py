@@ -52,6 +52,16 @@ class ExportResult:
     metadata: dict[str, Any]
 
 
+def check_outside_models(out: Path, folder: RunFolder) -> None:
+    """Refuse an export into the run's ``models/``: it would replace a kept model (and a
+    later export of that trial would ship another child's weights under its metrics)."""
+    models = ModelFiles(folder.path).folder.resolve()
+    if models == out.resolve() or models in out.resolve().parents:
+        raise UserInputError(f"{str(out)!r} is inside the run's models folder ({models}), "
+                             "where the search keeps its models; give a path outside it",
+                             key="-o")
+
+
 def export_model(run: str | Path, trial: str | None, out: str | Path, *,
                  retrain: bool = False, refit: bool = False,
                  runs_dir: str | Path = "runs") -> ExportResult:
@@ -66,6 +76,7 @@ def export_model(run: str | Path, trial: str | None, out: str | Path, *,
     if out.suffix != ".keras":
         raise UserInputError(f"{str(out)!r} must end in .keras (Keras' own format)", key="-o")
     folder = RunFolder.open(run, runs_dir)
+    check_outside_models(out, folder)
     info = folder.info()  # read before anything is written: a damaged run.json writes nothing
     store = TrialStore(folder.db_path, readonly=True)
     try:

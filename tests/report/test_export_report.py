@@ -239,6 +239,8 @@ def test_ensemble_averages_the_best_children_and_loads_with_keras_alone(
     (["export", "RUN", "0", "--best", "-o", "m.keras"], "not both"),
     (["export", "RUN", "--ensemble", "1", "-o", "m.keras"], "at least 2"),
     (["export", "RUN", "0", "--ensemble", "2", "-o", "m.keras"], "not two of them"),
+    (["export", "RUN", "1", "-o", "RUN/models/0.keras"], "inside the run's models folder"),
+    (["export", "RUN", "--ensemble", "2", "-o", "RUN/models/x.keras"], "inside the run's models"),
     (["report", "RUN", "-o", "r.pdf"], "must end in .html"),
     (["report", "RUN", "RUN"], "named twice"),
     (["leaderboard", "RUN", "--where", "reward<nan"], "< needs a number, not NaN"),
@@ -248,11 +250,14 @@ def test_export_and_report_bad_input_is_one_line_exit_2(
         says: str) -> None:
     from automl.cli.main import main
 
-    args = [str(searched["run"].path) if a == "RUN" else a for a in args]
+    kept = {p.name: p.read_bytes() for p in (searched["run"].path / "models").iterdir()}
+    args = [a.replace("RUN", str(searched["run"].path), 1) if a.startswith("RUN") else a
+            for a in args]
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:") and says in err[0], err
     assert not list(tmp_path.iterdir())
+    assert {p.name: p.read_bytes() for p in (searched["run"].path / "models").iterdir()} == kept
 
 
 def test_export_of_a_plugin_attention_model_loads_with_keras_alone(tmp_path: Path) -> None:
