@@ -36,11 +36,11 @@ from automl.bench.metrics import RunTrace
 from automl.bench.metrics import overall
 from automl.bench.metrics import summarize
 from automl.bench.table import Table
-from automl.errors import AutomlError
 from automl.errors import PluginError
 from automl.errors import UserInputError
 from automl.registry.discovery import discover
 from automl.registry.discovery import path_plugins
+from automl.strategies.plugin_guard import StrategyFailed
 
 if TYPE_CHECKING:
     from automl.training.rewards import Reward
@@ -172,18 +172,9 @@ def _run_job(tables: Sequence[Table], job: Job) -> RunTrace:
     index, strategy, seed, budget, settings, workers = job
     try:
         return run_simulated(tables[index], strategy, seed, budget, settings, workers=workers)
-    except AutomlError:
-        raise
-    except Exception as exc:
-        from automl.registry import STRATEGIES
-
-        entry = STRATEGIES.entry(strategy)
-        if entry.is_builtin:  # a defect of this project: its traceback is what to report
-            raise
-        # a plugin's failure is one line naming the plugin, the run and the error
-        raise PluginError(f"failed on {tables[index].path}, seed {seed}: "
-                          f"{type(exc).__name__}: {exc}",
-                          source=f"{entry.source}: strategy {strategy!r}") from None
+    except StrategyFailed as exc:  # a plugin's failure: one line naming it, the run, the error
+        raise StrategyFailed(f"failed on {tables[index].path}, seed {seed}: {exc.message}",
+                             source=exc.source) from None
 
 
 def _run_in_worker(job: Job) -> RunTrace:

@@ -194,8 +194,26 @@ class Registry(Generic[T]):
         self._entries.pop(name, None)
 
     def get(self, name: str, *, source: str | None = None, key: str | None = None) -> T:
-        """Return the object for ``name``; unknown names list the valid ones."""
-        return self.entry(name, source=source, key=key).load()
+        """Return the object for ``name``; unknown names list the valid ones. A plugin's lazy
+        ``"module:attr"`` target is imported now and held to this kind's contract: a missing
+        module or attribute, or an object that breaks the contract, is a PluginError naming
+        the plugin."""
+        entry = self.entry(name, source=source, key=key)
+        if not isinstance(entry.target, str) or entry.is_builtin:
+            return entry.load()
+        try:
+            obj = entry.load()
+        except Exception as exc:  # noqa: BLE001 - any import failure of plugin code
+            raise PluginError(f"{self.kind} {name!r}: cannot load {entry.target!r} "
+                              f"({exc.__class__.__name__}: {exc})", source=entry.source,
+                              ) from None
+        if self.contract is not None:
+            try:
+                obj = self.contract(name, obj)
+            except ContractViolation as exc:
+                raise PluginError(f"{self.kind} {name!r} ({entry.target}) {exc}",
+                                  source=entry.source) from None
+        return obj  # type: ignore[no-any-return]
 
     def entry(self, name: str, *, source: str | None = None, key: str | None = None) -> Entry[T]:
         """Return the entry for ``name``.

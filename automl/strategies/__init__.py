@@ -11,17 +11,26 @@ from automl.strategies.base import StrategyState
 
 def create_strategy(name: str, space: SearchSpace, *, seed: int = 0, workers: int = 1,
                     settings: dict[str, Any] | None = None, source: str | None = None) -> Strategy:
-    """Instantiate the registered strategy ``name`` (errors list the valid names)."""
+    """Instantiate the registered strategy ``name`` (errors list the valid names); a plugin's
+    comes inside a :class:`~automl.strategies.plugin_guard.PluginGuard`, so that what it
+    raises while a search runs is one line naming it."""
     from automl.errors import PluginError
     from automl.registry import STRATEGIES
     from automl.registry import ensure_builtins
+    from automl.strategies.plugin_guard import PluginGuard
+    from automl.strategies.plugin_guard import plugin_call
 
     ensure_builtins()
     cls = STRATEGIES.get(name, source=source, key="strategy")
+    entry = STRATEGIES.entry(name)
     if not (isinstance(cls, type) and issubclass(cls, Strategy)):
         raise PluginError(f"strategy {name!r} is not a subclass of automl.strategies.Strategy",
-                          source=STRATEGIES.entry(name).source)
-    return cls(space, seed=seed, workers=workers, **(settings or {}))
+                          source=entry.source)
+    if entry.is_builtin:
+        return cls(space, seed=seed, workers=workers, **(settings or {}))
+    inner = plugin_call(name, entry.source, "__init__",
+                        lambda: cls(space, seed=seed, workers=workers, **(settings or {})))
+    return PluginGuard(inner, name=name, source=entry.source)
 
 
 def check_strategy_block(space: SearchSpace) -> None:

@@ -49,8 +49,7 @@ class StrategyWrapper(Strategy):
     @property
     def unwrapped(self) -> Strategy:
         """The algorithm under every wrapper."""
-        inner = self.inner
-        return inner.unwrapped if isinstance(inner, StrategyWrapper) else inner
+        return getattr(self.inner, "unwrapped", self.inner)  # through a plugin's guard too
 
     def set_budget(self, trials: int) -> None:
         self.budget = int(trials)

@@ -251,7 +251,7 @@ def test_a_failing_plugin_strategy_and_a_bad_strategy_block_are_one_line(
     err = [line for line in capsys.readouterr().err.splitlines()
            if not line.startswith("note: running plugin")]
     assert code == 2 and err == [f"error: {plugin}: strategy 'broken': failed on {alpha_csv}, "
-                                 "seed 0: ValueError: no tells today"], err
+                                 "seed 0: tell() raised ValueError: no tells today"], err
     bad = tmp_path / "bad.yaml"
     bad.write_text(alpha_yaml.read_text() + "strategy: {name: evolution, population: 0}\n")
     code = main(["bench", str(bad), "--table", str(alpha_csv), "--seeds", "1", "--budget", "5"])

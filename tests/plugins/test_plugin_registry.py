@@ -146,3 +146,22 @@ def test_builtins_pass_their_own_contracts() -> None:
         for entry in registry:
             if entry.is_builtin:
                 check(entry.name, entry.target)
+
+
+@pytest.mark.parametrize("target, problem", [
+    ("no_such_module_here:Strategy", "cannot load 'no_such_module_here:Strategy' "
+                                     "(ModuleNotFoundError"),
+    ("automl.strategies.random:NoSuchClass", "cannot load 'automl.strategies.random:NoSuchClass'"
+                                             " (AttributeError"),
+    (f"{__name__}:HalfStrategy", "does not implement tell"),
+])
+def test_a_lazy_plugin_target_is_checked_when_chosen(isolated_plugins: None, target: str,
+                                                     problem: str) -> None:
+    """A lazy ``"module:Class"`` passes registration unseen: looking it up imports it and
+    holds it to the contract, a one-line PluginError naming the plugin, not a traceback."""
+    with loading(SOURCE):
+        STRATEGIES.register("lazy_one", target)
+    with pytest.raises(PluginError) as info:
+        STRATEGIES.get("lazy_one")
+    line = info.value.one_line()
+    assert line.startswith(f"{SOURCE}: strategy 'lazy_one'") and problem in line, line
