@@ -15,6 +15,7 @@ def create_strategy(name: str, space: SearchSpace, *, seed: int = 0, workers: in
     comes inside a :class:`~automl.strategies.plugin_guard.PluginGuard`, so that what it
     raises while a search runs is one line naming it."""
     from automl.errors import PluginError
+    from automl.errors import UserInputError
     from automl.registry import STRATEGIES
     from automl.registry import ensure_builtins
     from automl.strategies.plugin_guard import PluginGuard
@@ -26,17 +27,25 @@ def create_strategy(name: str, space: SearchSpace, *, seed: int = 0, workers: in
     if not (isinstance(cls, type) and issubclass(cls, Strategy)):
         raise PluginError(f"strategy {name!r} is not a subclass of automl.strategies.Strategy",
                           source=entry.source)
-    if entry.is_builtin:
-        return cls(space, seed=seed, workers=workers, **(settings or {}))
-    inner = plugin_call(name, entry.source, "__init__",
-                        lambda: cls(space, seed=seed, workers=workers, **(settings or {})))
+    try:
+        if entry.is_builtin:
+            return cls(space, seed=seed, workers=workers, **(settings or {}))
+        inner = plugin_call(name, entry.source, "__init__",
+                            lambda: cls(space, seed=seed, workers=workers, **(settings or {})))
+    except UserInputError as exc:
+        if exc.source is None and (exc.key or "").startswith("strategy"):
+            exc.source = source  # a setting of the YAML's strategy block: name the file
+            exc.args = (exc.one_line(),)
+        raise
     return PluginGuard(inner, name=name, source=entry.source)
 
 
 def check_strategy_block(space: SearchSpace) -> None:
     """The YAML ``strategy:`` block's settings checked against its strategy's ``Settings``
-    (unknown keys, wrong types), naming the space's file, without building the strategy. A name
-    no loaded code registers is left to the search, which names the plugins that may hold it."""
+    (unknown keys, wrong types) and ranges (:meth:`Strategy.check_settings`), naming the
+    space's file, without building the strategy. A name no loaded code registers is left to
+    the search, which names the plugins that may hold it."""
+    from automl.errors import UserInputError
     from automl.registry import STRATEGIES
     from automl.registry import ensure_builtins
     from automl.strategies.base import make_settings
@@ -48,7 +57,13 @@ def check_strategy_block(space: SearchSpace) -> None:
         return
     cls = STRATEGIES.get(name)
     if isinstance(cls, type) and issubclass(cls, Strategy):
-        make_settings(cls.Settings, block, source=str(space.source))
+        settings = make_settings(cls.Settings, block, source=str(space.source))
+        try:
+            cls.check_settings(settings)
+        except UserInputError as exc:
+            exc.source = exc.source or str(space.source)
+            exc.args = (exc.one_line(),)
+            raise
 
 
 __all__ = ["Strategy", "StrategyState", "check_strategy_block", "create_strategy"]

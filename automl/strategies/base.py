@@ -32,6 +32,11 @@ from automl.registry._registry import ContractViolation
 from automl.space import Architecture
 from automl.space import SearchSpace
 
+MAX_NETWORK_UNITS = 4096
+"""Largest layer a learner's own network (REINFORCE's LSTM, DQN's Q-network) may have: its
+controller proposes architectures, it is not one; a typo of 10**8 would end the search in
+an out-of-memory error rather than here."""
+
 
 @dataclass
 class StrategyState:
@@ -66,9 +71,18 @@ class Strategy(ABC):
         self.space = space
         self.seed = seed
         self.workers = workers
-        self.settings = make_settings(self.Settings, settings, source=type(self).__name__)
+        self.settings = make_settings(self.Settings, settings, source=None)
+        self.check_settings(self.settings)
         self.rng = np.random.default_rng(seed)
         self.budget: int | None = None
+
+    @classmethod
+    def check_settings(cls, settings: Any) -> None:
+        """Refuse settings outside their range with a UserInputError keyed ``strategy.NAME``
+        and no source (the caller names the YAML file). Unknown keys and wrong types are
+        refused by :func:`make_settings`; ``automl spaces validate`` runs both, without
+        building the strategy."""
+        return None  # most strategies: any value of the right type works
 
     def set_budget(self, trials: int) -> None:
         """Told by the search loop before the first ask (and again on resume): the number of
@@ -96,7 +110,8 @@ class Strategy(ABC):
         return None
 
 
-def make_settings(settings_class: type, values: Mapping[str, Any], *, source: str) -> Any:
+def make_settings(settings_class: type, values: Mapping[str, Any], *,
+                  source: str | None) -> Any:
     """Build a settings dataclass, refusing unknown keys and wrong types with one line."""
     fields = {f.name: f for f in dataclasses.fields(settings_class)}
     for key in values:
@@ -111,7 +126,7 @@ def make_settings(settings_class: type, values: Mapping[str, Any], *, source: st
     return settings_class(**converted)
 
 
-def _convert(value: Any, expected: Any, source: str, key: str) -> Any:
+def _convert(value: Any, expected: Any, source: str | None, key: str) -> Any:
     text = expected if isinstance(expected, str) else getattr(expected, "__name__", str(expected))
     if value is None and "None" in text:
         return None

@@ -59,6 +59,7 @@ from automl.errors import SpaceError
 from automl.errors import UserInputError
 from automl.space import Architecture
 from automl.space import SearchSpace
+from automl.strategies.base import MAX_NETWORK_UNITS
 from automl.strategies.base import Strategy
 from automl.strategies.base import StrategyState
 from automl.strategies.batch_walk import BatchWalker
@@ -308,11 +309,46 @@ class DQN(Strategy):
 
     Settings = DQNSettings
 
+    @classmethod
+    def check_settings(cls, s: DQNSettings) -> None:
+        """Refuse settings that cannot work, naming the key."""
+        checks = [
+            ("start_e", 0.0 <= s.start_e <= 1.0, "in [0, 1]"),
+            ("end_e", 0.0 <= s.end_e <= 1.0, "in [0, 1]"),
+            ("exploration_fraction", 0.0 <= s.exploration_fraction <= 1.0, "in [0, 1]"),
+            ("exploration_episodes",
+             s.exploration_episodes is None or s.exploration_episodes >= 0, ">= 0 or null"),
+            ("imagined_episodes", s.imagined_episodes >= 0, ">= 0"),
+            ("planned", s.planned >= 0, ">= 0"),
+            ("plan_pool", s.plan_pool >= 1, ">= 1"),
+            ("imagined_epsilon", 0.0 <= s.imagined_epsilon <= 1.0, "in [0, 1]"),
+            ("model_beta", s.model_beta >= 0, ">= 0"),
+            ("model_warmup", s.model_warmup >= 0, ">= 0"),
+            ("dyna_horizon", s.dyna_horizon >= 1, ">= 1"),
+            ("gamma", 0.0 <= s.gamma <= 1.0, "in [0, 1]"),
+            ("learning_rate", s.learning_rate > 0, "> 0"),
+            ("hidden_units", 1 <= s.hidden_units <= MAX_NETWORK_UNITS,
+             f"in [1, {MAX_NETWORK_UNITS}]"),
+            ("hidden_layers", s.hidden_layers >= 1, ">= 1"),
+            ("batch_size", s.batch_size >= 1, ">= 1"),
+            ("gradient_steps", s.gradient_steps >= 0, ">= 0"),
+            ("learning_starts", s.learning_starts >= 0, ">= 0"),
+            ("buffer_size", s.buffer_size >= 1, ">= 1"),
+            ("target_network_frequency", s.target_network_frequency >= 1, ">= 1"),
+            ("tau", 0.0 < s.tau <= 1.0, "in (0, 1]"),
+            ("reward_window", s.reward_window >= 1, ">= 1"),
+            ("redraws", s.redraws >= 0, ">= 0"),
+            ("fantasy", s.fantasy in FANTASIES, "one of " + ", ".join(FANTASIES)),
+        ]
+        for name, ok, expected in checks:
+            if not ok:
+                raise UserInputError(f"must be {expected}, got {getattr(s, name)!r}",
+                                     key=f"strategy.{name}")
+
     def __init__(self, space: SearchSpace, *, seed: int = 0, workers: int = 1, **settings: Any):
         super().__init__(space, seed=seed, workers=workers, **settings)
         hide_gpus(tf_module())  # a tiny network: GPU memory belongs to the children
         self.settings: DQNSettings
-        _validate(self.settings)
         self.env = ArchitectureEnv(space)
         self.replay_buffer = ReplayBuffer(
             self.settings.buffer_size, self.env.obs_dim, self.env.max_choices)
@@ -727,37 +763,3 @@ def _unnumbered(prefix: str, arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
     while f"{prefix}.{len(out)}" in arrays:
         out.append(arrays[f"{prefix}.{len(out)}"])
     return out
-
-
-def _validate(s: DQNSettings) -> None:
-    checks = [
-        ("start_e", 0.0 <= s.start_e <= 1.0, "in [0, 1]"),
-        ("end_e", 0.0 <= s.end_e <= 1.0, "in [0, 1]"),
-        ("exploration_fraction", 0.0 <= s.exploration_fraction <= 1.0, "in [0, 1]"),
-        ("exploration_episodes",
-         s.exploration_episodes is None or s.exploration_episodes >= 0, ">= 0 or null"),
-        ("imagined_episodes", s.imagined_episodes >= 0, ">= 0"),
-        ("planned", s.planned >= 0, ">= 0"),
-        ("plan_pool", s.plan_pool >= 1, ">= 1"),
-        ("imagined_epsilon", 0.0 <= s.imagined_epsilon <= 1.0, "in [0, 1]"),
-        ("model_beta", s.model_beta >= 0, ">= 0"),
-        ("model_warmup", s.model_warmup >= 0, ">= 0"),
-        ("dyna_horizon", s.dyna_horizon >= 1, ">= 1"),
-        ("gamma", 0.0 <= s.gamma <= 1.0, "in [0, 1]"),
-        ("learning_rate", s.learning_rate > 0, "> 0"),
-        ("hidden_units", s.hidden_units >= 1, ">= 1"),
-        ("hidden_layers", s.hidden_layers >= 1, ">= 1"),
-        ("batch_size", s.batch_size >= 1, ">= 1"),
-        ("gradient_steps", s.gradient_steps >= 0, ">= 0"),
-        ("learning_starts", s.learning_starts >= 0, ">= 0"),
-        ("buffer_size", s.buffer_size >= 1, ">= 1"),
-        ("target_network_frequency", s.target_network_frequency >= 1, ">= 1"),
-        ("tau", 0.0 < s.tau <= 1.0, "in (0, 1]"),
-        ("reward_window", s.reward_window >= 1, ">= 1"),
-        ("redraws", s.redraws >= 0, ">= 0"),
-        ("fantasy", s.fantasy in FANTASIES, "one of " + ", ".join(FANTASIES)),
-    ]
-    for name, ok, expected in checks:
-        if not ok:
-            raise UserInputError(f"must be {expected}, got {getattr(s, name)!r}",
-                                 source="DQN", key=f"strategy.{name}")

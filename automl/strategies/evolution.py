@@ -64,16 +64,18 @@ class RegularizedEvolution(Strategy):
 
     Settings = EvolutionSettings
 
+    @classmethod
+    def check_settings(cls, s: EvolutionSettings) -> None:
+        if s.population_size < 1:
+            raise UserInputError(f"must be at least 1, got {s.population_size!r}",
+                                 key="strategy.population_size")
+        if not 1 <= s.sample_size <= s.population_size:
+            raise UserInputError(f"must be between 1 and population_size ({s.population_size}),"
+                                 f" got {s.sample_size!r}", key="strategy.sample_size")
+
     def __init__(self, space: SearchSpace, *, seed: int = 0, workers: int = 1,
                  **settings: Any):
         super().__init__(space, seed=seed, workers=workers, **settings)
-        s = self.settings
-        if s.population_size < 1:
-            raise UserInputError("must be at least 1", source="evolution",
-                                 key="strategy.population_size")
-        if not 1 <= s.sample_size <= s.population_size:
-            raise UserInputError(f"must be between 1 and population_size ({s.population_size})",
-                                 source="evolution", key="strategy.sample_size")
         # (flat encoding, reward), oldest first
         self.population: deque[tuple[dict[str, Any], float]] = deque()
         self.n_random = 0  # asks answered at random (population not yet full)

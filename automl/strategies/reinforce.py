@@ -69,6 +69,7 @@ from automl.errors import UserInputError
 from automl.space import Architecture
 from automl.space import Decision
 from automl.space import SearchSpace
+from automl.strategies.base import MAX_NETWORK_UNITS
 from automl.strategies.base import Strategy
 from automl.strategies.base import StrategyState
 from automl.strategies.batch_walk import BatchWalker
@@ -223,11 +224,39 @@ class Reinforce(Strategy):
 
     Settings = ReinforceSettings
 
+    @classmethod
+    def check_settings(cls, settings: ReinforceSettings) -> None:
+        """Refuse settings that cannot work, naming the key."""
+        positive = {"hidden_size": settings.hidden_size, "embedding_size": settings.embedding_size,
+                    "learning_rate": settings.learning_rate, "temperature": settings.temperature,
+                    "tanh_constant": settings.tanh_constant, "grad_clip": settings.grad_clip,
+                    "dyna_horizon": settings.dyna_horizon,
+                    "batch_size": settings.batch_size,
+                    "imagined_batch_size": settings.imagined_batch_size, "top_k": settings.top_k,
+                    "plan_pool": settings.plan_pool}
+        at_least_zero = {"entropy_weight": settings.entropy_weight,
+                         "top_k_weight": settings.top_k_weight,
+                         "imagined_batches": settings.imagined_batches,
+                         "model_beta": settings.model_beta, "model_warmup": settings.model_warmup,
+                         "redraws": settings.redraws, "planned": settings.planned}
+        for key, value in positive.items():
+            if value is not None and not value > 0:
+                raise UserInputError(f"must be positive, got {value!r}", key=f"strategy.{key}")
+        for key, value in at_least_zero.items():
+            if not value >= 0:
+                raise UserInputError(f"must be >= 0, got {value!r}", key=f"strategy.{key}")
+        for key in ("hidden_size", "embedding_size"):
+            if getattr(settings, key) > MAX_NETWORK_UNITS:
+                raise UserInputError(f"must be at most {MAX_NETWORK_UNITS}, got "
+                                     f"{getattr(settings, key)!r}", key=f"strategy.{key}")
+        if settings.fantasy not in FANTASIES:
+            raise UserInputError(f"must be one of {', '.join(FANTASIES)}, got "
+                                 f"{settings.fantasy!r}", key="strategy.fantasy")
+
     def __init__(self, space: SearchSpace, *, seed: int = 0, workers: int = 1, **settings: Any):
         super().__init__(space, seed=seed, workers=workers, **settings)
         hide_gpus(tf_module())  # a tiny network: GPU memory belongs to the children
         self.settings: ReinforceSettings
-        _validate(self.settings)
         if keras.backend.backend() != "tensorflow":
             raise UserInputError("the reinforce strategy needs KERAS_BACKEND=tensorflow, not "
                                  f"{keras.backend.backend()!r}", key="strategy")
@@ -576,33 +605,6 @@ class Reinforce(Strategy):
                          float(entry[2]) if len(entry) > 2 else self.model.rewards[entry[1]])
                         for entry in state.meta["pending"]]
         self.tried.load_state(state.meta.get("tried", []))
-
-
-def _validate(settings: ReinforceSettings) -> None:
-    """Refuse settings that cannot work, naming the key."""
-    positive = {"hidden_size": settings.hidden_size, "embedding_size": settings.embedding_size,
-                "learning_rate": settings.learning_rate, "temperature": settings.temperature,
-                "tanh_constant": settings.tanh_constant, "grad_clip": settings.grad_clip,
-                "dyna_horizon": settings.dyna_horizon,
-                "batch_size": settings.batch_size,
-                "imagined_batch_size": settings.imagined_batch_size, "top_k": settings.top_k,
-                "plan_pool": settings.plan_pool}
-    at_least_zero = {"entropy_weight": settings.entropy_weight,
-                     "top_k_weight": settings.top_k_weight,
-                     "imagined_batches": settings.imagined_batches,
-                     "model_beta": settings.model_beta, "model_warmup": settings.model_warmup,
-                     "redraws": settings.redraws, "planned": settings.planned}
-    for key, value in positive.items():
-        if value is not None and not value > 0:
-            raise UserInputError(f"must be positive, got {value!r}", source="reinforce",
-                                 key=f"strategy.{key}")
-    for key, value in at_least_zero.items():
-        if not value >= 0:
-            raise UserInputError(f"must be >= 0, got {value!r}", source="reinforce",
-                                 key=f"strategy.{key}")
-    if settings.fantasy not in FANTASIES:
-        raise UserInputError(f"must be one of {', '.join(FANTASIES)}, got "
-                             f"{settings.fantasy!r}", source="reinforce", key="strategy.fantasy")
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -41,6 +41,7 @@ BAD_SPACES = {
     "reward_not_reported.yaml": TINY_DIGITS.replace("reward: accuracy", "reward: ccc"),
     "unsafe_name.yaml": TINY_DIGITS.replace("name: tiny", "name: ../outside"),
     "bad_strategy_setting.yaml": TINY_DIGITS + "strategy: {name: evolution, populaton: 8}\n",
+    "strategy_out_of_range.yaml": TINY_DIGITS + "strategy: {name: reinforce, planned: -4}\n",
     "searched_dataset.yaml": "task: {name: ucr, dataset: [GunPoint, ItalyPowerDemand]}\n"
                              "layers: {types: {fcn_block: {}}}\n",
     "searched_output.yaml": "task: {name: arrays, path: ok.npz, output: [classification, "
@@ -90,6 +91,7 @@ def _write_bad_data(folder: Path) -> None:
     ["spaces", "validate", "duplicate_key.yaml"],
     ["spaces", "validate", "reward_not_reported.yaml"],
     ["spaces", "validate", "bad_strategy_setting.yaml"],
+    ["spaces", "validate", "strategy_out_of_range.yaml"],
     ["search", "ok.yaml", "--runs-dir", "a_file"],
     ["tabulate", "ok.yaml", "--out", "t.csv", "--seed", "-1"],
     ["tabulate", "ok.yaml", "--out", "a_folder.keras"],
@@ -116,6 +118,9 @@ def test_bad_input_exit_2_one_line_nothing_written(tmp_path: Path, args: list[st
         assert "unsafe_name.yaml: name: '../outside' cannot name runs" in lines[0]
     if "bad_strategy_setting.yaml" in args:  # named by file and key, before Ray starts
         assert "bad_strategy_setting.yaml: strategy.populaton: unknown setting" in lines[0]
+    if "strategy_out_of_range.yaml" in args:  # a range, too, by file and key (not "reinforce")
+        assert lines[0] == "error: strategy_out_of_range.yaml: strategy.planned: must be >= 0, " \
+                           "got -4", lines[0]
 
 
 @pytest.mark.parametrize(("args", "says"), [
