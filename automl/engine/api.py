@@ -24,6 +24,7 @@ from automl.engine.search import Progress
 from automl.engine.search import SearchLoop
 from automl.engine.search import SearchOutcome
 from automl.engine.search import check_trials
+from automl.errors import PluginError
 from automl.errors import RunError
 from automl.errors import SpaceError
 from automl.errors import UserInputError
@@ -47,6 +48,7 @@ from automl.store import check_run_name
 from automl.strategies import Strategy
 from automl.strategies import check_strategy_block
 from automl.strategies import create_strategy
+from automl.tasks.task import check_dataset
 from automl.training.cross_validation import AUTO_PER_CLASS_BELOW
 from automl.training.cross_validation import AUTO_POOL_BELOW
 from automl.training.cross_validation import auto_folds
@@ -74,7 +76,7 @@ def _strategy_choice(space: SearchSpace, name: str | None,
 def _load_data(space: SearchSpace, seed: int) -> tuple[SearchSpace, Any, str | None]:
     """The task's data and name, and the space with what depends on the data settled
     (``train.folds: auto``), before any strategy or child sees it."""
-    data, task_name = _task_data(space, seed)
+    data, task_name = load_task_data(space, seed)
     _check_folds(space, data)
     return _settled_folds(space, data), data, task_name
 
@@ -128,20 +130,30 @@ def _log_settled_folds(space: SearchSpace) -> None:
             AUTO_POOL_BELOW, AUTO_PER_CLASS_BELOW)
 
 
-def _task_data(space: SearchSpace, seed: int) -> tuple[Any, str | None]:
+def load_task_data(space: SearchSpace, seed: int) -> tuple[Any, str | None]:
+    """The task's data as its ``load`` gives it for ``seed`` (checked: a plugin's failure or a
+    malformed Dataset is one line naming it), and the task's name."""
     from automl.registry import TASKS
 
     if space.task is None:
         raise SpaceError("this space declares no task, so it cannot train children "
                          "(use it with 'automl bench')", source=space.source, key="task")
     task = TASKS.get(space.task.name)
+    entry = TASKS.entry(space.task.name)
+    where = space.source if entry.is_builtin else f"{entry.source}: task {space.task.name!r}"
     try:
-        return task.load(space.task.fixed, base_dir=space.base_dir, seed=seed), space.task.name
+        data = task.load(space.task.fixed, base_dir=space.base_dir, seed=seed)
     except UserInputError as exc:
         if exc.source is None and (exc.key or "").startswith("task."):
             exc.source = space.source  # a setting of the YAML's task block: name the file
             exc.args = (exc.one_line(),)
         raise
+    except Exception as exc:
+        if entry.is_builtin:  # a defect of this project: its traceback is what to report
+            raise
+        raise PluginError(f"load() raised {type(exc).__name__}: {exc}", source=where) from exc
+    data = check_dataset(data, source=where)
+    return dataclasses.replace(data, task_params=dict(space.task.fixed)), space.task.name
 
 
 def _reward_of(space: SearchSpace) -> tuple[Reward, dict[str, Any]]:

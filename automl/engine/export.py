@@ -30,6 +30,7 @@ from automl.atomic_write import atomic_write
 from automl.engine.api import check_data_unchanged
 from automl.engine.api import dataset_facts
 from automl.engine.api import load_run_space
+from automl.engine.api import load_task_data
 from automl.engine.search import child_seed
 from automl.errors import RunError
 from automl.errors import UserInputError
@@ -168,10 +169,9 @@ def run_data(folder: RunFolder, record: TrialRecord, purpose: str) -> RunData:
     if space.task is None:
         raise RunError("the run's space declares no task, so its children cannot be "
                        "retrained or scored", source=str(folder.config_path), key="task")
-    task = TASKS.get(space.task.name)
     seed = int(info.get("seed", 0))
-    data = task.prepare(task.load(space.task.fixed, base_dir=space.base_dir, seed=seed),
-                        dict(record.arch.task))
+    loaded, _ = load_task_data(space, seed)
+    data = TASKS.get(space.task.name).prepare(loaded, loaded.child_params(record.arch.task))
     return RunData(seed, space.task.name, data)
 
 

@@ -86,7 +86,7 @@ class ChildTrainer:
             if self._task_name is not None:  # prepare runs even when nothing is searched
                 from automl.registry import TASKS
 
-                data = TASKS.get(self._task_name).prepare(data, task_params)
+                data = TASKS.get(self._task_name).prepare(data, data.child_params(task_params))
             self._prepared = {key: data}  # keep one front end at a time: bounded memory
         return self._prepared[key]
 

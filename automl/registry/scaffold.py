@@ -49,6 +49,11 @@ def scaffold_plugin(name: str, kind: str, directory: str | Path = ".") -> list[P
             or name != name.lower()):
         raise PluginError(f"{name!r} is not a lowercase ASCII Python identifier (a-z, digits, "
                           "underscores)", key="NAME")
+    if name.startswith("_") or name.endswith("_") or "__" in name:
+        # the distribution name collapses them ('automl-x' for '_x'): a package whose name is
+        # not what its files say
+        raise PluginError(f"{name!r}: start and end with a letter or digit, and use single "
+                          "underscores", key="NAME")
     if len(name) > MAX_NAME:
         raise PluginError(f"is {len(name)} characters long; at most {MAX_NAME}", key="NAME")
     if name in REGISTRIES[kind]:

@@ -49,6 +49,10 @@ class Dataset:
     image_shape: tuple[int, ...] | None = None
     class_names: tuple[str, ...] = ()
     extras: Mapping[str, Any] = field(default_factory=dict)
+    task_params: Mapping[str, Any] = field(default_factory=dict)
+    """The task's single-valued parameters the data was loaded with (set by the search, not by
+    ``load``): ``prepare`` gets them together with a child's searched ones
+    (:meth:`child_params`), so a parameter works the same given once or as a list."""
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -56,6 +60,54 @@ class Dataset:
 
     def with_inputs(self, x_train: np.ndarray, x_val: np.ndarray, x_test: np.ndarray) -> Dataset:
         return replace(self, x_train=x_train, x_val=x_val, x_test=x_test)
+
+    def child_params(self, searched: Mapping[str, Any]) -> dict[str, Any]:
+        """Every task parameter of one child: the loaded ones, then its searched ones."""
+        return {**self.task_params, **searched}
+
+
+def check_dataset(data: Any, *, source: str) -> Dataset:
+    """``data`` as a task's ``load`` must return it: a :class:`Dataset` whose splits are
+    non-empty arrays of matching lengths and input shapes, with labels that index its classes
+    (or targets with one column per output). A plugin task that breaks this would otherwise fail
+    every child with a Keras error; here it is one line before any run folder exists."""
+    from automl.errors import DataError
+
+    def fail(message: str, key: str = "load()") -> DataError:
+        return DataError(message, source=source, key=key)
+
+    if not isinstance(data, Dataset):
+        raise fail(f"returned {type(data).__name__}; expected an automl.tasks.Dataset")
+    if data.output not in ("classification", "regression"):
+        raise fail(f"output {data.output!r}; allowed: 'classification', 'regression'")
+    if not isinstance(data.n_outputs, int) or data.n_outputs < 1:
+        raise fail(f"n_outputs {data.n_outputs!r}; expected a positive integer")
+    shape = None
+    for split in ("train", "val", "test"):
+        x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
+        if not (isinstance(x, np.ndarray) and isinstance(y, np.ndarray)):
+            raise fail("x and y must be NumPy arrays", f"x_{split}")
+        if x.ndim not in (2, 3, 4) or x.dtype.kind not in "fiu":
+            raise fail(f"shape {x.shape}, dtype {x.dtype}: expected numbers of shape "
+                       "(n, features), (n, time, features) or (n, height, width, channels)",
+                       f"x_{split}")
+        if len(x) == 0 or len(x) != len(y):
+            raise fail(f"{len(x)} inputs and {len(y)} labels: expected as many, at least one",
+                       f"y_{split}")
+        if shape is not None and x.shape[1:] != shape:
+            raise fail(f"input shape {x.shape[1:]} differs from x_train's {shape}", f"x_{split}")
+        shape = x.shape[1:]
+        if data.output == "classification":
+            if y.ndim != 1 or y.dtype.kind not in "iu":
+                raise fail(f"shape {y.shape}, dtype {y.dtype}: classification labels are "
+                           "integer class indices, one per example", f"y_{split}")
+            if y.min() < 0 or y.max() >= data.n_outputs:
+                raise fail(f"labels {int(y.min())}..{int(y.max())} do not index the "
+                           f"{data.n_outputs} classes (0..{data.n_outputs - 1})", f"y_{split}")
+        elif y.ndim not in (1, 2) or (y.ndim == 2 and y.shape[1] != data.n_outputs):
+            raise fail(f"shape {y.shape}: regression targets are (n,) or (n, "
+                       f"{data.n_outputs}) for n_outputs {data.n_outputs}", f"y_{split}")
+    return data
 
 
 class Task:
@@ -82,7 +134,8 @@ class Task:
         raise NotImplementedError
 
     def prepare(self, data: Dataset, params: Mapping[str, Any]) -> Dataset:
-        """Transform the loaded data for one child (worker side); identity by default."""
+        """Transform the loaded data for one child (worker side); identity by default.
+        ``params`` holds every task parameter of the child, searched or not."""
         return data
 
     @property

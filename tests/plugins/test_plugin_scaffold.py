@@ -35,6 +35,8 @@ def test_generated_files_declare_the_entry_point_and_compile(tmp_path: Path) -> 
     (["Bad-Name", "--kind", "layer"], "is not a lowercase ASCII Python identifier"),
     # a valid identifier, but no distribution name and no bare TOML key
     (["\u00fcn\u00ef", "--kind", "layer"], "is not a lowercase ASCII Python identifier"),
+    (["_x", "--kind", "layer"], "start and end with a letter or digit"),
+    (["a__b", "--kind", "task"], "use single underscores"),
     (["dense", "--kind", "layer"], "layer 'dense' exists already (from builtin)"),
     (["taken", "--kind", "reward"], "exists already; choose another name or --dir"),
 ])
@@ -67,4 +69,4 @@ def test_generated_packages_install_and_their_tests_pass(
         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)]),
              "TF_CPP_MIN_LOG_LEVEL": "2"})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "10 passed" in result.stdout, result.stdout[-2000:]
+    assert "11 passed" in result.stdout, result.stdout[-2000:]
