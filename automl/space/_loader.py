@@ -230,7 +230,10 @@ def parse_space(data: Any, *, source_name: str, base_dir: Path,
         return _parse_space(data, source_name=source_name, base_dir=base_dir,
                             load_plugins=load_plugins)
     except UserInputError as exc:
-        unloaded = [] if load_plugins else _unloaded_plugins(data, base_dir)
+        # only a name no loaded code registers can be a plugin's: other errors keep their line
+        unknown_name = exc.message.startswith(("unknown layer", "unknown task",
+                                               "unknown reward", "unknown strategy"))
+        unloaded = [] if load_plugins or not unknown_name else _unloaded_plugins(data, base_dir)
         if not unloaded:
             raise
         raise type(exc)(f"{exc.message} (this command does not run the space's plugins: "
@@ -245,9 +248,14 @@ def _unloaded_plugins(data: Any, base_dir: Path) -> list[str]:
     listed = data.get("plugins") if isinstance(data, Mapping) else None
     if not isinstance(listed, list):
         return []
-    loaded = set(path_plugins())
-    return [str(item) for item in listed if isinstance(item, str) and item.strip()
-            and str((base_dir / item).resolve()) not in loaded]
+    loaded = [Path(path) for path in path_plugins()]  # files, also those of a folder plugin
+
+    def is_loaded(item: str) -> bool:
+        target = (base_dir / item).resolve()
+        return any(path == target or path.is_relative_to(target) for path in loaded)
+
+    return [str(item) for item in listed
+            if isinstance(item, str) and item.strip() and not is_loaded(item)]
 
 
 def _parse_space(data: Any, *, source_name: str, base_dir: Path,

@@ -342,3 +342,29 @@ def test_bench_worker_processes_load_a_plugin_that_imports_tensorflow(
     assert "tensorflow" in sys.modules  # so the runs were in spawned processes
     assert code == 0, captured.err
     assert "random_beside_tensorflow" in captured.out and "with 2 processes" in captured.out
+
+
+def test_the_unloaded_plugins_hint_only_where_a_plugin_could_help(
+        tmp_path: Path, isolated_plugins: None) -> None:
+    """An error a plugin cannot fix (a bad epochs value) keeps its own line; a plugin folder
+    loaded with --plugins is not named as unloaded."""
+    from automl.errors import SpaceError
+    from automl.registry.discovery import load_plugin_paths
+    from automl.space import load_space
+
+    write(tmp_path / "folder" / "marker_plugin.py", MARKER_PLUGIN)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("plugins: [folder]\ntask: digits\nlayers: {types: {dense: {units: [4]}}}\n"
+                   "train: {epochs: -1}\n")
+    with pytest.raises(SpaceError) as info:
+        load_space(bad)
+    assert "does not run" not in info.value.one_line(), info.value.one_line()
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("plugins: [folder]\ntask: digits\nlayers: {types: {nope: {}}}\n")
+    with pytest.raises(SpaceError, match="does not run the space's plugins: folder"):
+        load_space(unknown)
+    load_plugin_paths([str(tmp_path / "folder")])
+    with pytest.raises(SpaceError) as info:  # loaded, and still unknown: no hint
+        load_space(unknown)
+    assert "unknown layer 'nope'" in info.value.one_line()
+    assert "does not run" not in info.value.one_line()
