@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Any
 
 from automl.cli._common import console
@@ -29,35 +30,48 @@ def register(subparsers: Any) -> None:
 
 
 def run_validate(args: argparse.Namespace) -> int:
+    from automl.errors import UserInputError
     from automl.registry.discovery import load_named
-    from automl.space import load_space
-    from automl.strategies import check_strategy_block
 
     load_named(args.plugins)
     if args.datasets:
         _list_datasets()
     elif not args.files:
-        from automl.errors import UserInputError
-
         raise UserInputError("give YAML files to validate, or --datasets", key="spaces validate")
-    for path in args.files:
-        space = load_space(path)
-        if space.strategy:  # the learners' modules import Keras: keep TensorFlow's notices off
-            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-            with quiet_stderr():
-                check_strategy_block(space)
-        data = _data_line(space) if args.data else ""  # a defect: one line, no "ok"
-        size, decisions = space.size(), len(space.slots())
-        reward = space.reward.name if space.reward else _default_reward(space)
-        if reward is None:  # no task (a benchmark table's space), or a plugin's task
-            reward = "the task default" if space.task else "-"
-        elif space.reward is None:
-            reward += " (the task default)"
-        console.print(f"{path}: ok ({size:,} architecture{'s' if size != 1 else ''}, "
-                      f"{decisions} decision slot{'s' if decisions != 1 else ''}, "
-                      f"task {space.task.name if space.task else '-'}, reward {reward})"
-                      + (f"; data: {data}" if data else ""), markup=False)
-    return 0
+    failed = 0
+    for path in args.files:  # every file is checked: one line for each bad one
+        try:
+            console.print(_validated_line(path, data=args.data), markup=False)
+        except UserInputError as exc:
+            if len(args.files) == 1:
+                raise
+            failed += 1
+            sys.stderr.write(f"error: {exc.one_line()}\n")
+    return 2 if failed else 0
+
+
+def _validated_line(path: str, *, data: bool) -> str:
+    """``PATH: ok (...)`` for a space that passes every check (``data``: of its task's data
+    too); a UserInputError for the first defect."""
+    from automl.space import load_space
+    from automl.strategies import check_strategy_block
+
+    space = load_space(path)
+    if space.strategy:  # the learners' modules import Keras: keep TensorFlow's notices off
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        with quiet_stderr():
+            check_strategy_block(space)
+    facts = _data_line(space) if data else ""
+    size, decisions = space.size(), len(space.slots())
+    reward = space.reward.name if space.reward else _default_reward(space)
+    if reward is None:  # no task (a benchmark table's space), or a plugin's task
+        reward = "the task default" if space.task else "-"
+    elif space.reward is None:
+        reward += " (the task default)"
+    return (f"{path}: ok ({size:,} architecture{'s' if size != 1 else ''}, "
+            f"{decisions} decision slot{'s' if decisions != 1 else ''}, "
+            f"task {space.task.name if space.task else '-'}, reward {reward})"
+            + (f"; data: {facts}" if facts else ""))
 
 
 def _default_reward(space: Any) -> str | None:

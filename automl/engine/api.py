@@ -65,8 +65,14 @@ def _strategy_choice(space: SearchSpace, name: str | None,
                      settings: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
     """CLI name wins; YAML settings apply when the YAML names the same strategy. A space with
     nothing to learn (no decision) gets random search by default."""
+    from automl.registry import STRATEGIES
+    from automl.registry import ensure_builtins
+
     yaml_block = dict(space.strategy)
     yaml_name = yaml_block.pop("name", None)
+    if name:  # a name given here (--strategy) is not the YAML's: an unknown one names the flag
+        ensure_builtins()
+        STRATEGIES.entry(name, key="--strategy")
     chosen = name or yaml_name or (DEFAULT_STRATEGY if space.kinds() else "random")
     merged = dict(yaml_block) if chosen == yaml_name else {}
     merged.update(settings or {})

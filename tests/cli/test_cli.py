@@ -118,6 +118,8 @@ def test_bad_input_exit_2_one_line_nothing_written(tmp_path: Path, args: list[st
         assert "unsafe_name.yaml: name: '../outside' cannot name runs" in lines[0]
     if "bad_strategy_setting.yaml" in args:  # named by file and key, before Ray starts
         assert "bad_strategy_setting.yaml: strategy.populaton: unknown setting" in lines[0]
+    if "nope" in args:  # a name from the command line is the flag's, not the YAML's
+        assert lines[0].startswith("error: --strategy: unknown strategy 'nope'"), lines[0]
     if "strategy_out_of_range.yaml" in args:  # a range, too, by file and key (not "reinforce")
         assert lines[0] == "error: strategy_out_of_range.yaml: strategy.planned: must be >= 0, " \
                            "got -4", lines[0]
@@ -157,6 +159,20 @@ def test_spaces_validate_ok() -> None:
     result = automl("spaces", "validate", *map(str, sorted(SPACES.glob("*.yaml"))), cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count(": ok (") == len(list(SPACES.glob("*.yaml")))
+
+
+def test_spaces_validate_checks_every_file(tmp_path: Path) -> None:
+    """A bad file among several does not hide the others: one line for each bad one."""
+    (tmp_path / "ok.yaml").write_text(TINY_DIGITS)
+    for name in ("bad_strategy_setting.yaml", "malformed.yaml"):
+        (tmp_path / name).write_text(BAD_SPACES[name])
+    result = automl("spaces", "validate", "bad_strategy_setting.yaml", "ok.yaml",
+                    "malformed.yaml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout.count(": ok (") == 1 and "ok.yaml: ok (" in result.stdout
+    errors = result.stderr.strip().splitlines()
+    assert [line.split(":")[1].strip() for line in errors] == [
+        "bad_strategy_setting.yaml", "malformed.yaml"], result.stderr
 
 
 def test_spaces_validate_notes_a_patience_that_never_stops(tmp_path: Path) -> None:
