@@ -276,6 +276,12 @@ def _finish(outcome: Any, top: int) -> int:
         + (f", {counts['stopped']} stopped early" if counts.get("stopped") else "")
         + f"; run folder {outcome.run_path}", markup=False)
     print_leaderboard([RunFolder(outcome.run_path)], top=top)
+    if outcome.extra.get("proposed_nothing_more"):  # fewer trials than asked for: say why
+        done = sum(counts.get(s, 0) for s in ("complete", "failed", "cached", "stopped"))
+        err_console.print(f"note: the strategy ({outcome.extra['proposed_nothing_more']}) had "
+                          f"nothing more to propose after {done} trials (a grid or a space "
+                          "that is done, or a strategy whose ask() returns None)",
+                          markup=False)
     failed = counts.get("failed", 0)
     if outcome.best_reward is None and failed:  # nothing to export or build on: say so
         err_console.print(

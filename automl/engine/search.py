@@ -185,6 +185,7 @@ class SearchLoop:
         self._seq = self.store.max_event_seq()
         self._done_at_start = self._finished_count()
         self._finished = self._done_at_start
+        self._proposed_nothing_more = ""  # the strategy's class, once it ran dry
         # overhead accounting: when each freed slot's result arrived (refilled in order), and
         # when each child in flight was submitted and after how long a gap
         self.phases = PhaseClock()
@@ -306,6 +307,7 @@ class SearchLoop:
                         algorithm = getattr(self.strategy, "unwrapped", self.strategy)
                         logger.warning("strategy %s has nothing more to propose; stopping at "
                                        "%d trials", type(algorithm).__name__, self._finished)
+                        self._proposed_nothing_more = type(algorithm).__name__
                     break
                 outcomes = self.executor.wait(timeout=0.5)
                 arrived = time.perf_counter()
@@ -528,7 +530,10 @@ class SearchLoop:
             best_trial=best.trial_id if best else None,
             seconds=self.elapsed(),
             strategy_updates=len(self.store.strategy_updates()),
-            extra={"driver_seconds": self.phases.seconds})
+            extra={"driver_seconds": self.phases.seconds,
+                   # the strategy ran dry before the trials asked for (a grid that is done)
+                   **({"proposed_nothing_more": self._proposed_nothing_more}
+                      if self._proposed_nothing_more else {})})
 
 
 def check_trials(trials: int, *, key: str = "--trials") -> int:
