@@ -347,6 +347,11 @@ def _parse_space(data: Any, *, source_name: str, base_dir: Path,
         fixed: dict[str, Any] = {}
         searched: dict[str, tuple[Any, ...]] = {}
         for key, param in task.params.items():
+            if param.required and key not in params:
+                wanted = (f"allowed: {allowed(param.choices)}" if param.choices
+                          else param.doc or "required")
+                raise SpaceError(f"missing key {key!r}; {wanted}", source=source_name,
+                                 key=f"task.{key}")
             values = v.values(params.get(key, param.default), f"task.{key}", param,
                               allow_none=key not in params and param.default is None)
             if len(values) > 1 and key in getattr(task, "fixed_params", ()):

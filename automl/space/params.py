@@ -33,6 +33,8 @@ class Param:
         max: Largest allowed value (numbers only), inclusive.
         default: Value used when a space does not mention the parameter.
         doc: One line for ``automl plugins list`` and the docs.
+        required: A space must give it (a task's data file or data set): its absence is
+            refused when the space is read, not when the data is loaded.
     """
 
     kind: type
@@ -41,6 +43,7 @@ class Param:
     max: float | None = None
     default: Any = None
     doc: str = ""
+    required: bool = False
 
     def check(self, value: Any) -> str | None:
         """Return why ``value`` is not allowed, or None when it is."""

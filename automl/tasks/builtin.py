@@ -108,7 +108,7 @@ class Arrays(Task):
 
     name = "arrays"
     params = {
-        "path": Param(str, default=None, doc=".npz or .csv file"),
+        "path": Param(str, default=None, required=True, doc=".npz or .csv file"),
         "output": Param(str, choices=("classification", "regression"),
                         default="classification", doc="what the head predicts"),
         "label_column": Param(str, default="label", doc="CSV column with the labels"),

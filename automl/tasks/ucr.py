@@ -164,7 +164,7 @@ class UCR(Task):
     def __init__(self) -> None:
         names = offline_datasets()
         self.params = {
-            "dataset": Param(str, choices=names or None, default=None,
+            "dataset": Param(str, choices=names or None, default=None, required=True,
                              doc="data set name (automl spaces validate --datasets lists them)"),
             "val": Param(float, min=0.05, max=0.5, default=0.2,
                          doc="fraction of the official training split held out for validation"),

@@ -42,6 +42,7 @@ BAD_SPACES = {
     "unsafe_name.yaml": TINY_DIGITS.replace("name: tiny", "name: ../outside"),
     "bad_strategy_setting.yaml": TINY_DIGITS + "strategy: {name: evolution, populaton: 8}\n",
     "strategy_out_of_range.yaml": TINY_DIGITS + "strategy: {name: reinforce, planned: -4}\n",
+    "no_dataset.yaml": "task: {name: ucr}\nlayers: {types: {fcn_block: {}}}\n",
     "searched_dataset.yaml": "task: {name: ucr, dataset: [GunPoint, ItalyPowerDemand]}\n"
                              "layers: {types: {fcn_block: {}}}\n",
     "searched_output.yaml": "task: {name: arrays, path: ok.npz, output: [classification, "
@@ -92,6 +93,7 @@ def _write_bad_data(folder: Path) -> None:
     ["spaces", "validate", "reward_not_reported.yaml"],
     ["spaces", "validate", "bad_strategy_setting.yaml"],
     ["spaces", "validate", "strategy_out_of_range.yaml"],
+    ["spaces", "validate", "no_dataset.yaml"],
     ["search", "ok.yaml", "--runs-dir", "a_file"],
     ["tabulate", "ok.yaml", "--out", "t.csv", "--seed", "-1"],
     ["tabulate", "ok.yaml", "--out", "a_folder.keras"],
@@ -118,6 +120,8 @@ def test_bad_input_exit_2_one_line_nothing_written(tmp_path: Path, args: list[st
         assert "unsafe_name.yaml: name: '../outside' cannot name runs" in lines[0]
     if "bad_strategy_setting.yaml" in args:  # named by file and key, before Ray starts
         assert "bad_strategy_setting.yaml: strategy.populaton: unknown setting" in lines[0]
+    if "no_dataset.yaml" in args:  # knowable from the YAML alone: no --data needed
+        assert "no_dataset.yaml: task.dataset: missing key 'dataset'; allowed: " in lines[0]
     if "nope" in args:  # a name from the command line is the flag's, not the YAML's
         assert lines[0].startswith("error: --strategy: unknown strategy 'nope'"), lines[0]
     if "strategy_out_of_range.yaml" in args:  # a range, too, by file and key (not "reinforce")
