@@ -37,12 +37,22 @@ def register(subparsers: Any) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    import logging
+    from pathlib import Path
+
+    from automl.errors import PluginError
     from automl.registry.discovery import discover
     from automl.registry.discovery import load_plugin_paths
     from automl.registry.discovery import plugin_rows
 
+    missing = [raw for raw in args.plugins if not Path(raw).exists()]
+    if missing:  # a typo lists nothing of what was meant: refused, as by every command
+        raise PluginError(f"{missing[0]!r}: plugin file or folder not found", key="--plugins")
     discover()
     load_plugin_paths(args.plugins, strict=False)  # listing shows broken ones; never stops
+    if args.plugins:  # the code that ran, as every command that runs plugin code says
+        logging.getLogger("automl.plugins").warning(
+            "running plugin code named by --plugins: %s", ", ".join(map(str, args.plugins)))
     rows = plugin_rows()
     if args.format == "json":
         print(json.dumps(rows, indent=2))

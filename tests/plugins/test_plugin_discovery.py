@@ -368,3 +368,13 @@ def test_the_unloaded_plugins_hint_only_where_a_plugin_could_help(
         load_space(unknown)
     assert "unknown layer 'nope'" in info.value.one_line()
     assert "does not run" not in info.value.one_line()
+
+
+def test_plugins_list_names_the_code_it_ran_and_refuses_a_missing_path(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plugins", "list", "--plugins", "plugins/good_layer.py"]) == 0
+    err = capsys.readouterr().err
+    assert "note: running plugin code named by --plugins: plugins/good_layer.py" in err
+    assert main(["plugins", "list", "--plugins", "plugins/good_layr.py"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --plugins: 'plugins/good_layr.py': plugin file or folder not found")
