@@ -243,7 +243,7 @@ def plugin_rows() -> list[dict[str, Any]]:
     for record in _STATE.records.values():
         if record.ok and record.provides:
             continue
-        provides = record.provides or (("-", "-"),)
+        provides = record.provides or (("-", record.name),)  # at least the plugin's name
         for kind, name in provides:
             rows.append({"name": name, "kind": kind, "source": record.source,
                          "origin": record.origin, "version": record.version,
@@ -280,14 +280,19 @@ def _load_entry_point(entry_point: importlib.metadata.EntryPoint) -> PluginRecor
                           module=entry_point.module)
     _STATE.records[key] = record
     with loading(dist_name, version) as session:
+        step = "import"
         try:
             target = entry_point.load()
             if inspect.isfunction(target):  # "module:register": a registration hook
+                step = f"{entry_point.attr}()"
                 target()
         except (Exception, SystemExit) as exc:  # noqa: BLE001 (recorded, never raised here)
             _purge_modules(entry_point.module)
             files = _entry_point_files(entry_point)
-            _mark_broken(record, session, _reason(exc, files), files)
+            reason = _reason(exc, files)
+            if step != "import":  # imported fine: the hook failed
+                reason = reason.replace("failed to import", f"{step} failed", 1)
+            _mark_broken(record, session, reason, files)
             return record
     record.provides = tuple(session.added)
     return record

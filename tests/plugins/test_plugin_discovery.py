@@ -378,3 +378,25 @@ def test_plugins_list_names_the_code_it_ran_and_refuses_a_missing_path(
     assert main(["plugins", "list", "--plugins", "plugins/good_layr.py"]) == 2
     assert capsys.readouterr().err.strip() == (
         "error: --plugins: 'plugins/good_layr.py': plugin file or folder not found")
+
+
+def test_broken_entry_points_are_listed_by_their_names(
+        tmp_path: Path, isolated_plugins: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An installed package with two broken entry points: each row names its entry point
+    (not '-'), and a registration hook that raises is not called an import failure."""
+    from automl.registry.discovery import plugin_rows
+
+    site = tmp_path / "site"
+    write(site / "ep_hook_mod.py", "def register():\n    raise RuntimeError('hook broke')\n")
+    write(site / "ep_broken_mod.py", "import not_a_module_xyz_anywhere\n")
+    write(site / "demo_ep-0.1.dist-info" / "METADATA",
+          "Metadata-Version: 2.1\nName: demo-ep\nVersion: 0.1\n")
+    write(site / "demo_ep-0.1.dist-info" / "entry_points.txt",
+          "[automl.plugins]\nhooked = ep_hook_mod:register\nbroken = ep_broken_mod\n")
+    monkeypatch.syspath_prepend(str(site))
+    discovery.discover(refresh=True)
+    rows = {r["name"]: r for r in plugin_rows() if r["source"] == "demo-ep"}
+    assert set(rows) == {"hooked", "broken"}, rows
+    assert rows["hooked"]["status"] == "broken"
+    assert rows["hooked"]["reason"].startswith("register() failed: RuntimeError: hook broke")
+    assert rows["broken"]["reason"].startswith("failed to import: ModuleNotFoundError")
