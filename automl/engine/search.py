@@ -57,6 +57,7 @@ from automl.store import save_checkpoint
 from automl.strategies import Strategy
 from automl.strategies import StrategyState
 from automl.strategies.wrappers import guarded
+from automl.training.equivalence import effective_form
 from automl.training.equivalence import equivalence_key
 from automl.training.rewards import Reward
 
@@ -503,8 +504,12 @@ class SearchLoop:
             self.on_progress(self.progress(text))
 
     def _label(self, architecture: Architecture) -> str:
-        """The child's one-line summary, with the training settings the space searches."""
-        return describe(architecture, self._searched_train)
+        """The child's one-line summary, with the training settings the space searches and
+        the child reads (a head fitted in closed form reads no learning rate)."""
+        if not self._searched_train:
+            return describe(architecture, ())
+        used = effective_form(architecture).get("train", {})
+        return describe(architecture, tuple(k for k in self._searched_train if k in used))
 
     def progress(self, event: str = "") -> Progress:
         counts = self.store.counts()

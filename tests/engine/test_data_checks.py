@@ -108,22 +108,3 @@ def test_spaces_validate_with_data_makes_the_checks_a_search_makes(
             in capsys.readouterr().out)
     assert not (tmp_path / "runs").exists()
 
-
-def test_a_strategy_that_runs_dry_is_named_at_the_end(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A grid of 2 architectures asked for 4 trials stops at 2: the user hears why, instead
-    of a summary that silently counts fewer trials than asked for."""
-    from automl.cli.search import _finish
-    from automl.engine import run_search
-
-    _data(tmp_path)
-    space = _space(tmp_path, "").read_text().replace("units: [8]", "units: [4, 8]")
-    (tmp_path / "space.yaml").write_text(space)
-    outcome = run_search(tmp_path / "space.yaml", strategy="grid", trials=4,
-                         runs_dir=tmp_path / "runs", execution=IN_PROCESS)
-    assert outcome.extra["proposed_nothing_more"] == "GridSearch"
-    assert outcome.counts == {"complete": 2}
-    capsys.readouterr()
-    assert _finish(outcome, top=5) == 0
-    assert ("note: the strategy (GridSearch) had nothing more to propose after 2 trials"
-            in capsys.readouterr().err)
