@@ -62,15 +62,19 @@ def export_ensemble(run: str | Path, size: int, out: str | Path, *, retrain: boo
     prepared = run_data(folder, members[0], "export --ensemble")
     files = ModelFiles(folder.path)
     models, trained_again = [], []
+    refits: dict[int, dict[str, Any]] = {}  # per refit member: its epochs and examples
     for record in members:
         kept = files.path(record.trial_id)
         if kept.is_file() and not (retrain or refit):
             models.append(keras.saving.load_model(files.whole(record.trial_id),
                                                   safe_mode=True))
         else:
-            model, _ = train_again(folder, record, refit=refit, prepared=prepared)
+            model, facts = train_again(folder, record, refit=refit, prepared=prepared)
             models.append(model)
             trained_again.append(record.trial_id)
+            if refit:
+                refits[record.trial_id] = {k: facts[k] for k in ("refit_epochs",
+                                                                 "refit_examples")}
     ensemble = average_model(models, [f"trial_{r.trial_id}" for r in members],
                              name=f"ensemble_of_{len(members)}")
     from automl.training.trainer import evaluate
@@ -85,7 +89,8 @@ def export_ensemble(run: str | Path, size: int, out: str | Path, *, retrain: boo
     out.parent.mkdir(parents=True, exist_ok=True)
     save_model(ensemble, out)
     metadata = {
-        "run": folder.name, "ensemble": [_member(r) for r in members],
+        "run": folder.name,
+        "ensemble": [{**_member(r), **refits.get(r.trial_id, {})} for r in members],
         **dataset_facts(data, prepared.task_name),
         "metrics": metrics, "test_metrics": test_metrics,
         "trained_again": trained_again, "retrained": bool(trained_again), "refit": refit,

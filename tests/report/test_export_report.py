@@ -442,7 +442,7 @@ def test_export_refit_trains_on_training_and_validation_for_the_chosen_epochs(
     assert meta["refit_epochs"] == int(best.metrics["best_epoch"])
     assert meta["refit_examples"] == len(data.x_train) + len(data.x_val)
     assert meta["sizes"]["train"] == len(data.x_train)  # the search's own split, as stored
-    assert f"for {meta['refit_epochs']} epochs" in done.stdout and "test accuracy" in done.stdout
+    assert f"for {meta['refit_epochs']} epoch" in done.stdout and "test accuracy" in done.stdout
     refit, mean = predict_in_fresh_process([tmp_path / "refit.keras", tmp_path / "cv.keras"],
                                            data.x_test, tmp_path)
     from automl.training.metrics import classification_metrics
@@ -458,3 +458,10 @@ def test_export_refit_trains_on_training_and_validation_for_the_chosen_epochs(
                  str(tmp_path / "both.keras")]) == 0
     both = json.loads((tmp_path / "both.json").read_text())
     assert both["metrics"] is None and both["test_metrics"]["accuracy"] > 0
+    # refit members: each says for how many epochs and on how many examples it was refit
+    assert main(["export", str(outcome.run_path), "--ensemble", "2", "--refit", "-o",
+                 str(tmp_path / "both_refit.keras")]) == 0
+    members = json.loads((tmp_path / "both_refit.json").read_text())["ensemble"]
+    assert [m["refit_epochs"] for m in members] == [int(m["metrics"]["best_epoch"])
+                                                    for m in members]
+    assert {m["refit_examples"] for m in members} == {len(data.x_train) + len(data.x_val)}
