@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
+import numpy as np
+
 from automl.errors import TrialFailedError
+from automl.errors import short
 from automl.registry import REWARDS
 from automl.registry._contracts import PARAM_KINDS
 from automl.registry._contracts import require_accepts
@@ -46,7 +49,12 @@ class Reward:
 
     def __call__(self, metrics: Mapping[str, float], facts: Mapping[str, Any],
                  **params: Any) -> float:
-        return float(self.fn(metrics, facts, **params))
+        value = self.fn(metrics, facts, **params)
+        # a number only: float() would also read True as 1.0 and the text "0.9" as 0.9
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            raise TrialFailedError(f"reward {self.name!r} returned {type(value).__name__} "
+                                   f"{short(value)}; expected a number")
+        return float(value)
 
 
 def _metric(name: str) -> RewardFn:

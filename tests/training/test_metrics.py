@@ -45,3 +45,19 @@ def test_builtin_rewards() -> None:
     assert REWARDS.get("uar")(metrics, {}) == 0.7
     assert REWARDS.get("neg_val_loss")(metrics, {}) == -0.5
     assert REWARDS.get("ccc")({"ccc": 0.3}, {}) == 0.3
+
+
+@pytest.mark.parametrize("value, ok", [(0.5, True), (1, True), (np.float32(0.25), True),
+                                       (True, False), ("0.9", False), (None, False)])
+def test_a_reward_must_return_a_number(value: object, ok: bool) -> None:
+    """float() would read True as 1.0 and the text "0.9" as 0.9: a plugin's slip would rank
+    children by it. Anything but a number fails the child, naming the reward."""
+    from automl.errors import TrialFailedError
+    from automl.training.rewards import Reward
+
+    reward = Reward("odd", lambda metrics, facts: value)
+    if ok:
+        assert reward({}, {}) == float(value)  # type: ignore[arg-type]
+    else:
+        with pytest.raises(TrialFailedError, match="reward 'odd' returned .*; expected a number"):
+            reward({}, {})
