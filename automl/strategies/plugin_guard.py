@@ -23,6 +23,7 @@ from automl.errors import PluginError
 from automl.space import Architecture
 from automl.strategies.base import Strategy
 from automl.strategies.base import StrategyState
+from automl.strategies.wrappers import StrategyWrapper
 
 T = TypeVar("T")
 
@@ -43,23 +44,13 @@ def plugin_call(name: str, source: str, method: str, call: Callable[[], T]) -> T
                              source=f"{source}: strategy {name!r}") from exc
 
 
-class PluginGuard(Strategy):
+class PluginGuard(StrategyWrapper):
     """Delegates to ``inner`` (a plugin's strategy named ``name`` from ``source``)."""
 
     def __init__(self, inner: Strategy, *, name: str, source: str):  # noqa: D107
-        self.inner = inner
+        super().__init__(inner)
         self.name = name
         self.source = source
-        self.space = inner.space
-        self.seed = inner.seed
-        self.workers = inner.workers
-        self.settings = inner.settings
-        self.rng = inner.rng
-        self.budget = inner.budget
-
-    @property
-    def unwrapped(self) -> Strategy:
-        return self.inner
 
     def _call(self, method: str, call: Callable[[], T]) -> T:
         return plugin_call(self.name, self.source, method, call)

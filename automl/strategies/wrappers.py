@@ -262,7 +262,7 @@ def guarded(strategy: Strategy, *, failure_quantile: float = 0.0, max_retries: i
     """``strategy`` as the search loop drives it: repeats (under ``key``) avoided, failures
     told as the worst reward seen. Idempotent (an already guarded strategy is returned as it
     is)."""
-    if isinstance(strategy, StrategyWrapper):
+    if isinstance(strategy, NoRepeats):
         return strategy
     return NoRepeats(FailureAsWorst(strategy, failure_quantile), max_retries, key)
 
