@@ -80,6 +80,8 @@ class PluginGuard(StrategyWrapper):
         self._call("load_state_dict", lambda: self.inner.load_state_dict(state))
 
     def __getattr__(self, attribute: str) -> Any:  # anything else a caller reads
+        if attribute == "inner":  # not set yet (a copy being made): no endless recursion
+            raise AttributeError(attribute)
         return getattr(self.inner, attribute)
 
 
