@@ -27,6 +27,26 @@ from automl.training.equivalence import equivalence_key
 DEFAULT_MAX_SIZE = 5000
 
 
+def _check_same_tabulation(folder: RunFolder, space: SearchSpace, seed: int) -> None:
+    """A run of this name continues only if it is this tabulation interrupted: the grid over
+    the same space file with the same seed. Anything else (a search of that name, the space
+    edited since) would be trained on and then tabulated against the wrong space."""
+    from automl.engine.api import space_file_digest
+    from automl.errors import RunError
+
+    info = folder.info()
+    why = ("it is not a tabulation (strategy " + repr(info.get("strategy")) + ")"
+           if info.get("strategy") != "grid"
+           else "its space file differs from " + space.source
+           if info.get("space_sha256") != space_file_digest(space.source)
+           else f"it was made with --seed {info.get('seed')}, not {seed}"
+           if info.get("seed") != seed else "")
+    if why:
+        raise RunError(f"run {folder.name} exists and {why}; give another --name, or resume "
+                       "the tabulation with the space and seed it was made with",
+                       source=str(folder.path), key="--name")
+
+
 def tabulate(space_path: str | Path, out: str | Path, *, execution: ExecutionSettings,
              max_size: int = DEFAULT_MAX_SIZE, runs_dir: str | Path = "runs",
              name: str | None = None, seed: int = 0,
@@ -47,6 +67,7 @@ def tabulate(space_path: str | Path, out: str | Path, *, execution: ExecutionSet
     name = name or f"tabulate-{space.name}"
     folder = Path(runs_dir) / name
     if (folder / "run.json").is_file():
+        _check_same_tabulation(RunFolder(folder), space, seed)
         outcome = resume_search(folder, trials=size, execution=execution,
                                 on_progress=on_progress)
     else:

@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from automl.cli._common import check_folder
+from automl.cli._common import check_not_an_input
 from automl.cli._common import check_output_file
 from automl.cli._common import console
 from automl.cli._common import format_seconds
@@ -42,6 +43,7 @@ def run_tabulate(args: argparse.Namespace) -> int:
     from automl.cli.search import _execution
 
     check_output_file(args.out, "--out")
+    check_not_an_input(args.out, [args.space], "--out")  # the table would replace the space
     check_folder(args.runs_dir, "--runs-dir")
     view = ProgressView()
     try:

@@ -92,3 +92,29 @@ def test_equivalent_architectures_train_once_and_each_gets_its_row(tmp_path: Pat
     assert len(rows) == 4
     assert all(r.reward == pytest.approx(dropout.reward)
                and r.seconds == pytest.approx(dropout.train_seconds) for r in rows)
+
+
+def test_a_rerun_continues_only_the_same_tabulation(tmp_path: Path) -> None:
+    """A run of the tabulation's name that is not it (the space edited since, another seed,
+    a search) is refused before anything trains, and the space itself is never the output."""
+    from automl.cli.main import main
+    from automl.errors import RunError
+
+    space = tmp_path / "four.yaml"
+    space.write_text(SPACE.replace("units: [8, 16]", "units: [8]"))
+    in_process = ExecutionSettings(executor="in_process", keep_best=0)
+    tabulate(space, tmp_path / "t.csv", execution=in_process, runs_dir=tmp_path / "runs")
+    with pytest.raises(RunError, match="it was made with --seed 0, not 5"):
+        tabulate(space, tmp_path / "t.csv", execution=in_process, runs_dir=tmp_path / "runs",
+                 seed=5)
+    space.write_text(SPACE.replace("units: [8, 16]", "units: [8]").replace("epochs: 1",
+                                                                           "epochs: 2"))
+    with pytest.raises(RunError, match="its space file differs"):
+        tabulate(space, tmp_path / "t.csv", execution=in_process, runs_dir=tmp_path / "runs")
+    store = TrialStore(tmp_path / "runs" / "tabulate-four" / "trials.sqlite", readonly=True)
+    assert len(store.trials()) == 2  # nothing trained by the refused reruns
+    store.close()
+    before = space.read_bytes()
+    assert main(["tabulate", str(space), "--out", str(space), "--runs-dir",
+                 str(tmp_path / "runs2")]) == 2
+    assert space.read_bytes() == before and not (tmp_path / "runs2").exists()
