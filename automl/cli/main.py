@@ -65,10 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-NOTICE_LOGGERS = ("automl.plugins", "automl.cluster", "automl.space", "automl.data")
+NOTICE_LOGGERS = ("automl.plugins", "automl.cluster", "automl.space", "automl.data",
+                  "automl.resume")
 """Loggers whose records the user must see (which plugin code runs; a cluster too small for the
-workers asked, advice on a valid space, parts of a data file not read), one ``note: ...`` line
-each on stderr."""
+workers asked, advice on a valid space, parts of a data file not read, what a resume could not
+continue), one ``note: ...`` line each on stderr."""
 
 
 def _show_plugin_notices() -> None:

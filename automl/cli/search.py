@@ -217,9 +217,11 @@ def _check_resume_matches(args: argparse.Namespace, folder: Path) -> None:
     given = {"--mode": args.mode, "--strategy": args.strategy, "--seed": args.seed,
              "--scheduler": args.scheduler}  # None: not given
     if mode == "one-shot":
+        recorded = info.get("one_shot")  # a damaged one is named when the resume reads it
+        recorded = recorded if isinstance(recorded, dict) else {}
         for field, flag in _ONE_SHOT_FLAGS.items():
             key = "epochs" if field == "one_shot_epochs" else field
-            stored[flag] = (info.get("one_shot") or {}).get(key)
+            stored[flag] = recorded.get(key)
             given[flag] = getattr(args, field)
     for flag, value in given.items():
         if value is not None and value != stored[flag]:

@@ -26,13 +26,16 @@ from typing import Any
 from automl.builder.supernet import check_one_shot
 from automl.engine.api import _load_data
 from automl.engine.api import _log_to
+from automl.engine.api import _recorded
 from automl.engine.api import _reward_of
 from automl.engine.api import _strategy_choice
 from automl.engine.api import _unique_name
+from automl.engine.api import check_data_unchanged
 from automl.engine.api import checked_space
 from automl.engine.api import dataset_facts
 from automl.engine.api import load_run_space
 from automl.engine.api import new_run_info
+from automl.engine.api import recorded_execution
 from automl.engine.api import start_and_create
 from automl.engine.one_shot import OneShotPhase
 from automl.engine.one_shot import OneShotSettings
@@ -42,6 +45,7 @@ from automl.engine.one_shot import rank
 from automl.engine.search import Progress
 from automl.engine.search import SearchLoop
 from automl.engine.search import SearchOutcome
+from automl.errors import RunError
 from automl.errors import SpaceError
 from automl.errors import UserInputError
 from automl.execution import ExecutionSettings
@@ -59,6 +63,8 @@ from automl.strategies import create_strategy
 from automl.training.trainer import model_spec
 
 logger = logging.getLogger("automl.one_shot")
+notices = logging.getLogger("automl.resume")
+"""What a resume could not continue (the CLI prints it as ``note: ...``)."""
 
 MODE = "one-shot"
 ONE_SHOT_STRATEGY_DEFAULTS = {"imagined_batches": 0, "batch_size": None, "repeats": True}
@@ -199,8 +205,10 @@ def resume_one_shot(run: str | Path, *, runs_dir: str | Path = "runs",
     folder.acquire_lock()
     try:
         info, space = load_run_space(folder, "resume")
-        settings = check_one_shot_settings(OneShotSettings(**info["one_shot"]), new=False)
-        stored = ExecutionSettings(**info.get("execution", {}))
+        TrialStore.check_readable(folder.db_path)  # a damaged store: refused, nothing changed
+        check_data_unchanged(folder, info, space)  # the phase must go on with the same data
+        settings = _recorded_settings(folder, info)
+        stored = recorded_execution(folder)
         execution = check_execution(execution or stored)
         seed = int(info.get("seed", 0))
         reward, reward_params = _reward_of(space)
@@ -215,6 +223,21 @@ def resume_one_shot(run: str | Path, *, runs_dir: str | Path = "runs",
     return _run(folder, space, data, task_name, controller, executor, settings, seed, reward,
                 reward_params, max_consecutive_failures, on_progress, on_start, on_epoch,
                 resume=True, keep_best=execution.keep_best)
+
+
+def _recorded_settings(folder: RunFolder, info: dict[str, Any]) -> OneShotSettings:
+    """The phase's settings as ``run.json`` recorded them; a damaged or edited record is one
+    line naming the file (not a flag this resume was never given)."""
+    with _recorded(folder):
+        recorded = info["one_shot"]
+        if not isinstance(recorded, dict):
+            raise TypeError(f"one_shot is {type(recorded).__name__}, not an object")
+        settings = OneShotSettings(**recorded)
+    try:
+        return check_one_shot_settings(settings, new=False)
+    except UserInputError as exc:
+        raise RunError(f"the recorded {exc.key} {exc.message}", source=str(folder.run_json),
+                       key="one_shot") from None
 
 
 def _run(run: RunFolder, space: SearchSpace, data: Any, task_name: str | None,
@@ -239,7 +262,7 @@ def _run(run: RunFolder, space: SearchSpace, data: Any, task_name: str | None,
                 if hasattr(executor, "warm_up"):
                     executor.warm_up()  # the workers start while the phase trains
                 summary = _one_shot_phase(run, space, data, controller, settings, seed, reward,
-                                          reward_params, on_epoch)
+                                          reward_params, on_epoch, resume=resume)
                 store.set_meta("one_shot", summary)
             chosen = [Architecture.from_dict(a) for a in summary["chosen"]]
             if run.info().get("trials") != len(chosen):  # fewer distinct candidates than K
@@ -281,11 +304,21 @@ def _run(run: RunFolder, space: SearchSpace, data: Any, task_name: str | None,
 def _one_shot_phase(run: RunFolder, space: SearchSpace, data: Any, controller: Any,
                     settings: OneShotSettings, seed: int, reward: Any,
                     reward_params: dict[str, Any],
-                    on_epoch: Callable[[dict[str, float]], None] | None) -> dict[str, Any]:
+                    on_epoch: Callable[[dict[str, float]], None] | None, *,
+                    resume: bool) -> dict[str, Any]:
     phase = OneShotPhase(space, data, controller, reward, reward_params, seed, settings,
                          checkpoint_path=run.one_shot_path)
-    if phase.restore():
+    try:
+        restored = phase.restore()
+    except RunError as exc:  # unreadable: nothing of it was loaded, the phase starts again
+        restored = False
+        notices.warning("%s; the one-shot phase starts again from its first epoch",
+                        exc.one_line())
+    if restored:
         logger.info("resumed the one-shot phase after epoch %d", phase.epoch)
+    elif resume and not run.one_shot_path.exists():
+        notices.warning("%s: no one-shot checkpoint (none was written yet, or it was "
+                        "removed); the phase starts from its first epoch", run.path)
     ranked = phase.run(on_epoch)
     chosen = ranked[:settings.retrain_top]
     return {"scores": {r.architecture.id: r.score for r in ranked},

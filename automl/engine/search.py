@@ -62,6 +62,8 @@ from automl.training.equivalence import equivalence_key
 from automl.training.rewards import Reward
 
 logger = logging.getLogger("automl.search")
+notices = logging.getLogger("automl.resume")
+"""What a resume could not continue as it was (the CLI prints it as ``note: ...``)."""
 
 
 CHECKPOINT_HORIZON = 100
@@ -249,8 +251,8 @@ class SearchLoop:
         except (RunError, KeyError, TypeError, ValueError) as exc:
             problem = exc.message if isinstance(exc, RunError) else \
                 f"the strategy checkpoint is incomplete ({exc.__class__.__name__}: {exc})"
-            logger.warning("%s: %s; rebuilding the strategy by replaying the store",
-                           self.run.checkpoint_path, problem)
+            notices.warning("%s: %s; rebuilding the strategy by replaying the store",
+                            self.run.checkpoint_path, problem)
             return None
         return state
 

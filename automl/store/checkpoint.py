@@ -74,8 +74,8 @@ def _read(path: str | Path, *, arrays: bool) -> Checkpoint:
             values = ({key: np.array(data[key]) for key in data.files if key != _META_KEY}
                       if arrays else {})
     except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        raise RunError(f"the strategy checkpoint cannot be read ({exc.__class__.__name__})",
+        raise RunError(f"the checkpoint cannot be read ({exc.__class__.__name__})",
                        source=str(path)) from None
     if not isinstance(meta, dict):
-        raise RunError("the strategy checkpoint holds no meta object", source=str(path))
+        raise RunError("the checkpoint holds no meta object", source=str(path))
     return Checkpoint(meta=meta, arrays=values)

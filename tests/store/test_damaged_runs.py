@@ -184,7 +184,7 @@ def test_resume_refuses_a_damaged_store_unchanged_and_replays_a_damaged_checkpoi
     _truncate(run / "strategy.npz", 300)
     resume_search(run, trials=5, execution=in_process)
     log = (run / "logs" / "search.log").read_text()
-    assert "the strategy checkpoint cannot be read (BadZipFile); rebuilding the strategy" in log
+    assert "the checkpoint cannot be read (BadZipFile); rebuilding the strategy" in log
     resumed = TrialStore(run / "trials.sqlite", readonly=True)
     try:
         assert sum(resumed.counts().values()) == 5
