@@ -338,9 +338,7 @@ def run_search_command(args: argparse.Namespace) -> int:
                     name=args.name, runs_dir=args.runs_dir, execution=_execution(args),
                     max_consecutive_failures=args.max_consecutive_failures,
                     overwrite=args.overwrite, plugins=args.plugins, on_progress=view,
-                    on_start=lambda run: (on_start(run), quiet.retarget(
-                        str(run.log_dir / "stderr.log"))),
-                    on_epoch=_print_epoch)
+                    on_start=_logging_to(quiet, on_start), on_epoch=_print_epoch)
 
         return _run(call_one_shot, args.top)
 
@@ -351,8 +349,7 @@ def run_search_command(args: argparse.Namespace) -> int:
                 name=args.name, runs_dir=args.runs_dir, execution=_execution(args),
                 max_consecutive_failures=args.max_consecutive_failures,
                 overwrite=args.overwrite, plugins=args.plugins, on_progress=view,
-                on_start=lambda run: (on_start(run), quiet.retarget(
-                    str(run.log_dir / "stderr.log"))))
+                on_start=_logging_to(quiet, on_start))
 
     return _run(call, args.top)
 
@@ -384,19 +381,25 @@ def run_resume_command(args: argparse.Namespace) -> int:
                                  "apply", key="--trials")
 
         def call_one_shot(view: Any, on_start: Any) -> Any:
-            with quiet_stderr(str(folder.log_dir / "stderr.log")):
+            with quiet_stderr() as quiet:  # the run's log once it resumes: a refusal adds none
                 return resume_one_shot(
                     folder.path, execution=_execution(args, stored),
                     max_consecutive_failures=args.max_consecutive_failures,
-                    on_progress=view, on_start=on_start, on_epoch=_print_epoch)
+                    on_progress=view, on_start=_logging_to(quiet, on_start),
+                    on_epoch=_print_epoch)
 
         return _run(call_one_shot, args.top)
 
     def call(view: Any, on_start: Any) -> Any:
-        with quiet_stderr(str(folder.log_dir / "stderr.log")):
+        with quiet_stderr() as quiet:
             return resume_search(
                 folder.path, trials=args.trials, execution=_execution(args, stored),
                 max_consecutive_failures=args.max_consecutive_failures, on_progress=view,
-                on_start=on_start)
+                on_start=_logging_to(quiet, on_start))
 
     return _run(call, args.top)
+
+
+def _logging_to(quiet: Any, on_start: Any) -> Any:
+    """``on_start`` that also sends the quieted stderr to the run's ``logs/stderr.log``."""
+    return lambda run: (on_start(run), quiet.retarget(str(run.log_dir / "stderr.log")))

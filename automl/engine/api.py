@@ -374,6 +374,7 @@ def resume_search(run: str | Path, *, trials: int | None = None,
     """Continue a stopped or killed search to ``trials`` finished trials (default: as asked)."""
     folder = RunFolder.open(run, runs_dir)
     folder.acquire_lock()  # before anything here changes: a refused resume changes nothing
+    executor: Executor | None = None
     try:
         info, space = load_run_space(folder, "resume")
         TrialStore.check_readable(folder.db_path)  # a damaged store: refused, nothing changed
@@ -398,10 +399,13 @@ def resume_search(run: str | Path, *, trials: int | None = None,
         executor = create_executor(execution, data, task_name=task_name,
                                    plugin_paths=info.get("plugins", []),
                                    scheduler=scheduler_config(execution.scheduler, space.train))
+        executor.start()  # an --address that cannot be reached: refused before run.json changes
         # a --keep-best given to this resume holds for later ones too
         folder.update_info(trials=trials, execution={**info.get("execution", {}),
                                                      "keep_best": execution.keep_best})
     except BaseException:
+        if executor is not None and executor.started:
+            executor.shutdown()
         folder.release_lock()
         raise
     return _run(folder, space, instance, executor, trials, seed, reward, reward_params,

@@ -224,3 +224,29 @@ def test_cli_search_leaderboard_show(ray_instance, tmp_path: Path) -> None:
     assert "Total params" in shown.stdout and rows[0]["id"] in shown.stdout
     again = automl("search", str(space), "--name", "c3", cwd=tmp_path)
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_a_refused_resume_leaves_the_run_as_it_was(tmp_path: Path) -> None:
+    """A resume whose cluster cannot be reached is refused before it writes anything: not
+    run.json (rewritten before, with a new time), not the run's stderr log."""
+    from automl.engine import run_search
+    from automl.execution import ExecutionSettings
+    from automl.store import RunFolder
+
+    (tmp_path / "ok.yaml").write_text(TINY_DIGITS)
+    outcome = run_search(tmp_path / "ok.yaml", strategy="random", trials=1, name="r",
+                         runs_dir=tmp_path / "runs",
+                         execution=ExecutionSettings(executor="in_process", keep_best=0))
+    outcome_run = RunFolder(outcome.run_path)  # as the CLI makes runs: on Ray
+    outcome_run.update_info(execution={**outcome_run.info()["execution"], "executor": "ray"})
+
+    def state() -> dict[str, tuple[bytes, int]]:
+        return {str(p): (p.read_bytes(), p.stat().st_mtime_ns)  # .lock: who held it last
+                for p in outcome.run_path.rglob("*") if p.is_file() and p.name != ".lock"}
+
+    before = state()
+    result = automl("resume", "r", "--runs-dir", "runs", "--address", "127.0.0.1:1",
+                    cwd=tmp_path, env={"RAY_AUTH_MODE": "disabled"})
+    assert result.returncode == 2 and "cannot reach the Ray cluster" in result.stderr, \
+        result.stderr[-2000:]
+    assert state() == before
