@@ -271,8 +271,10 @@ def _finish(outcome: Any, top: int) -> int:
                          if tau is None else f"{tau:.3f}"),
                       markup=False)
     counts = outcome.counts
+    # a one-shot search: its phase, then the retraining (outcome.seconds)
+    seconds = outcome.seconds + outcome.extra.get("one_shot_seconds", 0.0)
     console.print(
-        f"Search finished in {format_seconds(outcome.seconds)}: "
+        f"Search finished in {format_seconds(seconds)}: "
         f"{counts.get('complete', 0)} complete, {counts.get('failed', 0)} failed, "
         f"{counts.get('cached', 0)} cached"
         + (f", {counts['stopped']} stopped early" if counts.get("stopped") else "")

@@ -266,8 +266,10 @@ def _run(run: RunFolder, space: SearchSpace, data: Any, task_name: str | None,
                 store.set_meta("one_shot", summary)
             chosen = [Architecture.from_dict(a) for a in summary["chosen"]]
             if run.info().get("trials") != len(chosen):  # fewer distinct candidates than K
-                logger.info("one-shot: %d distinct architectures to retrain (of %s asked)",
-                            len(chosen), run.info().get("trials"))
+                logging.getLogger("automl.space").warning(
+                    "one-shot: the phase ranked %d distinct architectures, so %d are retrained "
+                    "(--retrain-top %s)", len(summary["ranking"]), len(chosen),
+                    run.info().get("trials"))
                 run.update_info(trials=len(chosen))
             if not executor.started:
                 executor.start()

@@ -90,3 +90,32 @@ def test_a_killed_one_shot_phase_resumes_only_as_it_was_made(
     assert ("one_shot.npz: the checkpoint cannot be read (ValueError); the one-shot phase "
             "starts again from its first epoch") in caplog.text
     assert outcome.extra["one_shot_epochs"] == 3 and outcome.counts == {"complete": 1}
+
+
+@pytest.mark.slow
+def test_fewer_distinct_candidates_than_retrain_top_is_said(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A space of 2 architectures asked to retrain 3: the user hears why 2 were, and the
+    closing line's time covers the phase as well as the retraining."""
+    from automl.cli.search import _finish
+    from automl.engine.one_shot import OneShotSettings
+    from automl.engine.one_shot_api import run_one_shot
+
+    _data(tmp_path, 0)
+    (tmp_path / "space.yaml").write_text(SPACE.replace("max: 2", "max: 1").replace(
+        "activation: [relu, tanh]", "activation: relu"))
+    with caplog.at_level("WARNING", logger="automl.space"):
+        outcome = run_one_shot(tmp_path / "space.yaml", runs_dir=tmp_path / "runs", seed=1,
+                               settings=OneShotSettings(epochs=1, controller_steps=1,
+                                                        controller_batch=2, candidates=4,
+                                                        retrain_top=3),
+                               execution=IN_PROCESS)
+    assert ("the phase ranked 2 distinct architectures, so 2 are retrained (--retrain-top 3)"
+            in caplog.text)
+    capsys.readouterr()
+    _finish(outcome, top=3)
+    total = outcome.seconds + outcome.extra["one_shot_seconds"]
+    from automl.cli._common import format_seconds
+
+    assert f"Search finished in {format_seconds(total)}:" in capsys.readouterr().out
