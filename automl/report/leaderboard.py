@@ -232,9 +232,11 @@ def to_markdown(rows: Sequence[dict[str, Any]], *, test: bool = False) -> str:
     test_names = metric_columns(rows, "test_metrics") if test else []
     shot = any(r.get("one_shot") is not None for r in rows)
     counted = any("trials" in r for r in rows)
+    stopped = any(r["status"] == "stopped" for r in rows)  # where each stopped: its epochs
     header = ["rank", "run", "trial", "id", "status", *(["trials"] if counted else []),
               "reward", *(["one_shot"] if shot else []), *metric_names,
-              *(f"test.{m}" for m in test_names), "params", "architecture"]
+              *(f"test.{m}" for m in test_names), "params", *(["epochs"] if stopped else []),
+              "architecture"]
 
     def cell(value: Any, name: str = "") -> str:
         return format_number(value, name).replace("|", "\\|")
@@ -246,7 +248,7 @@ def to_markdown(rows: Sequence[dict[str, Any]], *, test: bool = False) -> str:
                   cell(r["reward"]), *([cell(r.get("one_shot"))] if shot else []),
                   *(cell(r["metrics"].get(m), m) for m in metric_names),
                   *(cell(r["test_metrics"].get(m), m) for m in test_names), cell(r["params"]),
-                  cell(r["summary"])]
+                  *([cell(r.get("epochs"))] if stopped else []), cell(r["summary"])]
         lines.append("| " + " | ".join(values) + " |")
     return "\n".join(lines) + "\n"
 
@@ -259,11 +261,12 @@ def to_csv(rows: Sequence[dict[str, Any]], *, test: bool = False) -> str:
     writer = csv.writer(out)
     writer.writerow(["rank", "run", "trial", "id", "status", *(["trials"] if counted else []),
                      "reward", "one_shot", *metric_names,
-                     *(f"test.{m}" for m in test_names), "params", "train_seconds", "summary"])
+                     *(f"test.{m}" for m in test_names), "params", "train_seconds", "epochs",
+                     "summary"])
     for r in rows:
         writer.writerow([r["rank"], r["run"], r["trial"], r["id"], r["status"],
                          *([r.get("trials")] if counted else []), r["reward"],
                          r.get("one_shot"), *(r["metrics"].get(m) for m in metric_names),
                          *(r["test_metrics"].get(m) for m in test_names), r["params"],
-                         r["train_seconds"], r["summary"]])
+                         r["train_seconds"], r.get("epochs"), r["summary"]])
     return out.getvalue()

@@ -219,3 +219,19 @@ def test_a_report_of_a_run_with_no_result_says_so(run, tmp_path: Path) -> None:
     assert "No trial has finished with a result yet" in page
     assert page.count("no trial has a result yet") == 2  # against trials and against time
     assert "no complete trial with a parameter count" in page
+
+
+def test_csv_and_markdown_say_where_a_stopped_trial_stopped(run, capsys, monkeypatch) -> None:
+    folder, store, archs = run
+    store.add_trial(6, archs[2])
+    store.finish_trial(6, status=TrialStatus.STOPPED, reward=0.85, params=7,
+                       metrics={"accuracy": 0.85, "loss": 0.15},
+                       epochs=[{"epoch": 1, "loss": 0.3}, {"epoch": 2, "loss": 0.15}])
+    monkeypatch.chdir(folder.path.parent.parent)
+    code, out, _ = cli(capsys, "leaderboard", "board", "--format", "csv", "--all")
+    rows = {r["trial"]: r for r in csv.DictReader(io.StringIO(out))}
+    assert code == 0 and rows["6"]["status"] == "stopped" and rows["6"]["epochs"] == "2"
+    code, out, _ = cli(capsys, "leaderboard", "board", "--format", "markdown", "--all")
+    header = out.splitlines()[0].strip("| ").split(" | ")
+    (line,) = [x for x in out.splitlines() if "| stopped |" in x]
+    assert line.strip("| ").split(" | ")[header.index("epochs")] == "2"
