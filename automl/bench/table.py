@@ -234,10 +234,10 @@ def _check_header(header: list[str], decisions: list[str], metric: str, source: 
     duplicated = sorted({h for h in header if header.count(h) > 1})
     if duplicated:
         raise DataError(f"duplicate columns: {allowed(duplicated)}", source=source, key="line 1")
-    if metric in decisions:
-        raise DataError(f"{metric!r} is a decision of the space, not a result column; the "
-                        f"reward column is one of: "
-                        f"{allowed([h for h in header if h not in decisions]) or 'none'}",
+    results = _result_columns(header, decisions)
+    if metric in decisions or (metric in header and metric not in results):
+        raise DataError(f"{metric!r} describes the architecture, not its result; the reward "
+                        f"column is one of: {allowed(results) or 'none'}",
                         source=source, key="--metric")
     taken = space.next_decision({})
     first = taken.name if taken is not None else None
@@ -247,10 +247,17 @@ def _check_header(header: list[str], decisions: list[str], metric: str, source: 
                         f"{did_you_mean(first, others)}; the header has: "
                         f"{allowed(header) or 'nothing'}", source=source, key="line 1")
     if metric not in header:
-        metrics = [h for h in header if h not in decisions]
-        raise DataError(f"no column {metric!r}{did_you_mean(metric, metrics)}; "
-                        f"other columns: {allowed(metrics) or 'none'}",
+        raise DataError(f"no column {metric!r}{did_you_mean(metric, results)}; the reward "
+                        f"column is one of: {allowed(results) or 'none'}",
                         source=source, key="line 1")
+
+
+def _result_columns(header: list[str], decisions: list[str]) -> list[str]:
+    """The columns that may hold a result: not a decision of the space, nor a setting every
+    row shares (``num_layers``, ``layers.0.type``, ``train.epochs``: written by
+    ``tabulate`` with each row's architecture), nor its ``id``."""
+    return [h for h in header if h not in decisions and h not in ("id", "num_layers")
+            and not h.startswith(("layers.", "train.", "task."))]
 
 
 def _parse_row(cells: dict[str, str], space: SearchSpace, decision_columns: list[str],

@@ -143,8 +143,29 @@ def test_real_world_csv_quirks(toy: tuple[SearchSpace, Path]) -> None:
     path.write_text("\ufeff" + "\r\n".join(lines) + "\r\n", encoding="utf-8")
     table = load_table(path, space)
     assert len(table) == 192 and len(table.rewards()) == 191
-    with pytest.raises(DataError, match="'width' is a decision of the space, not a result"):
+    with pytest.raises(DataError, match="'width' describes the architecture, not its result; "
+                                        "the reward column is one of: 'reward', 'seconds', "
+                                        "'params'$"):
         load_table(path, space, metric="width")
+
+
+def test_the_reward_columns_offered_are_results(tmp_path: Path) -> None:
+    """A table written by tabulate also holds each row's fixed settings and id: none of them
+    is offered as the reward column, and choosing one is refused as a decision is."""
+    space_path = tmp_path / "one.yaml"
+    space_path.write_text("name: one\ntask: digits\n"
+                          "layers: {min: 1, max: 1, types: {dense: {units: [4, 8]}}}\n"
+                          "train: {epochs: 2}\n")
+    space = load_space(space_path)
+    rows = [row_for(a, {"reward": 0.5, "seconds": 1.0, "id": a.id, "val_accuracy": 0.5})
+            for a in space.enumerate()]
+    table = write_table(tmp_path / "one.csv", rows, space=space)
+    offered = "the reward column is one of: 'reward', 'seconds', 'val_accuracy'$"
+    for metric in ("id", "num_layers", "train.epochs", "layers.0.activation"):
+        with pytest.raises(DataError, match=f"{metric!r} describes the architecture.*{offered}"):
+            load_table(table, space, metric=metric)
+    with pytest.raises(DataError, match=f"no column 'val_acc'.*{offered}"):
+        load_table(table, space, metric="val_acc")
 
 
 def test_rows_are_named_by_their_first_line(toy: tuple[SearchSpace, Path]) -> None:
