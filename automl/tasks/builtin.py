@@ -267,6 +267,11 @@ def _read_csv(path: Path, label_column: str, output: str = "classification"
              else labels.to_numpy(dtype=str))  # beyond 64 bits: class names
     elif not as_numbers.isna().any():
         y = as_numbers.to_numpy(dtype=np.float64)
+    elif output == "regression":  # a target that is not a number: its line and value
+        row = int(np.nonzero(as_numbers.isna().to_numpy())[0][0])
+        raise DataError(f"non-numeric target {labels.iat[row]!r} in column {label_column!r}; "
+                        "a regression's targets are numbers (or set task.output: "
+                        "classification)", source=str(path), key=f"line {row + 2}")
     else:
         y = labels.to_numpy(dtype=str)
     return {"x": values, "y": y}
@@ -336,6 +341,9 @@ def _dataset_from_arrays(arrays: dict[str, np.ndarray], output: str, seed: int,
             return encode(y, class_names)
         if y.dtype.kind not in "fiub":
             raise DataError(f"dtype {y.dtype} is not numeric", source=source, key=key)
+        if y.ndim not in (1, 2):  # reshaped, (n, 2, 2) would become 4 unrelated targets
+            raise DataError(f"shape {y.shape}: regression targets are (n,) or (n, targets)",
+                            source=source, key=key)
         if y.shape[0] != n:
             raise DataError(f"has {y.shape[0]} rows, its inputs have {n}", source=source, key=key)
         if not np.all(np.isfinite(y)):
@@ -367,32 +375,56 @@ def _dataset_from_arrays(arrays: dict[str, np.ndarray], output: str, seed: int,
     x_train, y_train = x[train], y[train]
     for split, name in (("val", "validation"), ("test", "test")):
         if len(parts[split][0]) == 0:  # given splits have rows (check_x); a cut one may not
-            raise DataError(f"too few examples to cut a {name} split ({len(x)} rows)",
-                            source=source, key="x")
+            most = (f", at most {int(np.bincount(y).max())} of a class" if classification
+                    else "")
+            needs = ("a class with 4 or more (the cut is stratified: 15 % of each class)"
+                     if classification else "4 or more (15 % is cut)")
+            raise DataError(f"too few examples to cut a {name} split ({len(x)} rows{most}); "
+                            f"allowed: {needs}, or give x_{split}/y_{split}", source=source,
+                            key="x")
     if classification:
         n_outputs = len(class_names)
-        _note_untrained_classes(source, class_names, y_train, parts)
+        _note_missing_classes(source, class_names, y_train, parts)
     else:
         n_outputs = int(y_train.shape[1])
     return Dataset(x_train, y_train, *parts["val"], *parts["test"], output=output,  # type: ignore[arg-type]
                    n_outputs=n_outputs, class_names=class_names)
 
 
-def _note_untrained_classes(source: str, class_names: tuple[Any, ...], y_train: np.ndarray,
-                            parts: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
-    """A ``note:`` for classes that no training example has (only in the given validation or
-    test split): no child can learn them, so every child gets them wrong there."""
-    absent = sorted(set(range(len(class_names))) - set(np.unique(y_train).tolist()))
-    if not absent:
-        return
-    where = [name for name, split in (("validation", "val"), ("test", "test"))
-             if np.isin(parts[split][1], absent).any()]
-    shown = ", ".join(str(class_names[i]) for i in absent[:10])
-    more = f" and {len(absent) - 10} more" if len(absent) > 10 else ""
-    one = len(absent) == 1
-    notes.warning(f"{source}: {len(absent)} {'class has' if one else 'classes have'} no "
-                  f"training example: {shown}{more} (only in the {' and '.join(where)} "
-                  f"split); no child can learn {'it' if one else 'them'}")
+def _note_missing_classes(source: str, class_names: tuple[Any, ...], y_train: np.ndarray,
+                          parts: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """A ``note:`` for classes a split has no example of. None in training (only in a given
+    validation or test split): no child can learn them. None in validation or test (too rare
+    for the stratified cut to leave one there): that split's scores, the reward included,
+    say nothing about them."""
+    every = set(range(len(class_names)))
+
+    def absent_from(y: np.ndarray) -> list[int]:
+        return sorted(every - set(np.unique(y).tolist()))
+
+    def named(indices: list[int]) -> str:
+        shown = ", ".join(str(class_names[i]) for i in indices[:10])
+        return shown + (f" and {len(indices) - 10} more" if len(indices) > 10 else "")
+
+    untrained = absent_from(y_train)
+    if untrained:
+        where = [name for name, split in (("validation", "val"), ("test", "test"))
+                 if np.isin(parts[split][1], untrained).any()]
+        one = len(untrained) == 1
+        notes.warning(f"{source}: {len(untrained)} {'class has' if one else 'classes have'} "
+                      f"no training example: {named(untrained)} (only in the "
+                      f"{' and '.join(where)} split); no child can learn "
+                      f"{'it' if one else 'them'}")
+    for name, split in (("validation", "val"), ("test", "test")):
+        unscored = [i for i in absent_from(parts[split][1]) if i not in untrained]
+        if unscored:
+            one = len(unscored) == 1
+            scores = "validation scores, the reward among them," if split == "val" \
+                else "test scores"
+            notes.warning(f"{source}: {len(unscored)} {'class has' if one else 'classes have'} "
+                          f"no {name} example: {named(unscored)}; {scores} leave "
+                          f"{'it' if one else 'them'} out (give more examples, or "
+                          f"x_{split}/y_{split} with every class)")
 
 
 TASKS.register("digits", Digits())

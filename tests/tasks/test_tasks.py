@@ -80,6 +80,22 @@ def test_a_class_only_in_the_given_test_split_gets_a_note(
     assert not caplog.records
 
 
+def test_a_class_too_rare_for_the_cut_splits_gets_a_note(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """3 examples of a class in 100: the stratified 15 % cut leaves none in validation or
+    test, and the reward (uar too) silently scores one class only."""
+    rng = np.random.default_rng(0)
+    path = _npz(tmp_path, x=rng.normal(size=(100, 4)), y=np.array([0] * 97 + [1] * 3))
+    with caplog.at_level("WARNING", logger="automl.data"):
+        data = TASKS.get("arrays").load({"path": str(path)}, base_dir=tmp_path, seed=0)
+    assert set(np.unique(data.y_val)) == {0}
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: 1 class has no validation example: 1; validation scores, the reward among "
+        "them, leave it out (give more examples, or x_val/y_val with every class)",
+        f"{path}: 1 class has no test example: 1; test scores leave it out (give more "
+        "examples, or x_test/y_test with every class)"]
+
+
 @pytest.mark.parametrize("case", ["missing", "nan", "fractional_label", "shape", "no_y", "dtype",
                                   "object_labels", "one_class", "no_features", "empty_file",
                                   "truncated", "npy_renamed", "folder"])
@@ -139,23 +155,34 @@ def _odd_npz(tmp_path: Path, case: str) -> Path:
         "uint64_labels": {"x": x, "y": y.astype(np.uint64) * np.uint64(2**63 + 5)},
         "huge_float_labels": {"x": x, "y": np.array([1e20, 2e20, 0.0, 1.0] * 10)},
         "beyond_float32": {"x": np.full((40, 5), 1e300), "y": y},
+        "targets_3d": {"x": x, "y": rng_targets(len(x))},
     }[case]
     return _npz(tmp_path, **arrays)
+
+
+def rng_targets(n: int) -> np.ndarray:
+    return np.random.default_rng(1).normal(size=(n, 2, 2))
 
 
 @pytest.mark.parametrize("case, message", [
     ("text_file", "is not an .npz (zip) archive"),
     ("empty_test", "x_test: shape (0, 5): no rows"),
-    ("no_room_for_test", "x: too few examples to cut a test split (6 rows)"),
+    ("no_room_for_test", "x: too few examples to cut a test split (6 rows, at most 3 of a "
+                         "class); allowed: a class with 4 or more (the cut is stratified: 15 % "
+                         "of each class), or give x_test/y_test"),
     ("uint64_labels", "y: labels beyond"),  # int64 wrapped them to negative numbers
     ("huge_float_labels", "y: labels beyond"),  # 1e20 and 2e20 were one class
     ("beyond_float32", "x: has values beyond float32's range"),  # NaN losses in every child
+    # flattened, (n, 2, 2) targets were 4 unrelated outputs
+    ("targets_3d", "y: shape (40, 2, 2): regression targets are (n,) or (n, targets)"),
 ])
 def test_arrays_that_loaded_then_failed_every_child_are_refused(tmp_path: Path, case: str,
                                                                  message: str) -> None:
     path = _odd_npz(tmp_path, case)
+    output = "regression" if case == "targets_3d" else "classification"
     with pytest.raises(DataError) as info:
-        TASKS.get("arrays").load({"path": str(path)}, base_dir=tmp_path, seed=0)
+        TASKS.get("arrays").load({"path": str(path), "output": output}, base_dir=tmp_path,
+                                 seed=0)
     line = info.value.one_line()
     assert str(path.resolve()) in line and message in line, line
 
@@ -180,6 +207,14 @@ def test_csv_class_labels_not_written_as_their_integers_stay_names(tmp_path: Pat
     regression = TASKS.get("arrays").load({"path": "codes.csv", "output": "regression"},
                                           base_dir=tmp_path, seed=0)
     assert sorted(set(regression.y_train.ravel().tolist())) == [7.0, 70.0]
+    (tmp_path / "words.csv").write_text("a,label\n" + "".join(f"{i},{i}\n" for i in range(9))
+                                        + "9,ten\n")
+    with pytest.raises(DataError) as info:  # the CSV's own words: column, line and value
+        TASKS.get("arrays").load({"path": "words.csv", "output": "regression"},
+                                 base_dir=tmp_path, seed=0)
+    assert info.value.one_line().endswith(
+        "words.csv: line 11: non-numeric target 'ten' in column 'label'; a regression's "
+        "targets are numbers (or set task.output: classification)")
 
 
 def _named_rows(n: int) -> tuple[np.ndarray, np.ndarray]:
