@@ -251,11 +251,13 @@ def _show_run(run: Any, store: Any, fmt: str) -> int:
         # told_seq numbers asks and tells together; name the trial told then instead
         told = sorted((t.told_seq, t.trial_id) for t in store.trials() if t.told_seq)
         seqs = [seq for seq, _ in told]
-        shown = updates if len(updates) <= 20 else updates[:: max(1, len(updates) // 20)]
-        for u in shown if shown[-1] is updates[-1] else [*shown, updates[-1]]:
+        numbered = list(enumerate(updates, start=1))  # the update's number, not a
+        shown = (numbered if len(numbered) <= 20  # strategy's own step counter (DQN's
+                 else numbered[:: max(1, len(numbered) // 20)])  # counts gradient steps)
+        for number, u in shown if shown[-1] is numbered[-1] else [*shown, numbered[-1]]:
             count = bisect.bisect_right(seqs, u["told_seq"])
             trial = told[count - 1][1] if count and seqs[count - 1] == u["told_seq"] else "-"
-            table.add_row(str(u["step"]), str(trial), str(count),
+            table.add_row(str(number), str(trial), str(count),
                           *(_fmt(u.get(k)) for k in keys))
         console.print(table)
     print_leaderboard([run], top=10)

@@ -183,7 +183,8 @@ def train_again(folder: RunFolder, record: TrialRecord, *, refit: bool,
     from automl.training.refit import with_validation_in_training
     from automl.training.trainer import train_child
 
-    seed, task_name, data = prepared or run_data(folder, record, "export --retrain")
+    seed, task_name, data = prepared or run_data(
+        folder, record, "export --refit" if refit else "export --retrain")
     facts = dataset_facts(data, task_name)
     architecture = record.arch
     if refit:

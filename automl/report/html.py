@@ -195,7 +195,8 @@ def _controller(data: Sequence[RunData]) -> str:
         why = ("the controller of a one-shot run learns in its shared-weight phase, whose "
                "per-epoch figures 'automl show RUN' lists"
                if any(d.info.get("mode") == "one-shot" for d in data)
-               else "this strategy (random, grid, ...) does not learn")
+               else "the strategy does not learn (random, grid, ...), or has not updated "
+                    "yet (a learner waits for its first results)")
         return ('<section><h2>Controller progress</h2><p class="muted" id="no-controller">'
                 f"No strategy updates were stored: {why}.</p></section>")
     keys = [k for k in CONTROLLER_KEYS

@@ -79,6 +79,8 @@ def test_resume_and_export_refuse_a_data_file_changed_since_the_run_was_made(
 
     with pytest.raises(RunError, match=r"data.npz changed .*; export --retrain needs the data"):
         export_model(outcome.run_path, None, tmp_path / "m.keras", retrain=True)
+    with pytest.raises(RunError, match=r"data.npz changed .*; export --refit needs the data"):
+        export_model(outcome.run_path, None, tmp_path / "m.keras", refit=True)  # its flag
     with pytest.raises(RunError, match=r"data.npz changed .*; loading its data needs the data"):
         load_run_data(outcome.run_path)
     assert not (tmp_path / "m.keras").exists()

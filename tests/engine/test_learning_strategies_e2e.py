@@ -45,8 +45,10 @@ def test_learning_strategy_search_stores_and_shows_its_progress(
             if line.startswith("│")]
     told = sorted((t.told_seq, t.trial_id) for t in trials if t.told_seq)
     by_seq = dict(told)
-    for step, trial, count in rows:
-        update = next(u for u in updates if str(u["step"]) == step)
+    # rows are numbered 1, 2, ... (DQN's own step counts gradient steps: 48.0)
+    assert [int(number) for number, _, _ in rows] == list(range(1, len(updates) + 1))
+    for number, trial, count in rows:
+        update = updates[int(number) - 1]
         assert trial == str(by_seq[update["told_seq"]])
         assert count == str(sum(1 for seq, _ in told if seq <= update["told_seq"]))
     for key in expected:

@@ -219,6 +219,8 @@ def test_a_report_of_a_run_with_no_result_says_so(run, tmp_path: Path) -> None:
     assert "No trial has finished with a result yet" in page
     assert page.count("no trial has a result yet") == 2  # against trials and against time
     assert "no complete trial with a parameter count" in page
+    # no update stored: a learner may not have updated yet (it is not said not to learn)
+    assert "does not learn (random, grid, ...), or has not updated yet" in page
 
 
 def test_csv_and_markdown_say_where_a_stopped_trial_stopped(run, capsys, monkeypatch) -> None:
