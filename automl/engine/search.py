@@ -31,6 +31,7 @@ from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -506,12 +507,7 @@ class SearchLoop:
             self.on_progress(self.progress(text))
 
     def _label(self, architecture: Architecture) -> str:
-        """The child's one-line summary, with the training settings the space searches and
-        the child reads (a head fitted in closed form reads no learning rate)."""
-        if not self._searched_train:
-            return describe(architecture, ())
-        used = effective_form(architecture).get("train", {})
-        return describe(architecture, tuple(k for k in self._searched_train if k in used))
+        return child_summary(architecture, self._searched_train)
 
     def progress(self, event: str = "") -> Progress:
         counts = self.store.counts()
@@ -541,6 +537,17 @@ class SearchLoop:
                    # the strategy ran dry before the trials asked for (a grid that is done)
                    **({"proposed_nothing_more": self._proposed_nothing_more}
                       if self._proposed_nothing_more else {})})
+
+
+def child_summary(architecture: Architecture, searched_train: tuple[str, ...]) -> str:
+    """A child's one-line summary: its layers, the pooling and the training settings the
+    space searches, each only where the child uses it (a head fitted in closed form reads no
+    learning rate; nothing pools the vector a final MiniRocket gives)."""
+    form = effective_form(architecture)
+    if architecture.pooling is not None and "pooling" not in form:
+        architecture = replace(architecture, pooling=None)
+    used = form.get("train", {})
+    return describe(architecture, tuple(k for k in searched_train if k in used))
 
 
 def check_trials(trials: int, *, key: str = "--trials") -> int:

@@ -54,3 +54,20 @@ def test_a_strategy_that_runs_dry_is_named_at_the_end(
     assert _finish(outcome, top=5) == 0
     assert ("note: the strategy (GridSearch) had nothing more to propose after 2 trials"
             in capsys.readouterr().err)
+
+
+def test_a_summary_names_only_the_pooling_a_child_uses() -> None:
+    """After a final MiniRocket (a vector) no pooling applies: the summary does not name one
+    (the architecture's id and equivalence key are another matter, tested with them)."""
+    from automl.engine.search import child_summary
+    from automl.space import load_space
+    from tests.conftest import SPACES
+
+    space = load_space(SPACES / "timeseries.yaml")
+    rng = np.random.default_rng(0)
+    pooled = [a for a in (space.sample(rng) for _ in range(400)) if a.pooling is not None]
+    vector = next(a for a in pooled if a.layers[-1]["type"] == "minirocket")
+    sequence = next(a for a in pooled if a.layers[-1]["type"] != "minirocket"
+                    and all(layer["type"] != "minirocket" for layer in a.layers))
+    assert "pool:" in vector.summary() and "pool:" not in child_summary(vector, ())
+    assert f"pool:{sequence.pooling}" in child_summary(sequence, ())
