@@ -231,6 +231,7 @@ def _end_workers(pool: ProcessPoolExecutor) -> None:
     (``ProcessPoolExecutor`` has no public way to end them before Python 3.14's
     ``terminate_workers``)."""
     processes = list(getattr(pool, "_processes", {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         process.terminate()
@@ -238,6 +239,8 @@ def _end_workers(pool: ProcessPoolExecutor) -> None:
         process.join(timeout=10)
         if process.is_alive():
             process.kill()
+    if manager is not None:  # it closes its wake-up pipe as it ends: Python's exit hook then
+        manager.join(timeout=10)  # finds it closed, instead of writing to a closing one
 
 
 def _check(strategies: Sequence[str], seeds: int | Sequence[int], budget: int,
