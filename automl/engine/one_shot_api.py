@@ -45,6 +45,7 @@ from automl.engine.one_shot import rank
 from automl.engine.search import Progress
 from automl.engine.search import SearchLoop
 from automl.engine.search import SearchOutcome
+from automl.engine.search import notices
 from automl.errors import RunError
 from automl.errors import SpaceError
 from automl.errors import UserInputError
@@ -63,8 +64,6 @@ from automl.strategies import create_strategy
 from automl.training.trainer import model_spec
 
 logger = logging.getLogger("automl.one_shot")
-notices = logging.getLogger("automl.resume")
-"""What a resume could not continue (the CLI prints it as ``note: ...``)."""
 
 MODE = "one-shot"
 ONE_SHOT_STRATEGY_DEFAULTS = {"imagined_batches": 0, "batch_size": None, "repeats": True}
