@@ -89,8 +89,11 @@ def not_utf8(path: str | Path) -> str:
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    """Return ' (did you mean 'x'?)' for the closest candidate, or '' when none is close."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in candidates], n=1, cutoff=0.6)
+    """Return ' (did you mean 'x'?)' for the closest candidate, or '' when none is close (a
+    candidate that differs only in case is the closest: 'Op' for 'op')."""
+    names = [str(c) for c in candidates]
+    same = [name for name in names if name.casefold() == str(word).casefold()]
+    close = same or difflib.get_close_matches(str(word), names, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

@@ -16,8 +16,10 @@ Two lines, as in docs/benchmark.md:
     python benchmarks/seed_sets.py run_a.json run_b.json --strategy dqn --within 1.25 --of tpe
 
 Later files replace earlier ones for the same (strategy, table, seed); ``--alias dqn_c=dqn``
-reads a plugin's rows as another strategy's. Mean ranks are among every strategy the files hold
-(or those ``--among`` names) for all the seeds used.
+reads a plugin's rows as another strategy's. Files made with another budget, metric or number
+of simulated workers are refused: a seed that never reached the top counts as the budget.
+Mean ranks are among every strategy the files hold (or those ``--among`` names) for all the
+seeds used.
 """
 
 from __future__ import annotations
@@ -31,21 +33,41 @@ import numpy as np
 
 from automl.bench.metrics import average_ranks
 
+SAME_SETTINGS = ("budget", "metric", "simulated_workers")
+"""What every pooled report must share: a seed that never reached the top counts as the budget,
+and a search with 4 workers is not one with 1."""
+
 
 def load(paths: list[Path], aliases: dict[str, str], metric: str
          ) -> dict[str, dict[str, dict[int, float]]]:
     """``{strategy: {table: {seed: evaluations}}}`` from bench JSON files, later ones winning."""
     out: dict[str, dict[str, dict[int, float]]] = {}
+    first: tuple[Path, dict[str, object]] | None = None
     for path in paths:
+        if not path.is_file():
+            raise ValueError(f"{path}: file not found")
         try:
             report = json.loads(path.read_text())
             for table in report.get("tables", [report]):  # a suite, or one table's report
+                settings = {key: table.get(key, 1 if key == "simulated_workers" else None)
+                            for key in SAME_SETTINGS}
+                first = first or (path, settings)
+                if settings != first[1]:
+                    differ = [f"{key} {first[1][key]} against {settings[key]}"
+                              for key in SAME_SETTINGS if settings[key] != first[1][key]]
+                    raise ValueError(f"{path}: made with other settings than {first[0]} "
+                                     f"({', '.join(differ)}); pool only reports of one setting")
                 for name, entry in table["strategies"].items():
                     seeds, values = entry["per_seed"]["seed"], entry["per_seed"][metric]
                     cells = out.setdefault(aliases.get(name, name), {}).setdefault(
-                        table["space"], {})
+                        table.get("label", table["space"]), {})
                     cells.update(zip(seeds, map(float, values), strict=True))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except ValueError as exc:
+            if str(exc).startswith(str(path)):
+                raise
+            raise ValueError(f"{path}: not a report of `automl bench --json` "
+                             f"({type(exc).__name__}: {exc})") from None
+        except (OSError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"{path}: not a report of `automl bench --json` "
                              f"({type(exc).__name__}: {exc})") from None
     return out
@@ -83,6 +105,24 @@ def failing_tables(medians: np.ndarray, strategies: list[str], args: argparse.Na
     return np.any(medians[i] >= medians[others], axis=0), False
 
 
+def _alias(text: str) -> tuple[str, str]:
+    name, equals, alias = text.partition("=")
+    if not (equals and name and alias):
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=AS (e.g. dqn_c=dqn)")
+    return name, alias
+
+
+def _scales(text: str) -> list[float]:
+    try:
+        scales = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not comma-separated positive numbers (e.g. 1,0.9,0.8)") from None
+    if not all(0 < scale < float("inf") for scale in scales):
+        raise argparse.ArgumentTypeError(f"{text!r}: every factor must be a positive number")
+    return scales
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="+", type=Path, help="`automl bench --json` files")
@@ -96,9 +136,10 @@ def main(argv: list[str] | None = None) -> int:
                         choices=["evals_to_top1", "evals_to_top5"])
     parser.add_argument("--set-size", type=int, default=20, help="seeds per set (default 20)")
     parser.add_argument("--draws", type=int, default=4000, help="bootstrap sets (default 4000)")
-    parser.add_argument("--scales", default="1,0.9,0.8,0.7",
-                        help="factors applied to the strategy's evaluations")
-    parser.add_argument("--alias", action="append", default=[], metavar="NAME=AS",
+    parser.add_argument("--scales", type=_scales, default=[1, 0.9, 0.8, 0.7],
+                        help="comma-separated factors applied to the strategy's evaluations "
+                        "(default 1,0.9,0.8,0.7)")
+    parser.add_argument("--alias", action="append", default=[], metavar="NAME=AS", type=_alias,
                         help="read strategy NAME as AS (repeatable)")
     parser.add_argument("--among", type=lambda s: s.split(","),
                         help="comma-separated strategies to use (default: all in the files)")
@@ -108,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--within needs --of")
     if args.set_size < 1 or args.draws < 1:
         parser.error("--set-size and --draws must be at least 1")
-    aliases = dict(a.split("=", 1) for a in args.alias)
+    aliases = dict(args.alias)
     try:
         data = load(args.files, aliases, args.metric)
     except ValueError as exc:
@@ -140,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     i = strategies.index(args.strategy)
     print(f"bootstrap sets of {size} seeds ({args.draws} draws): share passing; share failing "
           "each table" + ("; share missing the mean rank" if args.within is not None else ""))
-    for scale in (float(s) for s in args.scales.split(",")):
+    for scale in args.scales:
         passed, table_fails, rank_misses = 0, np.zeros(len(tables)), 0
         for _ in range(args.draws):
             picks = rng.integers(0, len(seeds), size=values.shape[:2] + (size,))

@@ -224,7 +224,8 @@ def overall(reports: Sequence[Mapping[str, Any]], strategies: Sequence[str]) -> 
                            for r in e["per_seed"]["regret"][str(b)]])
             for b in budgets}
         result[name] = entry
-    return {"tables": [report["space"] for report in reports], "budgets": budgets,
+    return {"tables": [report.get("label", report["space"]) for report in reports],
+            "budgets": budgets,
             "strategies": result}
 
 

@@ -62,6 +62,7 @@ def _panel(axes: Any, report: Mapping[str, Any]) -> None:
     axes.set_xscale("log")
     axes.set_xlabel("evaluations")
     axes.set_ylabel(f"best {report['metric']} so far")
-    axes.set_title(f"{report['space']}: median and IQR over {len(report['seeds'])} seeds")
+    axes.set_title(f"{report.get('label', report['space'])}: median and IQR over "
+                   f"{len(report['seeds'])} seeds")
     axes.legend(loc="lower right", fontsize="small")
     axes.grid(True, alpha=0.3)

@@ -121,9 +121,13 @@ def run_simulated(table: Table, strategy: str, seed: int, budget: int,
     finally:
         store.close()
     if len(told) < budget:
-        raise PluginError(f"strategy {strategy!r} stopped proposing after {len(told)} of "
-                          f"{budget} evaluations (ask() returned None with no child in flight)",
-                          source="bench")
+        from automl.registry import STRATEGIES
+
+        entry = STRATEGIES.entry(strategy)
+        raise PluginError(f"strategy {strategy!r} stopped proposing on {table.path}, seed "
+                          f"{seed}, after {len(told)} of {budget} evaluations (ask() returned "
+                          "None with no child in flight)",
+                          source="bench" if entry.is_builtin else entry.source)
     return RunTrace(strategy, seed, [t.reward for t in told],
                     [t.train_seconds for t in told], [t.architecture.id for t in told],
                     time.perf_counter() - start, [t.at for t in told])
@@ -303,6 +307,8 @@ def run_suite(tables: Sequence[Table], strategies: Sequence[str], seeds: int | S
     reports = [summarize(table, [t for job, t in zip(jobs, traces, strict=True)
                                  if job[0] == index], budget, strategies, workers=workers)
                for index, table in enumerate(tables)]
+    for report, label in zip(reports, table_labels(tables), strict=True):
+        report["label"] = label
     return {"tables": reports, "overall": overall(reports, strategies),
             "strategies": list(strategies), "budget": budget, "seeds": seed_list,
             "simulated_workers": workers, "wall_seconds": time.perf_counter() - start,
@@ -323,10 +329,22 @@ def run_benchmark(table: Table, strategies: Sequence[str], seeds: int | Sequence
             "processes": suite["processes"]}
 
 
+def table_labels(tables: Sequence[Table]) -> list[str]:
+    """How the reports name each table: its space's name, or, where one space serves several
+    tables (one NAS-Bench-201 YAML on three data sets), ``space (CSV name)``, or the CSV's
+    path where even those collide."""
+    names = [table.space.name for table in tables]
+    labels = [name if names.count(name) == 1 else f"{name} ({Path(table.path).stem})"
+              for name, table in zip(names, tables, strict=True)]
+    return [label if labels.count(label) == 1 else f"{table.space.name} ({table.path})"
+            for label, table in zip(labels, tables, strict=True)]
+
+
 def _space_settings(table: Table) -> dict[str, dict[str, Any]]:
     block = dict(table.space.strategy)
     name = block.pop("name", None)
     return {name: block} if name else {}
 
 
-__all__ = ["run_benchmark", "run_one", "run_simulated", "run_suite", "table_reward"]
+__all__ = ["run_benchmark", "run_one", "run_simulated", "run_suite", "table_labels",
+           "table_reward"]

@@ -234,7 +234,7 @@ def _check_header(header: list[str], decisions: list[str], metric: str, source: 
     duplicated = sorted({h for h in header if header.count(h) > 1})
     if duplicated:
         raise DataError(f"duplicate columns: {allowed(duplicated)}", source=source, key="line 1")
-    results = _result_columns(header, decisions)
+    results = _result_columns(header, decisions, space)
     if metric in decisions or (metric in header and metric not in results):
         raise DataError(f"{metric!r} describes the architecture, not its result; the reward "
                         f"column is one of: {allowed(results) or 'none'}",
@@ -252,12 +252,15 @@ def _check_header(header: list[str], decisions: list[str], metric: str, source: 
                         source=source, key="line 1")
 
 
-def _result_columns(header: list[str], decisions: list[str]) -> list[str]:
-    """The columns that may hold a result: not a decision of the space, nor a setting every
-    row shares (``num_layers``, ``layers.0.type``, ``train.epochs``: written by
-    ``tabulate`` with each row's architecture), nor its ``id``."""
-    return [h for h in header if h not in decisions and h not in ("id", "num_layers")
-            and not h.startswith(("layers.", "train.", "task."))]
+def _result_columns(header: list[str], decisions: list[str],
+                    space: SearchSpace) -> list[str]:
+    """The columns that may hold a result: not a decision of the space, nor its ``id``, nor,
+    in a space of layers, a setting every row shares (``num_layers``, ``layers.0.type``,
+    ``train.epochs``: written by ``tabulate`` with each row's architecture). A space of plain
+    ``decisions:`` has no such settings, so ``train.accuracy`` is a result there."""
+    settings = ("layers.", "train.", "task.") if space.layer_types else ()
+    return [h for h in header if h not in decisions and h != "id"
+            and not (settings and (h == "num_layers" or h.startswith(settings)))]
 
 
 def _parse_row(cells: dict[str, str], space: SearchSpace, decision_columns: list[str],
@@ -268,7 +271,9 @@ def _parse_row(cells: dict[str, str], space: SearchSpace, decision_columns: list
     except SpaceError as exc:
         column = exc.key or "?"
         if column not in cells:
-            message = f"missing column {column!r} (needed by this row's architecture)"
+            others = [name for name in cells if name not in decision_columns]
+            message = (f"missing column {column!r} (needed by this row's architecture)"
+                       f"{did_you_mean(column, others)}")
         elif cells[column] == "":
             message = "empty, but this row's architecture has this decision"
         else:

@@ -38,6 +38,7 @@ def register(subparsers: Any) -> None:
     bench.add_argument("spaces", nargs="+", metavar="SPACE.yaml",
                        help="search spaces of the tables (several: a suite)")
     bench.add_argument("--table", action="append", default=[], metavar="TABLE.csv",
+                       type=non_empty,
                        help="CSV with one row per architecture, one per space in the same "
                        "order (default: the CSV next to the YAML with the same name)")
     bench.add_argument("--strategies", metavar="A,B,...", default=None,
@@ -78,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     pairs = table_paths(args.spaces, args.table)
     spaces = [load_space(space, load_plugins=True) for space, _ in pairs]
     for space in spaces:  # named by file here, not by a worker once the runs have started
+        load_named(space.plugins, named_by=f"{space.source} (plugins:)")  # the note of a search
         if space.strategy:
             check_strategy_block(space)
     strategies = _strategies(args.strategies, STRATEGIES.names())
@@ -90,15 +92,29 @@ def run(args: argparse.Namespace) -> int:
         args.plot += ".png"  # what matplotlib would write, named as such in the output
     check_output_file(args.json, "--json")
     check_output_file(args.plot, "--plot")
+    if args.json and args.plot and Path(args.json).resolve() == Path(args.plot).resolve():
+        raise UserInputError(f"{args.plot!r} is also the --json report; give two files",
+                             key="--plot")
     inputs = [path for pair in pairs for path in pair] + list(args.plugins)
     check_not_an_input(args.json, inputs, "--json")
     check_not_an_input(args.plot, inputs, "--plot")
     _check_plot_format(args.plot)
     tables = []
-    for space, (_, table_path) in zip(spaces, pairs, strict=True):
-        table = load_table(table_path, space, metric=args.metric)
+    for space, (space_path, table_path) in zip(spaces, pairs, strict=True):
+        try:
+            table = load_table(table_path, space, metric=args.metric)
+        except DataError as exc:
+            if len(pairs) == 1 or exc.key == "--metric":
+                raise
+            # in a suite, a table given in the wrong order fails against another YAML
+            raise DataError(f"{exc.message} (read as the table of {space_path})",
+                            source=exc.source, key=exc.key) from None
         console.print(f"{table_path}: {len(table):,} of {space.size():,} architectures, "
                       f"best {args.metric} {table.optimum:.4g}", markup=False)
+        if args.simulated_workers > 1 and not table.has_seconds:
+            err_console.print(f"note: {table_path} has no 'seconds' column: every child "
+                              "takes the same simulated time, so the workers run in "
+                              "lockstep batches", markup=False)
         tables.append(table)
     smallest = min(tables, key=len)
     if args.budget > len(smallest):  # no strategy can propose more distinct architectures
@@ -189,6 +205,10 @@ def table_paths(spaces: list[str], tables: list[str]) -> list[tuple[str, str]]:
         raise UserInputError(f"{len(tables)} tables for {len(spaces)} space(s); give at most "
                              "one --table per space, in the order of the spaces", key="--table")
     for space in spaces:
+        if Path(space).suffix.lower() == ".csv":  # bench T.csv --table S.yaml
+            raise DataError("a table, not a search space: give the space's YAML first and "
+                            "its table with --table (automl bench SPACE.yaml --table "
+                            "TABLE.csv)", source=space)
         if not Path(space).is_file():
             raise DataError("file not found" if not Path(space).exists() else "is not a file",
                             source=space)
@@ -238,7 +258,7 @@ def render(report: dict[str, Any]) -> list[Any]:
     """
     from rich.table import Table as RichTable
 
-    evals = RichTable(title=f"{report['space']}: {report['rows']:,} rows, "
+    evals = RichTable(title=f"{report.get('label', report['space'])}: {report['rows']:,} rows, "
                       f"{len(report['seeds'])} seeds, metric {report['metric']}")
     evals.add_column("strategy")
     evals.add_column("evals to top 1 %", justify="right")

@@ -261,6 +261,7 @@ def _unloaded_plugins(data: Any, base_dir: Path) -> list[str]:
 def _parse_space(data: Any, *, source_name: str, base_dir: Path,
                  load_plugins: bool) -> SearchSpace:
     from automl.registry import REWARDS
+    from automl.registry import STRATEGIES
     from automl.registry import TASKS
     from automl.registry import ensure_builtins
 
@@ -404,6 +405,13 @@ def _parse_space(data: Any, *, source_name: str, base_dir: Path,
             block = {"name": block}
         strategy = dict(v.mapping(block, "strategy", None, required=("name",)))
         v.scalar(strategy["name"], "strategy.name", str)
+        # a misspelt name would drop the block's settings where no strategy is built from it
+        # (bench with --strategies, spaces validate): named here, like a layer or a task
+        if strategy["name"] not in STRATEGIES:
+            try:
+                STRATEGIES.entry(strategy["name"])
+            except UserInputError as exc:  # its message lists the names, with a did-you-mean
+                raise SpaceError(exc.message, source=source_name, key="strategy.name") from None
 
     config = _resolved_config(name, top, trials, seed, min_layers, max_layers, layer_types,
                               pooling, train, task_setting, reward_setting, decisions, strategy,

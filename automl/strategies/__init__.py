@@ -43,8 +43,8 @@ def create_strategy(name: str, space: SearchSpace, *, seed: int = 0, workers: in
 def check_strategy_block(space: SearchSpace) -> None:
     """The YAML ``strategy:`` block's settings checked against its strategy's ``Settings``
     (unknown keys, wrong types) and ranges (:meth:`Strategy.check_settings`), naming the
-    space's file, without building the strategy. A name no loaded code registers is left to
-    the search, which names the plugins that may hold it."""
+    space's file, without building the strategy (the name itself is checked when the space
+    is read)."""
     from automl.errors import UserInputError
     from automl.registry import STRATEGIES
     from automl.registry import ensure_builtins

@@ -108,7 +108,10 @@ def test_thresholds_by_hand(line_space: SearchSpace, tmp_path: Path) -> None:
     (lambda lines: lines.__setitem__(0, lines[0].replace("reward", "score")),
      "line 1: no column 'reward'"),
     (lambda lines: lines.__setitem__(0, lines[0].replace("edge1", "edge_1")),
-     "column 'edge1': missing column"),
+     "column 'edge1': missing column 'edge1' (needed by this row's architecture) (did you "
+     "mean 'edge_1'?)"),
+    (lambda lines: lines.__setitem__(0, lines[0].replace("edge1", "Edge1")),
+     "(did you mean 'Edge1'?)"),  # a case typo is the closest name
     (lambda lines: lines.__setitem__(4, lines[4] + ",extra"),
      "line 5: 8 cells, but the header has 7"),
     # NaN in any spelling is a missing value: a failed child's reward, never a time
@@ -121,7 +124,8 @@ def test_thresholds_by_hand(line_space: SearchSpace, tmp_path: Path) -> None:
                     for i in (1, 2)],
      "the 'seconds' column adds up to more than a float holds (largest 1e+308)"),
 ], ids=["bad-choice", "empty-decision", "bad-number", "duplicate", "no-metric",
-        "missing-column", "extra-cell", "nan-seconds", "first-decision-absent", "huge-seconds"])
+        "missing-column", "missing-column-case", "extra-cell", "nan-seconds",
+        "first-decision-absent", "huge-seconds"])
 def test_table_errors_name_file_line_and_column(toy: tuple[SearchSpace, Path], edit: Any,
                                                 message: str) -> None:
     space, path = toy
@@ -166,6 +170,19 @@ def test_the_reward_columns_offered_are_results(tmp_path: Path) -> None:
             load_table(table, space, metric=metric)
     with pytest.raises(DataError, match=f"no column 'val_acc'.*{offered}"):
         load_table(table, space, metric="val_acc")
+
+
+def test_a_space_of_plain_decisions_has_no_fixed_settings(toy: tuple[SearchSpace, Path]) -> None:
+    """Columns such as ``train.accuracy`` or ``num_layers`` (pandas' json_normalize names) are
+    results in a ``decisions:`` space: it has no layers or training settings they could be."""
+    space, path = toy
+    lines = path.read_text().splitlines()
+    lines[0] += ",train.accuracy,num_layers"
+    lines[1:] = [f"{line},{i / 1000},{i % 3}" for i, line in enumerate(lines[1:])]
+    path.write_text("\n".join(lines) + "\n")
+    table = load_table(path, space, metric="train.accuracy")
+    assert table.optimum == pytest.approx(0.191)
+    assert load_table(path, space, metric="num_layers").optimum == 2
 
 
 def test_rows_are_named_by_their_first_line(toy: tuple[SearchSpace, Path]) -> None:

@@ -81,3 +81,50 @@ def test_bad_input_is_one_line_with_exit_code_2(reports: list[Path], tmp_path: P
     assert seed_sets.main([str(reports[0]), "--strategy", "dqn", "--ahead-of", "random"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "needed ['dqn', 'random']" in err
+
+
+def test_reports_of_other_settings_are_not_pooled(reports: list[Path], tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """A seed that never reached the top counts as the budget: a report of budget 5 pooled
+    with budget 30 would pass lines it should miss. So would 4 workers pooled with 1."""
+    seed_sets = _seed_sets()
+    for key, value in (("budget", 5), ("simulated_workers", 4)):
+        other = json.loads(reports[1].read_text())
+        other[key] = value  # as a run with that setting records it
+        changed = tmp_path / f"{key}.json"
+        changed.write_text(json.dumps(other))
+        capsys.readouterr()
+        assert seed_sets.main([str(reports[0]), str(changed), "--strategy", "evolution",
+                               "--ahead-of", "random"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        assert f"{key}.json: made with other settings than {reports[0]}" in err
+        assert f"{key} {30 if key == 'budget' else 1} against {value}" in err
+
+
+@pytest.mark.parametrize(("flags", "says"), [
+    (["--alias", "dqn"], "argument --alias: 'dqn' is not NAME=AS"),
+    (["--scales", "abc"], "argument --scales: 'abc' is not comma-separated positive numbers"),
+    (["--scales", "1,,0.9"], "is not comma-separated positive numbers"),
+    (["--scales", "0"], "every factor must be a positive number"),
+])
+def test_bad_flags_are_one_line_before_any_output(reports: list[Path], flags: list[str],
+                                                  says: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    seed_sets = _seed_sets()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        seed_sets.main([str(reports[0]), "--strategy", "evolution", "--ahead-of", "random",
+                        *flags])
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and says in captured.err and "Traceback" not in captured.err
+
+
+def test_a_missing_file_is_named_as_missing(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    seed_sets = _seed_sets()
+    capsys.readouterr()
+    assert seed_sets.main([str(tmp_path / "gone.json"), "--strategy", "a", "--ahead-of",
+                           "b"]) == 2
+    assert capsys.readouterr().err == f"error: {tmp_path / 'gone.json'}: file not found\n"

@@ -125,6 +125,7 @@ def test_an_exhausted_strategy_is_named_by_its_algorithm(
     """The loop's warning names the strategy the user chose, not the wrapper around it."""
     table = tiny_table(tmp_path)
     with caplog.at_level("WARNING", logger="automl.search"), \
-            pytest.raises(PluginError, match="stopped proposing after 6 of 7"):
+            pytest.raises(PluginError,
+                          match=r"stopped proposing on .*tiny.csv, seed 0, after 6 of 7"):
         run_simulated(table, "grid", 0, 7)
     assert "strategy GridSearch has nothing more to propose" in caplog.text

@@ -181,16 +181,26 @@ def test_ctrl_c_stops_a_bench_at_once_and_ends_its_workers(
     (["{alpha}", "--json", "{a}"], "--json: '{a}' is an input of this command"),
     (["{alpha}", "--plot", "{alpha}"], "--plot: '{alpha}' is an input of this command"),
     (["{alpha}", "--json", "/dev/null"], "--json: '/dev/null' is not a regular file"),
+    (["{alpha}", "--json", "{out}", "--plot", "{out}"],
+     "--plot: '{out}' is also the --json report"),
+    (["{a}", "--table", "{alpha}"], "{a}: a table, not a search space: give the space's YAML"),
+    # a suite's tables given in the wrong order: named with the YAML they were read against
+    (["{lone}", "{alpha}", "--table", "{a}", "--table", "{a}"], "(read as the table of {lone})"),
+    (["{typo}", "--table", "{a}"],
+     "{typo}: strategy.name: unknown strategy 'evolutoin' (did you mean 'evolution'?)"),
 ], ids=["too-many-tables", "no-table-beside", "missing-table", "unknown-strategy",
-        "stray-comma", "json-is-the-table", "plot-is-the-space", "json-is-a-device"])
+        "stray-comma", "json-is-the-table", "plot-is-the-space", "json-is-a-device",
+        "json-is-the-plot", "table-first", "tables-swapped", "misspelt-strategy-block"])
 def test_cli_suite_errors_are_one_line(two_tables: list[tuple[Path, Path]], tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str], argv: list[str],
                                        message: str) -> None:
     (alpha_yaml, alpha_csv), (beta_yaml, _) = two_tables
     lone = tmp_path / "lone.yaml"
     lone.write_text("name: lone\ndecisions:\n  x: [1, 2]\n")
+    typo = tmp_path / "typo.yaml"  # its settings would silently not apply
+    typo.write_text(alpha_yaml.read_text() + "strategy: {name: evolutoin, sample_size: 2}\n")
     names = {"alpha": alpha_yaml, "beta": beta_yaml, "a": alpha_csv, "lone": lone,
-             "missing": tmp_path / "missing.csv"}
+             "missing": tmp_path / "missing.csv", "out": tmp_path / "same.png", "typo": typo}
     before = alpha_csv.read_bytes(), alpha_yaml.read_bytes()
     code = main(["bench", *(arg.format(**names) for arg in argv), "--budget", "5"])
     err = capsys.readouterr().err
@@ -257,3 +267,45 @@ def test_a_failing_plugin_strategy_and_a_bad_strategy_block_are_one_line(
     code = main(["bench", str(bad), "--table", str(alpha_csv), "--seeds", "1", "--budget", "5"])
     err = capsys.readouterr().err.splitlines()
     assert code == 2 and err[-1].startswith(f"error: {bad}: strategy.population"), err
+
+
+def test_one_space_for_several_tables_names_each_table(two_tables: list[tuple[Path, Path]],
+                                                      tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """One YAML read against two CSVs (a NAS-Bench-201 space on two data sets): each report,
+    the overall table and the plot name the table, so the two are never merged."""
+    alpha_yaml, alpha_csv = two_tables[0]
+    other = tmp_path / "alpha_hard.csv"
+    other.write_text(alpha_csv.read_text())
+    out = tmp_path / "one_space.json"
+    code = main(["bench", str(alpha_yaml), str(alpha_yaml), "--table", str(alpha_csv),
+                 "--table", str(other), "--strategies", "random", "--seeds", "2", "--budget",
+                 "6", "--workers", "1", "--json", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "alpha (alpha): 48 rows" in printed and "alpha (alpha_hard): 48 rows" in printed
+    report = json.loads(out.read_text())
+    assert [t["label"] for t in report["tables"]] == ["alpha (alpha)", "alpha (alpha_hard)"]
+    assert report["overall"]["tables"] == ["alpha (alpha)", "alpha (alpha_hard)"]
+    assert [t["space"] for t in report["tables"]] == ["alpha", "alpha"]
+
+
+def test_a_space_s_own_plugins_are_named_and_workers_without_times_are_noted(
+        two_tables: list[tuple[Path, Path]], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The code a space's ``plugins:`` runs gets the note a search gives it; simulated workers
+    on a table without ``seconds`` run in lockstep, which is said too."""
+    _, (beta_yaml, beta_csv) = two_tables
+    plugin = tmp_path / "first_pick.py"
+    plugin.write_text("from automl.registry import STRATEGIES\n"
+                      "from automl.strategies.random import RandomSearch\n\n\n"
+                      "@STRATEGIES.register('first_pick')\nclass FirstPick(RandomSearch):\n"
+                      "    pass\n")
+    space = tmp_path / "with_plugin.yaml"
+    space.write_text(beta_yaml.read_text() + "plugins: [first_pick.py]\n")
+    code = main(["bench", str(space), "--table", str(beta_csv), "--strategies", "first_pick",
+                 "--seeds", "1", "--budget", "4", "--workers", "1", "--simulated-workers", "2"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert f"note: running plugin code named by {space} (plugins:): {plugin}" in err
+    assert f"note: {beta_csv} has no 'seconds' column: every child takes the same" in err

@@ -67,6 +67,9 @@ BAD = {
     "empty_string_choice": ("decisions:\n  tag: ['', x]\n",
                             "an empty string cannot be a choice"),
     "duplicate_choice": ("decisions:\n  lr: [0.001, 1e-3]\n", "duplicate choice 0.001"),
+    # its settings would be dropped where no strategy is built from the block (bench)
+    "unknown_strategy": (TINY_DIGITS + "strategy: {name: evolutoin, sample_size: 5}\n",
+                         "unknown strategy 'evolutoin' (did you mean 'evolution'?)"),
 }
 
 WHERE = {
@@ -79,7 +82,7 @@ WHERE = {
     "bad_class_weight": "train.class_weight", "bad_pooling": "layers.pooling[1]",
     "same_value": "decisions.width[1]", "same_text": "decisions.tag[1]",
     "same_boolean_text": "decisions.flag[1]", "empty_string_choice": "decisions.tag[0]",
-    "duplicate_choice": "decisions.lr[1]",
+    "duplicate_choice": "decisions.lr[1]", "unknown_strategy": "strategy.name",
 }
 
 
@@ -95,7 +98,7 @@ def test_bad_spaces_name_file_key_and_allowed(tmp_path: Path, case: str) -> None
     assert expected in line
     if case in WHERE:
         assert WHERE[case] in line
-    if case in ("unknown_layer", "unknown_task", "unknown_reward"):
+    if case in ("unknown_layer", "unknown_task", "unknown_reward", "unknown_strategy"):
         assert "allowed:" in line
 
 
