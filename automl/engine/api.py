@@ -84,7 +84,9 @@ def _load_data(space: SearchSpace, seed: int) -> tuple[SearchSpace, Any, str | N
     (``train.folds: auto``), before any strategy or child sees it."""
     data, task_name = load_task_data(space, seed)
     _check_folds(space, data)
-    return _settled_folds(space, data), data, task_name
+    settled = _settled_folds(space, data)
+    _check_validation_size(settled, data)
+    return settled, data, task_name
 
 
 def check_space_data(space: SearchSpace, seed: int | None = None) -> dict[str, Any]:
@@ -113,6 +115,19 @@ def _check_folds(space: SearchSpace, data: Any) -> None:
             raise SpaceError(f"{folds} folds need at least {folds} examples in training + "
                              f"validation; the task has {size}; allowed: at most {size}",
                              source=space.source, key="train.folds")
+
+
+def _check_validation_size(space: SearchSpace, data: Any) -> None:
+    """The CCC of fewer than two targets is 0 whatever a child predicts, so a search scored on
+    one validation example would rank its children by nothing: refused. Cross-validated
+    children are scored out of fold over the whole pool instead."""
+    folds = space.train.get("folds", ())
+    one_split = not folds or 0 in folds
+    if one_split and len(data.y_val) < 2 and reward_name(space) == "ccc":
+        raise SpaceError(f"ccc needs at least 2 validation examples; the task has "
+                         f"{len(data.y_val)}; allowed: more data, a larger validation split, "
+                         "train.folds or another reward (neg_val_loss)", source=space.source,
+                         key="reward")
 
 
 def _settled_folds(space: SearchSpace, data: Any) -> SearchSpace:

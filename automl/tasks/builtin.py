@@ -126,9 +126,9 @@ class Arrays(Task):
                             key="task.path")
         if not path.is_file():
             raise DataError("file not found", source=str(path), key="task.path")
-        if path.suffix == ".npz":
+        if path.suffix.lower() == ".npz":
             arrays = _read_npz(path)
-        elif path.suffix == ".csv":
+        elif path.suffix.lower() == ".csv":
             arrays = _read_csv(path, params.get("label_column", "label"), output)
         else:
             raise DataError(f"unsupported file type {path.suffix!r}; allowed: '.npz', '.csv'",
@@ -220,6 +220,10 @@ def _read_csv(path: Path, label_column: str, output: str = "classification"
         raise DataError("expected a header row and at least one data row", source=str(path))
     with path.open(encoding="utf-8", newline="") as handle:  # pandas renames repeats to 'a.1'
         names = [name.strip() for name in next(csv.reader(handle), [])]
+    if "" in names:  # pandas' to_csv writes its index under an empty name: a leaked feature
+        raise DataError(f"column {names.index('') + 1} has no name (the index pandas' to_csv "
+                        "writes? save with index=False, or name the column)", source=str(path),
+                        key="line 1")
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise DataError(f"column {repeated[0]!r} appears more than once in the header",
@@ -261,6 +265,11 @@ def _read_csv(path: Path, label_column: str, output: str = "classification"
     if output == "classification" and not (
             integers and all(str(int(label)) == label for label in labels)):
         y = labels.to_numpy(dtype=str)  # class names as written: "007", "7.0", "+7"
+        if not integers and not as_numbers.isna().any() and (as_numbers % 1 != 0).any():
+            notes.warning(f"{path}: column {label_column!r} holds decimal numbers (e.g. "
+                          f"{labels.iat[int(np.argmax((as_numbers % 1 != 0).to_numpy()))]}), "
+                          f"read as {len(set(y))} class names; for a regression set "
+                          "task.output: regression")
     elif integers:
         whole = [int(label) for label in labels]
         y = (np.asarray(whole, dtype=np.int64) if all(abs(i) < 2**63 for i in whole)
@@ -281,11 +290,13 @@ def _integer_labels(y: np.ndarray, source: str, key: str) -> np.ndarray:
     """Numeric class labels as integers (1.0 -> 1), with the one-line errors of bad labels."""
     if y.dtype.kind not in "fiub":
         raise DataError(f"dtype {y.dtype} is neither numbers nor text", source=source, key=key)
+    if y.ndim == 2 and y.shape[1] == 1:  # a column vector, as from df[["label"]].to_numpy()
+        y = y[:, 0]
     if y.ndim != 1:
         raise DataError(f"shape {y.shape}: expected one label per row", source=source, key=key)
     if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
         raise DataError("classification labels must be integers or class names (text), one "
-                        "per row", source=source, key=key)
+                        "per row (or set task.output: regression)", source=source, key=key)
     # beyond these, int64 wraps (uint64) or floats stop telling integers apart: two classes
     # would silently become one
     limit = 2**53 if y.dtype.kind == "f" else 2**63 - 1
@@ -327,6 +338,8 @@ def _dataset_from_arrays(arrays: dict[str, np.ndarray], output: str, seed: int,
     # Class names: one vocabulary over every split, numbers in numeric order. Labels 0..K-1
     # keep their values as indices; others (1/2, -1/1, 3/5/7) become indices 0..K-1 by rank.
     class_names = class_vocabulary(*(arrays[k] for k in label_keys)) if classification else ()
+    if classification and not class_names:
+        raise DataError(f"shape {arrays['y'].shape}: no rows", source=source, key="y")
     if classification and len(class_names) < 2:
         raise DataError(f"one class only ({', '.join(map(str, class_names)) or 'none'}): "
                         "classification needs at least 2 (or set task.output: regression)",
@@ -335,6 +348,8 @@ def _dataset_from_arrays(arrays: dict[str, np.ndarray], output: str, seed: int,
     def check_y(key: str, n: int) -> np.ndarray:
         y = arrays[key]
         if classification:
+            if y.ndim == 2 and y.shape[1] == 1:  # text labels as a column vector
+                y = y[:, 0]
             if y.ndim != 1 or y.shape[0] != n:
                 raise DataError(f"shape {y.shape}: expected one label per row ({n})",
                                 source=source, key=key)

@@ -53,7 +53,10 @@ def auto_folds(pool_size: int, classes: int = 0) -> int:
     """What ``train.folds: auto`` means for a task whose pool holds ``pool_size`` examples of
     ``classes`` classes (0: regression)."""
     thin = classes > 0 and pool_size < AUTO_PER_CLASS_BELOW * classes
-    return AUTO_FOLDS if pool_size < AUTO_POOL_BELOW or thin else 0
+    if pool_size < 2:  # nothing to hold out
+        return 0
+    # a pool smaller than AUTO_FOLDS: leave one out
+    return min(AUTO_FOLDS, pool_size) if pool_size < AUTO_POOL_BELOW or thin else 0
 
 
 def pool(data: Dataset) -> tuple[np.ndarray, np.ndarray]:

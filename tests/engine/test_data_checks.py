@@ -59,6 +59,31 @@ def test_more_folds_than_examples_are_refused_before_the_run_exists(tmp_path: Pa
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
 
 
+def test_a_ccc_on_one_validation_example_is_refused_and_auto_folds_fit_a_tiny_pool(
+        tmp_path: Path) -> None:
+    """The CCC of one target is 0 for every child (no ranking at all): refused, before the
+    run exists. ``folds: auto`` on a pool of 4 examples is leave-one-out (it asked for 5 folds,
+    and every child failed); cross-validated children are scored on the whole pool."""
+    from automl.engine import run_search
+    from automl.engine.api import _load_data
+    from automl.space import load_space
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "data.npz", x=rng.normal(size=(3, 5)), y=rng.normal(size=3),
+             x_val=rng.normal(size=(1, 5)), y_val=rng.normal(size=1),
+             x_test=rng.normal(size=(4, 5)), y_test=rng.normal(size=4))
+    with pytest.raises(SpaceError, match=r"space.yaml: reward: ccc needs at least 2 "
+                                         r"validation examples; the task has 1"):
+        run_search(_space(tmp_path, ", output: regression"), runs_dir=tmp_path / "runs",
+                   name="r", execution=IN_PROCESS)
+    assert not (tmp_path / "runs").exists()
+    auto = _space(tmp_path, ", output: regression", ", folds: auto")
+    settled, _, _ = _load_data(load_space(auto), 0)
+    assert settled.train["folds"] == (4,)
+    outcome = run_search(auto, runs_dir=tmp_path / "runs", name="r", execution=IN_PROCESS)
+    assert outcome.counts.get("complete") == 1
+
+
 def test_resume_and_export_refuse_a_data_file_changed_since_the_run_was_made(
         tmp_path: Path) -> None:
     from automl.engine import resume_search

@@ -140,6 +140,8 @@ def test_arrays_bad_data(tmp_path: Path, case: str) -> None:
     assert str(path.resolve()) in line and "\n" not in line
     if case == "object_labels":
         assert ": y: " in line and "y.astype(str)" in line
+    if case == "fractional_label":  # decimal labels are likelier a regression's targets
+        assert "(or set task.output: regression)" in line
 
 
 def _odd_npz(tmp_path: Path, case: str) -> Path:
@@ -156,6 +158,7 @@ def _odd_npz(tmp_path: Path, case: str) -> Path:
         "huge_float_labels": {"x": x, "y": np.array([1e20, 2e20, 0.0, 1.0] * 10)},
         "beyond_float32": {"x": np.full((40, 5), 1e300), "y": y},
         "targets_3d": {"x": x, "y": rng_targets(len(x))},
+        "no_rows": {"x": x[:0], "y": y[:0]},
     }[case]
     return _npz(tmp_path, **arrays)
 
@@ -167,6 +170,7 @@ def rng_targets(n: int) -> np.ndarray:
 @pytest.mark.parametrize("case, message", [
     ("text_file", "is not an .npz (zip) archive"),
     ("empty_test", "x_test: shape (0, 5): no rows"),
+    ("no_rows", "y: shape (0,): no rows"),  # not "one class only (none)"
     ("no_room_for_test", "x: too few examples to cut a test split (6 rows, at most 3 of a "
                          "class); allowed: a class with 4 or more (the cut is stratified: 15 % "
                          "of each class), or give x_test/y_test"),
@@ -286,6 +290,8 @@ def test_integer_labels_are_class_values(tmp_path: Path, values: tuple) -> None:
     ("a,a,label\n1,2,x\n3,4,y\n", "line 1: column 'a' appears more than once"),
     ("a,label\n1,1\n2,2\n3,nan\n", "line 4: missing label 'nan' in column 'label'"),
     ("a,label\n1,x\n2,N/A\n3,y\n", "line 3: missing label 'N/A' in column 'label'"),
+    # pandas' to_csv writes its index under an empty name: it would be a (leaking) feature
+    (",a,label\n0,1,x\n1,2,y\n2,3,x\n", "line 1: column 1 has no name (the index pandas'"),
 ])
 def test_csv_errors_are_one_line(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.csv"
@@ -324,3 +330,25 @@ def test_class_names_reach_the_run_and_show(tmp_path: Path, capsys) -> None:
     assert main(["leaderboard", "--runs-dir", str(tmp_path / "runs")]) == 0
     # the finished search closed its store: its readers leave no -wal/-shm files beside it
     assert not list(outcome.run_path.glob("trials.sqlite-*"))
+
+
+def test_decimal_csv_labels_get_a_note_and_column_labels_are_read(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Decimal numbers in a CSV's label column are read as class names, as written, with a
+    note that a regression needs ``task.output: regression``; labels saved as a column
+    vector (n, 1), numbers or text, are one label per row; ``.NPZ`` is an .npz."""
+    rng = np.random.default_rng(0)
+    rows = "".join(f"{i},{[0.5, 1.5][i % 2]}\n" for i in range(30))
+    (tmp_path / "graded.csv").write_text("a,label\n" + rows)
+    with caplog.at_level("WARNING", logger="automl.data"):
+        data = TASKS.get("arrays").load({"path": "graded.csv"}, base_dir=tmp_path, seed=0)
+    assert data.class_names == ("0.5", "1.5")
+    assert "column 'label' holds decimal numbers (e.g. 0.5), read as 2 class names; for a " \
+           "regression set task.output: regression" in caplog.text
+    x = rng.normal(size=(30, 3))
+    for name, y in (("numbers.NPZ", np.arange(30)[:, None] % 2),
+                    ("text.npz", np.array([["a"], ["b"]] * 15))):
+        with (tmp_path / name).open("wb") as handle:  # a path would get '.npz' appended
+            np.savez(handle, x=x, y=y)
+        data = TASKS.get("arrays").load({"path": name}, base_dir=tmp_path, seed=0)
+        assert len(data.class_names) == 2 and data.y_train.ndim == 1

@@ -132,6 +132,8 @@ def test_auto_folds_are_settled_from_the_pool_when_data_loads(tmp_path) -> None:
     assert (auto_folds(100, 10), auto_folds(270, 9), auto_folds(100, 0)) == (5, 0, 0)
     assert auto_folds(AUTO_PER_CLASS_BELOW * 8 - 1, 8) == 5
     assert auto_folds(AUTO_PER_CLASS_BELOW * 8, 8) == 0
+    # a pool too small for 5 folds leaves one out; one example cannot be held out
+    assert (auto_folds(4), auto_folds(2), auto_folds(1)) == (4, 2, 0)
     for rows, folds in ((80, 5), (200, 0)):
         space = load_space(_npz_space(tmp_path, rows))
         assert space.train["folds"] == ("auto",)
