@@ -107,6 +107,9 @@ def export_model(run: str | Path, trial: str | None, out: str | Path, *,
         "plugins": info.get("plugins", []),
         "seed": child_seed(int(info.get("seed", 0)), source.trial_id),
     }
+    folds = int((source.architecture.get("train") or {}).get("folds") or 0)
+    if folds >= 2:  # cross-validated: scored out of fold over train + val; params per network
+        metadata.update(folds=folds, networks=1 if refit else folds)
     if refit:  # as an ensemble's sidecar: the metrics are the exported model's own
         metadata.update(metrics=None, test_metrics=metadata.pop("refit_test_metrics"),
                         search_metrics=source.metrics, search_test_metrics=source.test_metrics)

@@ -442,6 +442,9 @@ def test_export_refit_trains_on_training_and_validation_for_the_chosen_epochs(
     assert meta["refit_epochs"] == int(best.metrics["best_epoch"])
     assert meta["refit_examples"] == len(data.x_train) + len(data.x_val)
     assert meta["sizes"]["train"] == len(data.x_train)  # the search's own split, as stored
+    # cross-validated: the sidecar says so, and how many networks the file holds
+    assert (meta["folds"], meta["networks"]) == (2, 1)
+    assert json.loads((tmp_path / "cv.json").read_text())["networks"] == 2
     assert f"for {meta['refit_epochs']} epoch" in done.stdout and "test accuracy" in done.stdout
     refit, mean = predict_in_fresh_process([tmp_path / "refit.keras", tmp_path / "cv.keras"],
                                            data.x_test, tmp_path)
