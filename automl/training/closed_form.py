@@ -14,8 +14,7 @@ learning-rate settings do not apply, the class weights do. The head stays the ta
 
 * classification: the ridge scores (one per class, targets -1/+1) times a temperature, then the
   head's softmax. The temperature is the one (of a grid) whose softmax of the *leave-one-out*
-  scores on the training split has the lowest cross-entropy (against Platt's targets, so
-  that perfectly separated scores do not saturate it), so the probabilities, and the
+  scores on the training split has the lowest log loss, so the probabilities, and the
   validation loss that breaks ties between children, are neither flat nor overconfident.
   Classes absent from the training split get a score far below the others;
 * regression: the ridge predictions, ``Dense`` with no activation.
@@ -56,20 +55,11 @@ def body_features(model: Any, x: np.ndarray) -> np.ndarray:
 
 def best_temperature(loo_scores: np.ndarray, y: np.ndarray) -> float:
     """The temperature of :data:`TEMPERATURES` whose softmax of the leave-one-out scores has
-    the lowest cross-entropy against Platt's targets (1999): a class seen ``n`` times is
-    aimed at probability ``(n + 1) / (n + 2)``, the rest spread over the other classes. With
-    hard targets, scores that separate the training split perfectly (leave-one-out accuracy
-    1, common with 10,000 MiniRocket features) drove the temperature to the top of the grid:
-    test probabilities of 1 - 1e-7, wrong answers given 1e-6, and the validation loss that
-    breaks ties at Keras' clip constant for every child."""
-    from scipy.special import log_softmax
+    the lowest log loss on ``y``."""
+    from scipy.special import softmax
 
-    classes = loo_scores.shape[1]
-    counts = np.bincount(y, minlength=classes).astype(np.float64)
-    sure = (counts[y] + 1.0) / (counts[y] + 2.0)
-    targets = np.repeat(((1.0 - sure) / max(classes - 1, 1))[:, None], classes, axis=1)
-    targets[np.arange(len(y)), y] = sure
-    losses = [-np.mean(np.sum(targets * log_softmax(t * loo_scores, axis=1), axis=1))
+    rows = np.arange(len(y))
+    losses = [-np.mean(np.log(np.clip(softmax(t * loo_scores, axis=1)[rows, y], 1e-12, 1.0)))
               for t in TEMPERATURES]
     return float(TEMPERATURES[int(np.argmin(losses))])
 

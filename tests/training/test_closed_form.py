@@ -97,12 +97,7 @@ def test_the_temperature_follows_how_well_held_out_scores_separate(separated: bo
     signal = np.where(y == 1, 1.0, -1.0) if separated else rng.normal(size=200)
     scores = np.stack([-signal, signal], axis=1) / 2
     temperature = best_temperature(scores, y)
-    assert (temperature > 3) if separated else (temperature < 1)
-    if separated:  # confident, never saturated: Platt's target for ~100 of a class is ~0.99
-        from scipy.special import softmax
-
-        sure = softmax(temperature * scores, axis=1)[np.arange(200), y]
-        assert 0.97 < sure.min() and sure.max() < 0.999
+    assert (temperature > 10) if separated else (temperature < 1)
 
 
 def test_a_wide_fixed_body_predicts_in_small_chunks() -> None:
