@@ -15,7 +15,10 @@ learning-rate settings do not apply, the class weights do. The head stays the ta
 * classification: the ridge scores (one per class, targets -1/+1) times a temperature, then the
   head's softmax. The temperature is the one (of a grid) whose softmax of the *leave-one-out*
   scores on the training split has the lowest log loss, so the probabilities, and the
-  validation loss that breaks ties between children, are neither flat nor overconfident.
+  validation loss that breaks ties between children, are neither flat nor overconfident
+  where those scores make mistakes. Where they make none, the temperature goes to the top of
+  the grid and the probabilities saturate; Platt's smoothed targets bound it, but were
+  measured and not kept (docs/benchmark.md, "A bounded temperature for the closed-form head").
   Classes absent from the training split get a score far below the others;
 * regression: the ridge predictions, ``Dense`` with no activation.
 """
