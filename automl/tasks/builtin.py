@@ -286,6 +286,15 @@ def _read_csv(path: Path, label_column: str, output: str = "classification"
     return {"x": values, "y": y}
 
 
+def _check_no_missing_label(y: np.ndarray, source: str, key: str) -> None:
+    """As in a CSV, an empty or NaN-spelt text label is a missing value, not a class."""
+    missing = np.isin(np.char.strip(y.astype(str)), ("", *MISSING_LABELS)).reshape(-1)
+    if missing.any():
+        row = int(np.nonzero(missing)[0][0])
+        raise DataError(f"missing label {str(y.reshape(-1)[row]).strip()!r} at row {row}; drop "
+                        "the row, or give its class a name", source=source, key=key)
+
+
 def _integer_labels(y: np.ndarray, source: str, key: str) -> np.ndarray:
     """Numeric class labels as integers (1.0 -> 1), with the one-line errors of bad labels."""
     if y.dtype.kind not in "fiub":
@@ -335,6 +344,9 @@ def _dataset_from_arrays(arrays: dict[str, np.ndarray], output: str, seed: int,
     if classification:  # labels as class values: text as it is, integers as integers
         arrays = {**arrays, **{key: _integer_labels(arrays[key], source, key)
                                for key in label_keys if not is_text(arrays[key])}}
+        for key in label_keys:
+            if is_text(arrays[key]):
+                _check_no_missing_label(arrays[key], source, key)
     # Class names: one vocabulary over every split, numbers in numeric order. Labels 0..K-1
     # keep their values as indices; others (1/2, -1/1, 3/5/7) become indices 0..K-1 by rank.
     class_names = class_vocabulary(*(arrays[k] for k in label_keys)) if classification else ()

@@ -98,7 +98,8 @@ def test_a_class_too_rare_for_the_cut_splits_gets_a_note(
 
 @pytest.mark.parametrize("case", ["missing", "nan", "fractional_label", "shape", "no_y", "dtype",
                                   "object_labels", "one_class", "no_features", "empty_file",
-                                  "truncated", "npy_renamed", "folder"])
+                                  "truncated", "npy_renamed", "folder",
+                                  "missing_text_label"])
 def test_arrays_bad_data(tmp_path: Path, case: str) -> None:
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(20, 4)), rng.integers(2, size=20)
@@ -115,6 +116,8 @@ def test_arrays_bad_data(tmp_path: Path, case: str) -> None:
         path = _npz(tmp_path, x=x)
     elif case == "object_labels":  # what pandas' .values gives for a column of names
         path = _npz(tmp_path, x=x, y=np.array(["a", "b"] * 10, dtype=object))
+    elif case == "missing_text_label":  # a class named 'nan' would be learnt
+        path = _npz(tmp_path, x=x, y=np.array(["a", "b", "nan", "a"] * 5))
     elif case == "one_class":
         path = _npz(tmp_path, x=x, y=np.ones(20))
     elif case == "no_features":
@@ -140,6 +143,8 @@ def test_arrays_bad_data(tmp_path: Path, case: str) -> None:
     assert str(path.resolve()) in line and "\n" not in line
     if case == "object_labels":
         assert ": y: " in line and "y.astype(str)" in line
+    if case == "missing_text_label":
+        assert ": y: missing label 'nan' at row 2" in line
     if case == "fractional_label":  # decimal labels are likelier a regression's targets
         assert "(or set task.output: regression)" in line
 
