@@ -265,11 +265,11 @@ def _read_csv(path: Path, label_column: str, output: str = "classification"
     if output == "classification" and not (
             integers and all(str(int(label)) == label for label in labels)):
         y = labels.to_numpy(dtype=str)  # class names as written: "007", "7.0", "+7"
-        if not integers and not as_numbers.isna().any() and (as_numbers % 1 != 0).any():
+        fractional = (as_numbers % 1 != 0).to_numpy()  # NaN (text) counts as fractional
+        if not as_numbers.isna().any() and fractional.any():  # likelier a regression's
             notes.warning(f"{path}: column {label_column!r} holds decimal numbers (e.g. "
-                          f"{labels.iat[int(np.argmax((as_numbers % 1 != 0).to_numpy()))]}), "
-                          f"read as {len(set(y))} class names; for a regression set "
-                          "task.output: regression")
+                          f"{labels.iat[int(np.argmax(fractional))]}), read as {len(set(y))} "
+                          "class names; for a regression set task.output: regression")
     elif integers:
         whole = [int(label) for label in labels]
         y = (np.asarray(whole, dtype=np.int64) if all(abs(i) < 2**63 for i in whole)
