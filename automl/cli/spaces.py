@@ -95,8 +95,11 @@ def _data_line(space: Any) -> str:
     n = facts["n_outputs"]
     kind = (f"{n} classes" if facts["output"] == "classification"
             else f"{facts['output']}, {n} output{'s' if n != 1 else ''}")
+    folds = facts.get("folds_auto")
+    settled = ("" if folds is None else f"; folds: auto -> {folds} (cross-validated)" if folds
+               else "; folds: auto -> one validation split")
     return (f"{sizes['train']:,} train, {sizes['val']:,} validation, {sizes['test']:,} test "
-            f"examples of shape {tuple(facts['input_shape'])}; {kind}")
+            f"examples of shape {tuple(facts['input_shape'])}; {kind}{settled}")
 
 
 def _list_datasets() -> None:

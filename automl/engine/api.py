@@ -94,8 +94,11 @@ def check_space_data(space: SearchSpace, seed: int | None = None) -> dict[str, A
     folds) before its run folder exists, and return :func:`dataset_facts`: what
     ``automl spaces validate --data`` prints. Nothing is written."""
     _reward_of(space)
-    _, data, task_name = _load_data(space, seed if seed is not None else (space.seed or 0))
-    return dataset_facts(data, task_name)
+    settled, data, task_name = _load_data(space, seed if seed is not None else (space.seed or 0))
+    facts = dataset_facts(data, task_name)
+    if (space.config.get("train") or {}).get("folds") == FOLDS_AUTO:  # what auto became here
+        facts["folds_auto"] = settled.train["folds"][0]
+    return facts
 
 
 def reward_name(space: SearchSpace) -> str | None:

@@ -133,5 +133,8 @@ def test_spaces_validate_with_data_makes_the_checks_a_search_makes(
     assert main(["spaces", "validate", "--data", str(space)]) == 0
     assert ("data: 28 train, 6 validation, 6 test examples of shape (5,); 2 classes"
             in capsys.readouterr().out)
+    auto = _space(tmp_path, "", ", folds: auto")  # what auto becomes for this data is said
+    assert main(["spaces", "validate", "--data", str(auto)]) == 0
+    assert "2 classes; folds: auto -> 5 (cross-validated)" in capsys.readouterr().out
     assert not (tmp_path / "runs").exists()
 
