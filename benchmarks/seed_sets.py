@@ -38,6 +38,10 @@ SAME_SETTINGS = ("budget", "metric", "simulated_workers")
 and a search with 4 workers is not one with 1."""
 
 
+class MixedReports(ValueError):
+    """Reports that cannot be pooled (:data:`SAME_SETTINGS` differ)."""
+
+
 def load(paths: list[Path], aliases: dict[str, str], metric: str
          ) -> dict[str, dict[str, dict[int, float]]]:
     """``{strategy: {table: {seed: evaluations}}}`` from bench JSON files, later ones winning."""
@@ -55,19 +59,17 @@ def load(paths: list[Path], aliases: dict[str, str], metric: str
                 if settings != first[1]:
                     differ = [f"{key} {first[1][key]} against {settings[key]}"
                               for key in SAME_SETTINGS if settings[key] != first[1][key]]
-                    raise ValueError(f"{path}: made with other settings than {first[0]} "
-                                     f"({', '.join(differ)}); pool only reports of one setting")
+                    raise MixedReports(f"{path}: made with other settings than {first[0]} "
+                                       f"({', '.join(differ)}); pool only reports of one "
+                                       "setting")
                 for name, entry in table["strategies"].items():
                     seeds, values = entry["per_seed"]["seed"], entry["per_seed"][metric]
                     cells = out.setdefault(aliases.get(name, name), {}).setdefault(
                         table.get("label", table["space"]), {})
                     cells.update(zip(seeds, map(float, values), strict=True))
-        except ValueError as exc:
-            if str(exc).startswith(str(path)):
-                raise
-            raise ValueError(f"{path}: not a report of `automl bench --json` "
-                             f"({type(exc).__name__}: {exc})") from None
-        except (OSError, KeyError, TypeError, AttributeError) as exc:
+        except MixedReports:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"{path}: not a report of `automl bench --json` "
                              f"({type(exc).__name__}: {exc})") from None
     return out
