@@ -272,8 +272,9 @@ def test_a_failing_plugin_strategy_and_a_bad_strategy_block_are_one_line(
 def test_one_space_for_several_tables_names_each_table(two_tables: list[tuple[Path, Path]],
                                                       tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    """One YAML read against two CSVs (a NAS-Bench-201 space on two data sets): each report,
-    the overall table and the plot name the table, so the two are never merged."""
+    """One YAML read against two CSVs (a NAS-Bench-201 space on two data sets): each report
+    and the overall table name the table (the plot's panels use the same label), so the two
+    are never merged."""
     alpha_yaml, alpha_csv = two_tables[0]
     other = tmp_path / "alpha_hard.csv"
     other.write_text(alpha_csv.read_text())
