@@ -446,8 +446,8 @@ def _note_missing_classes(source: str, class_names: tuple[Any, ...], y_train: np
         unscored = [i for i in absent_from(parts[split][1]) if i not in untrained]
         if unscored:
             one = len(unscored) == 1
-            scores = "validation scores, the reward among them," if split == "val" \
-                else "test scores"
+            scores = ("validation scores, the reward among them (unless train.folds scores "
+                      "out of fold),") if split == "val" else "test scores"
             notes.warning(f"{source}: {len(unscored)} {'class has' if one else 'classes have'} "
                           f"no {name} example: {named(unscored)}; {scores} leave "
                           f"{'it' if one else 'them'} out (give more examples, or "

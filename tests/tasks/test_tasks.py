@@ -91,7 +91,8 @@ def test_a_class_too_rare_for_the_cut_splits_gets_a_note(
     assert set(np.unique(data.y_val)) == {0}
     assert [r.getMessage() for r in caplog.records] == [
         f"{path}: 1 class has no validation example: 1; validation scores, the reward among "
-        "them, leave it out (give more examples, or x_val/y_val with every class)",
+        "them (unless train.folds scores out of fold), leave it out (give more examples, or "
+        "x_val/y_val with every class)",
         f"{path}: 1 class has no test example: 1; test scores leave it out (give more "
         "examples, or x_test/y_test with every class)"]
 
