@@ -35,16 +35,17 @@ def _check_same_tabulation(folder: RunFolder, space: SearchSpace, seed: int) -> 
     from automl.errors import RunError
 
     info = folder.info()
-    why = ("it is not a tabulation (strategy " + repr(info.get("strategy")) + ")"
-           if info.get("strategy") != "grid"
-           else "its space file differs from " + space.source
-           if info.get("space_sha256") != space_file_digest(space.source)
-           else f"it was made with --seed {info.get('seed')}, not {seed}"
-           if info.get("seed") != seed else "")
-    if why:
-        raise RunError(f"run {folder.name} exists and {why}; give another --name, or resume "
-                       "the tabulation with the space and seed it was made with",
-                       source=str(folder.path), key="--name")
+    if info.get("strategy") != "grid":
+        why = f"it is not a tabulation (strategy {info.get('strategy')!r})"
+    elif info.get("space_sha256") != space_file_digest(space.source):
+        why = f"its space file differs from {space.source}"
+    elif info.get("seed") != seed:
+        why = f"it was made with --seed {info.get('seed')}, not {seed}"
+    else:
+        return
+    raise RunError(f"run {folder.name} exists and {why}; give another --name, or resume the "
+                   "tabulation with the space and seed it was made with",
+                   source=str(folder.path), key="--name")
 
 
 def tabulate(space_path: str | Path, out: str | Path, *, execution: ExecutionSettings,

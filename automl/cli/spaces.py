@@ -96,8 +96,10 @@ def _data_line(space: Any) -> str:
     kind = (f"{n} classes" if facts["output"] == "classification"
             else f"{facts['output']}, {n} output{'s' if n != 1 else ''}")
     folds = facts.get("folds_auto")
-    settled = ("" if folds is None else f"; folds: auto -> {folds} (cross-validated)" if folds
-               else "; folds: auto -> one validation split")
+    settled = ""
+    if folds is not None:
+        settled = (f"; folds: auto -> {folds} (cross-validated)" if folds
+                   else "; folds: auto -> one validation split")
     return (f"{sizes['train']:,} train, {sizes['val']:,} validation, {sizes['test']:,} test "
             f"examples of shape {tuple(facts['input_shape'])}; {kind}{settled}")
 
